@@ -1,5 +1,8 @@
-// Package bridge is the eso-bridge controller: it gathers each workload's
-// ESO-managed sources, gates a restart until ESO has confirmed the write, and
-// patches the pod template once per rotation. The controller itself is built
-// under the next milestone; see ../shared/DESIGN.md and the open issues.
+// Package bridge is the eso-bridge controller. For each workload (Deployment,
+// StatefulSet, DaemonSet, CronJob) it gathers the ESO-managed Secrets the
+// workload follows — Secrets watched as metadata only — asks the Gate whether
+// ESO has really finished writing them, and then restarts the workload once by
+// patching its pod template with the hash of all its sources. The hash it last
+// rolled to is recorded on the workload, so a controller restart or a leader
+// change neither repeats nor loses a restart.
 package bridge

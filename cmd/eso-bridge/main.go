@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -23,6 +24,7 @@ type subcommand struct {
 
 func subcommands() []subcommand {
 	return []subcommand{
+		{"run", "run the controller (the default when no command is given)", runController},
 		{"sandbox", "start a local control plane with ESO and an AWS Secrets Manager endpoint, until Ctrl-C", runSandbox},
 		{"toolchain", "build (or find in the cache) the local control plane's binaries and print their paths", runToolchain},
 		{"version", "print the version", runVersion},
@@ -43,12 +45,13 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
 		usage(stderr)
-		if len(args) == 0 {
-			return flag.ErrHelp
-		}
 		return nil
+	}
+	// With no command, or flags only, eso-bridge runs the controller.
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return runController(ctx, args, stdout, stderr)
 	}
 	for _, cmd := range subcommands() {
 		if cmd.name == args[0] {

@@ -7,20 +7,13 @@ import (
 	esmetav1 "github.com/external-secrets/external-secrets/apis/meta/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+
+	"github.com/eso-bridge/eso-bridge/bridge"
 )
 
-// Scheme holds the built-in Kubernetes types and ESO's v1 API.
-var Scheme = newScheme()
-
-func newScheme() *runtime.Scheme {
-	scheme := runtime.NewScheme()
-	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
-	utilruntime.Must(esv1.AddToScheme(scheme))
-	return scheme
-}
+// Scheme holds the built-in Kubernetes types and ESO's v1 API: the
+// controller's own scheme, so tests see objects as eso-bridge does.
+var Scheme = bridge.Scheme
 
 // SecretStoreName is the name of the SecretStore that SecretStoreObjects makes.
 const SecretStoreName = "aws-secretsmanager"

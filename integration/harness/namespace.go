@@ -67,7 +67,12 @@ func events(ctx context.Context, c client.Client, namespace string) string {
 	}
 	var b strings.Builder
 	for _, e := range list.Items {
-		fmt.Fprintf(&b, "  %s %s %s/%s %s: %s\n", e.LastTimestamp.Format(time.TimeOnly), e.Type,
+		// events.k8s.io/v1 Events carry eventTime; core/v1 ones lastTimestamp.
+		at := e.LastTimestamp.Time
+		if at.IsZero() {
+			at = e.EventTime.Time
+		}
+		fmt.Fprintf(&b, "  %s %s %s/%s %s: %s\n", at.Format(time.TimeOnly), e.Type,
 			e.InvolvedObject.Kind, e.InvolvedObject.Name, e.Reason, e.Message)
 	}
 	return b.String()

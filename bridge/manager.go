@@ -1,0 +1,96 @@
+package bridge
+
+import (
+	"context"
+	"fmt"
+
+	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/client-go/kubernetes"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+)
+
+// Scheme holds the built-in types and ESO's v1 API.
+var Scheme = newScheme()
+
+func newScheme() *runtime.Scheme {
+	scheme := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(esv1.AddToScheme(scheme))
+	return scheme
+}
+
+// ManagerOptions are the process-level settings of the controller.
+type ManagerOptions struct {
+	// MetricsAddr serves /metrics; "0" turns it off.
+	MetricsAddr string
+	// HealthAddr serves /healthz and /readyz; "" or "0" turns it off.
+	HealthAddr string
+	// LeaderElection makes only one replica work; the others wait on a Lease.
+	LeaderElection          bool
+	LeaderElectionID        string
+	LeaderElectionNamespace string
+	// VaultVersions is the vault provider, or nil.
+	VaultVersions VaultVersions
+}
+
+// Run runs the controller until ctx is done.
+func Run(ctx context.Context, cfg *rest.Config, opts Options, mo ManagerOptions) error {
+	if err := opts.Validate(); err != nil {
+		return err
+	}
+	var namespaces map[string]cache.Config
+	if len(opts.Namespaces) > 0 {
+		// Only these namespaces are cached, not merely filtered.
+		namespaces = map[string]cache.Config{}
+		for _, ns := range opts.Namespaces {
+			namespaces[ns] = cache.Config{}
+		}
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                        Scheme,
+		Metrics:                       metricsserver.Options{BindAddress: mo.MetricsAddr},
+		HealthProbeBindAddress:        mo.HealthAddr,
+		LeaderElection:                mo.LeaderElection,
+		LeaderElectionID:              mo.LeaderElectionID,
+		LeaderElectionNamespace:       mo.LeaderElectionNamespace,
+		LeaderElectionReleaseOnCancel: true,
+		Cache:                         cache.Options{DefaultNamespaces: namespaces},
+		// Controllers are named by kind; a process that starts the manager
+		// again (tests, a restart after losing the lease) reuses the names.
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	if err != nil {
+		return fmt.Errorf("creating the manager: %w", err)
+	}
+	clientset, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	broadcaster := events.NewBroadcaster(&events.EventSinkImpl{Interface: clientset.EventsV1()})
+	if err := broadcaster.StartRecordingToSinkWithContext(ctx); err != nil {
+		return fmt.Errorf("starting the event recorder: %w", err)
+	}
+	defer broadcaster.Shutdown()
+	recorder := Recorder{EventRecorder: broadcaster.NewRecorder(Scheme, "eso-bridge")}
+
+	if err := Setup(ctx, mgr, opts, recorder, mo.VaultVersions); err != nil {
+		return err
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
+		return err
+	}
+	return mgr.Start(ctx)
+}

@@ -1,0 +1,64 @@
+package bridge
+
+import (
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+)
+
+// Metrics are eso-bridge's Prometheus metrics, served on the manager's
+// metrics endpoint.
+type Metrics struct {
+	Restarts           *prometheus.CounterVec
+	Holds              *prometheus.CounterVec
+	GateWait           prometheus.Histogram
+	WriteToPatch       prometheus.Histogram
+	InvalidAnnotations *prometheus.CounterVec
+}
+
+// NewMetrics creates the metrics and registers them with reg (the
+// controller-runtime registry when nil).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	if reg == nil {
+		reg = metrics.Registry
+	}
+	latency := []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 600}
+	m := &Metrics{
+		Restarts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eso_bridge_restarts_total", Help: "Workload restarts by kind and result (success, error).",
+		}, []string{"kind", "result"}),
+		Holds: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eso_bridge_holds_total", Help: "Restarts held or abandoned by the gate, by reason (SyncError, GateTimedOut).",
+		}, []string{"reason"}),
+		GateWait: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "eso_bridge_gate_wait_seconds", Help: "Time a changed workload waited at the gate, from its newest source write to the restart.", Buckets: latency,
+		}),
+		WriteToPatch: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "eso_bridge_write_to_patch_seconds", Help: "Latency from ESO's Secret write, as seen by eso-bridge, to the workload patch.", Buckets: latency,
+		}),
+		InvalidAnnotations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eso_bridge_invalid_annotations_total", Help: "Annotations that did not parse or named a missing object, by object kind.",
+		}, []string{"kind"}),
+	}
+	register(reg, &m.Restarts)
+	register(reg, &m.Holds)
+	register(reg, &m.GateWait)
+	register(reg, &m.WriteToPatch)
+	register(reg, &m.InvalidAnnotations)
+	return m
+}
+
+// register registers *c, or points it at the collector already registered
+// under its name: a process that builds the controller twice (tests, a new
+// manager after a lost lease) keeps counting in one place.
+func register[C prometheus.Collector](reg prometheus.Registerer, c *C) {
+	err := reg.Register(*c)
+	if already, ok := err.(prometheus.AlreadyRegisteredError); ok {
+		*c = already.ExistingCollector.(C)
+		return
+	}
+	if err != nil {
+		panic(fmt.Sprintf("registering metric: %v", err))
+	}
+}

@@ -1,0 +1,105 @@
+package bridge
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/labels"
+)
+
+// Options are the controller's behaviour and scope, bound to flags.
+type Options struct {
+	// AutoAll restarts every workload that uses an ESO-managed Secret, without
+	// any annotation.
+	AutoAll bool
+	// Namespaces limits the controller to these namespaces (and its caches to
+	// them); empty means all.
+	Namespaces []string
+	// ExcludeNamespaces are never touched.
+	ExcludeNamespaces []string
+	// NamespaceSelector selects namespaces by label; empty selects all.
+	NamespaceSelector string
+	// Settle is how long all of a workload's sources must be quiet before the
+	// restart, so that sources rotating together cause one restart.
+	Settle time.Duration
+	// MaxGateWait bounds how long a changed workload waits for its sources
+	// before eso-bridge gives up with a Warning.
+	MaxGateWait time.Duration
+	// RolloutsPerSecond and RolloutBurst limit restarts across the cluster;
+	// NamespaceRolloutsPerSecond and NamespaceRolloutBurst per namespace. A
+	// restart over the limit is queued, never dropped.
+	RolloutsPerSecond          float64
+	RolloutBurst               int
+	NamespaceRolloutsPerSecond float64
+	NamespaceRolloutBurst      int
+	// Workers is the number of workloads of one kind reconciled at once.
+	Workers int
+}
+
+// DefaultOptions are the defaults of the flags.
+func DefaultOptions() Options {
+	return Options{
+		Settle:                     2 * time.Second,
+		MaxGateWait:                10 * time.Minute,
+		RolloutsPerSecond:          10,
+		RolloutBurst:               50,
+		NamespaceRolloutsPerSecond: 5,
+		NamespaceRolloutBurst:      20,
+		Workers:                    4,
+	}
+}
+
+// BindFlags registers the options on fs, with their current values as defaults.
+func (o *Options) BindFlags(fs *flag.FlagSet) {
+	fs.BoolVar(&o.AutoAll, "auto-all", o.AutoAll, "restart every workload that uses an ESO-managed Secret, without annotations")
+	fs.Func("namespaces", "comma-separated namespaces to watch (default all)", listFlag(&o.Namespaces))
+	fs.Func("exclude-namespaces", "comma-separated namespaces never to touch", listFlag(&o.ExcludeNamespaces))
+	fs.StringVar(&o.NamespaceSelector, "namespace-selector", o.NamespaceSelector, "label selector a namespace must match, e.g. team=payments")
+	fs.DurationVar(&o.Settle, "settle", o.Settle, "how long a workload's sources must be quiet before its restart")
+	fs.DurationVar(&o.MaxGateWait, "max-gate-wait", o.MaxGateWait, "how long a changed workload may wait for ESO before eso-bridge gives up with a Warning")
+	fs.Float64Var(&o.RolloutsPerSecond, "rollouts-per-second", o.RolloutsPerSecond, "restarts per second across the cluster (queued beyond)")
+	fs.IntVar(&o.RolloutBurst, "rollout-burst", o.RolloutBurst, "restarts allowed at once across the cluster")
+	fs.Float64Var(&o.NamespaceRolloutsPerSecond, "namespace-rollouts-per-second", o.NamespaceRolloutsPerSecond, "restarts per second in one namespace (queued beyond)")
+	fs.IntVar(&o.NamespaceRolloutBurst, "namespace-rollout-burst", o.NamespaceRolloutBurst, "restarts allowed at once in one namespace")
+	fs.IntVar(&o.Workers, "workers", o.Workers, "workloads of one kind reconciled at once")
+}
+
+// Validate reports every option that makes no sense.
+func (o *Options) Validate() error {
+	var errs []error
+	if _, err := labels.Parse(o.NamespaceSelector); err != nil {
+		errs = append(errs, fmt.Errorf("--namespace-selector: %w", err))
+	}
+	for _, ns := range o.Namespaces {
+		for _, ex := range o.ExcludeNamespaces {
+			if ns == ex {
+				errs = append(errs, fmt.Errorf("namespace %q is both in --namespaces and --exclude-namespaces", ns))
+			}
+		}
+	}
+	if o.Settle < 0 || o.MaxGateWait <= 0 {
+		errs = append(errs, errors.New("--settle must be >= 0 and --max-gate-wait > 0"))
+	}
+	if o.RolloutsPerSecond <= 0 || o.NamespaceRolloutsPerSecond <= 0 || o.RolloutBurst < 1 || o.NamespaceRolloutBurst < 1 {
+		errs = append(errs, errors.New("rollout rates must be > 0 and bursts >= 1"))
+	}
+	if o.Workers < 1 {
+		errs = append(errs, errors.New("--workers must be >= 1"))
+	}
+	return errors.Join(errs...)
+}
+
+func listFlag(target *[]string) func(string) error {
+	return func(value string) error {
+		*target = nil
+		for _, item := range strings.Split(value, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				*target = append(*target, item)
+			}
+		}
+		return nil
+	}
+}

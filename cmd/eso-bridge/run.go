@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/go-logr/logr"
+	"go.uber.org/zap/zapcore"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	ctrl "sigs.k8s.io/controller-runtime"
+	crzap "sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/eso-bridge/eso-bridge/bridge"
+)
+
+// runOptions are the flags of `eso-bridge run`.
+type runOptions struct {
+	bridge                  bridge.Options
+	kubeconfig              string
+	metricsAddr             string
+	healthAddr              string
+	leaderElect             bool
+	leaderElectionID        string
+	leaderElectionNamespace string
+	logFormat               string
+	logLevel                string
+}
+
+// BindFlags registers the options on fs.
+func (o *runOptions) BindFlags(fs *flag.FlagSet) {
+	o.bridge.BindFlags(fs)
+	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)")
+	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus /metrics endpoint; 0 turns it off")
+	fs.StringVar(&o.healthAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz; 0 turns it off")
+	fs.BoolVar(&o.leaderElect, "leader-elect", false, "elect one active replica through a Lease; the others take over if it stops")
+	fs.StringVar(&o.leaderElectionID, "leader-election-id", "eso-bridge", "name of the Lease; give each installation its own")
+	fs.StringVar(&o.leaderElectionNamespace, "leader-election-namespace", "", "namespace of the Lease (default: the pod's own)")
+	fs.StringVar(&o.logFormat, "log-format", "json", "log format: json or text")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log level: info or debug")
+}
+
+func runController(ctx context.Context, args []string, _, stderr io.Writer) error {
+	opts := runOptions{bridge: bridge.DefaultOptions()}
+	fs := newFlagSet("run", stderr)
+	opts.BindFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("run takes no arguments, got %q", fs.Args())
+	}
+	logger, err := newLogger(opts.logFormat, opts.logLevel, stderr)
+	if err != nil {
+		return err
+	}
+	ctrl.SetLogger(logger)
+	cfg, err := restConfig(opts.kubeconfig)
+	if err != nil {
+		return err
+	}
+	logger.Info("starting", "version", versionString(), "autoAll", opts.bridge.AutoAll, "namespaces", opts.bridge.Namespaces,
+		"settle", opts.bridge.Settle, "maxGateWait", opts.bridge.MaxGateWait)
+	return bridge.Run(ctx, cfg, opts.bridge, bridge.ManagerOptions{
+		MetricsAddr: opts.metricsAddr, HealthAddr: opts.healthAddr,
+		LeaderElection: opts.leaderElect, LeaderElectionID: opts.leaderElectionID, LeaderElectionNamespace: opts.leaderElectionNamespace,
+	})
+}
+
+func restConfig(kubeconfig string) (*rest.Config, error) {
+	if kubeconfig != "" {
+		cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+		if err != nil {
+			return nil, fmt.Errorf("loading --kubeconfig %s: %w", kubeconfig, err)
+		}
+		return cfg, nil
+	}
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return nil, fmt.Errorf("finding the cluster (in-cluster, $KUBECONFIG or ~/.kube/config; or pass --kubeconfig): %w", err)
+	}
+	return cfg, nil
+}
+
+func newLogger(format, level string, w io.Writer) (logr.Logger, error) {
+	var encoder crzap.Opts
+	switch format {
+	case "json":
+		encoder = crzap.JSONEncoder()
+	case "text":
+		encoder = crzap.ConsoleEncoder()
+	default:
+		return logr.Logger{}, fmt.Errorf("--log-format must be json or text, got %q", format)
+	}
+	var zapLevel zapcore.Level
+	switch level {
+	case "info":
+		zapLevel = zapcore.InfoLevel
+	case "debug":
+		zapLevel = zapcore.DebugLevel
+	default:
+		return logr.Logger{}, fmt.Errorf("--log-level must be info or debug, got %q", level)
+	}
+	return crzap.New(encoder, crzap.Level(zapLevel), crzap.WriteTo(w)), nil
+}

@@ -1,0 +1,312 @@
+package integration_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/eso-bridge/eso-bridge/bridge"
+)
+
+var (
+	rolloutAuto = map[string]string{bridge.AnnotationRollout: "auto"}
+	workloadOn  = map[string]string{bridge.AnnotationAuto: "true"}
+)
+
+// A rotation restarts each consumer exactly once, the rollout completes to
+// Ready pods, and a workload that does not use the Secret is left alone.
+func TestRotationRestartsEachConsumerOnce(t *testing.T) {
+	for _, kind := range workloadKinds {
+		t.Run(kind.name, func(t *testing.T) {
+			t.Parallel()
+			s := newScenario(t)
+			s.externalSecret("db", "v1", rolloutAuto)
+			s.externalSecret("other", "v1", rolloutAuto)
+			consumer := s.workload(kind, "consumer", nil, "db")
+			bystander := s.workload(kind, "bystander", nil, "other")
+			s.startBridge(testOptions())
+			s.waitAdopted(consumer)
+			s.waitAdopted(bystander)
+
+			s.rotate("db")
+			s.expectRestarts(consumer, 1)
+			if got := s.restarts(bystander); got != 0 {
+				t.Errorf("a workload not using the rotated Secret was restarted %d time(s)", got)
+			}
+			template := podTemplate(t, s.get(consumer))
+			if template.Annotations[bridge.AnnotationSourceHash] != s.get(consumer).GetAnnotations()[bridge.AnnotationSourceHash] {
+				t.Errorf("pod template hash %q differs from the recorded hash %q", template.Annotations[bridge.AnnotationSourceHash], s.get(consumer).GetAnnotations()[bridge.AnnotationSourceHash])
+			}
+			if msg := s.waitEvent(bridge.ReasonRestarted, "consumer"); !strings.Contains(msg, "db") {
+				t.Errorf("Restarted event %q does not name the ExternalSecret", msg)
+			}
+		})
+	}
+}
+
+// Three ExternalSecrets used by one workload, rotated together within the
+// settle window, cause a single restart.
+func TestSourcesRotatedTogetherRestartOnce(t *testing.T) {
+	s := newScenario(t)
+	for _, name := range []string{"db", "cache", "queue"} {
+		s.externalSecret(name, "v1", nil)
+	}
+	api := s.workload(workloadKinds[0], "api", workloadOn, "db", "cache", "queue")
+	s.startBridge(testOptions())
+	s.waitAdopted(api)
+
+	s.rotate("db", "cache", "queue")
+	s.expectRestarts(api, 1)
+}
+
+// A sync error holds the restart with a Warning naming the ExternalSecret;
+// once fixed, the workload restarts exactly once.
+func TestSyncErrorHoldsRestartUntilFixed(t *testing.T) {
+	s := newScenario(t)
+	s.externalSecret("db", "v1", rolloutAuto)
+	api := s.workload(workloadKinds[0], "api", nil, "db")
+	s.startBridge(testOptions())
+	s.waitAdopted(api)
+
+	if err := s.cp.SecretsManager.DeleteSecret(s.ctx, s.remoteKey("db")); err != nil {
+		t.Fatal(err)
+	}
+	s.touch("db")
+	if msg := s.waitEvent(bridge.ReasonSyncError, "api"); !strings.Contains(msg, "ExternalSecret db") {
+		t.Errorf("the Warning %q does not name the ExternalSecret", msg)
+	}
+	s.expectNoMoreRestartsThan(api, 0)
+
+	if _, err := s.cp.SecretsManager.CreateSecret(s.ctx, s.remoteKey("db"), "v2"); err != nil {
+		t.Fatal(err)
+	}
+	s.refresh("db")
+	s.expectRestarts(api, 1)
+}
+
+// A controller stopped after ESO's write restarts the workload exactly once
+// when it comes back: the recorded hash, not memory, says what is done.
+func TestControllerRestartedAfterESOWriteRestartsOnce(t *testing.T) {
+	s := newScenario(t)
+	s.externalSecret("db", "v1", rolloutAuto)
+	api := s.workload(workloadKinds[0], "api", nil, "db")
+	stop := s.startBridge(testOptions())
+	s.waitAdopted(api)
+	stop()
+
+	s.rotate("db")
+	s.expectNoMoreRestartsThan(api, 0)
+	s.startBridge(testOptions())
+	s.expectRestarts(api, 1)
+
+	// And once more: a third start after the restart repeats nothing.
+	s.startBridge(testOptions())
+	s.expectNoMoreRestartsThan(api, 1)
+}
+
+// Workloads that existed before the controller started are adopted without a
+// restart, and a refresh that changes nothing restarts nothing.
+func TestAdoptionAndUnchangedRefreshRestartNothing(t *testing.T) {
+	for _, kind := range workloadKinds {
+		t.Run(kind.name, func(t *testing.T) {
+			t.Parallel()
+			s := newScenario(t)
+			s.externalSecret("db", "v1", rolloutAuto)
+			w := s.workload(kind, "existing", nil, "db")
+			s.startBridge(testOptions())
+			s.waitAdopted(w)
+			s.expectNoMoreRestartsThan(w, 0)
+
+			s.refresh("db") // ESO fetches the same value again
+			s.expectNoMoreRestartsThan(w, 0)
+		})
+	}
+}
+
+// ignore wins over every opt-in.
+func TestIgnoreAnnotationNeverRestarts(t *testing.T) {
+	s := newScenario(t)
+	s.externalSecret("db", "v1", rolloutAuto)
+	ignored := s.workload(workloadKinds[0], "ignored", map[string]string{bridge.AnnotationIgnore: "true", bridge.AnnotationAuto: "true"}, "db")
+	opts := testOptions()
+	opts.AutoAll = true
+	s.startBridge(opts)
+	followed := s.workload(workloadKinds[0], "followed", nil, "db")
+	s.waitAdopted(followed)
+
+	s.rotate("db")
+	s.expectRestarts(followed, 1)
+	if got := s.restarts(ignored); got != 0 {
+		t.Errorf("an ignored workload was restarted %d time(s)", got)
+	}
+}
+
+// Without any annotation only --auto-all restarts a consumer.
+func TestAutoAllRestartsUnannotatedConsumers(t *testing.T) {
+	s := newScenario(t)
+	s.externalSecret("db", "v1", nil)
+	plain := s.workload(workloadKinds[0], "plain", nil, "db")
+	stop := s.startBridge(testOptions())
+	s.rotate("db")
+	s.expectNoMoreRestartsThan(plain, 0)
+	stop()
+
+	opts := testOptions()
+	opts.AutoAll = true
+	s.startBridge(opts)
+	s.waitAdopted(plain)
+	s.rotate("db")
+	s.expectRestarts(plain, 1)
+}
+
+// The per-ExternalSecret list restarts exactly the workloads it names, even one
+// whose pod template does not name the Secret; a workload's own list of
+// ExternalSecrets does the same from the other side.
+func TestExplicitListsRestartExactlyTheNamedWorkloads(t *testing.T) {
+	s := newScenario(t)
+	s.externalSecret("db", "v1", map[string]string{bridge.AnnotationRollout: "deployment/named, statefulset/missing"})
+	s.externalSecret("cert", "v1", nil)
+	named := s.workload(workloadKinds[0], "named", nil)
+	unnamed := s.workload(workloadKinds[0], "unnamed", nil, "db")
+	follower := s.workload(workloadKinds[0], "follower", map[string]string{bridge.AnnotationExternalSecrets: "cert"})
+	s.startBridge(testOptions())
+	s.waitAdopted(named)
+	s.waitAdopted(follower)
+	if msg := s.waitEvent(bridge.ReasonMissingReference, "db"); !strings.Contains(msg, "statefulset/missing") {
+		t.Errorf("the Warning %q does not name the missing workload", msg)
+	}
+
+	s.rotate("db", "cert")
+	s.expectRestarts(named, 1)
+	s.expectRestarts(follower, 1)
+	if got := s.restarts(unnamed); got != 0 {
+		t.Errorf("a workload the list does not name was restarted %d time(s)", got)
+	}
+}
+
+// Namespaces outside the scope are never touched, whatever they ask for:
+// not in --namespaces, not matching --namespace-selector, or excluded.
+func TestNamespaceScopeLeavesOtherNamespacesAlone(t *testing.T) {
+	inside, outside, excluded := newScenario(t), newScenario(t), newScenario(t)
+	workloads := map[*scenario]client.Object{}
+	for _, s := range []*scenario{inside, outside, excluded} {
+		s.externalSecret("db", "v1", rolloutAuto)
+		workloads[s] = s.workload(workloadKinds[0], "api", nil, "db")
+	}
+	// outside is neither listed nor labelled; excluded is labelled but excluded.
+	for _, s := range []*scenario{inside, excluded} {
+		s.label(scopeLabel, t.Name())
+	}
+	listed := testOptions()
+	listed.Namespaces = []string{inside.ns}
+	inside.startBridge(listed)
+	selected := testOptions()
+	selected.NamespaceSelector = scopeLabel + "=" + t.Name()
+	selected.ExcludeNamespaces = []string{excluded.ns}
+	inside.startBridge(selected) // a second installation, scoped by label
+	inside.waitAdopted(workloads[inside])
+
+	for s := range workloads {
+		s.rotate("db")
+	}
+	inside.expectRestarts(workloads[inside], 1)
+	for _, s := range []*scenario{outside, excluded} {
+		if annotations := s.get(workloads[s]).GetAnnotations(); annotations[bridge.AnnotationSourceHash] != "" {
+			t.Errorf("a workload in out-of-scope namespace %s was adopted: %v", s.ns, annotations)
+		}
+		if got := s.restarts(workloads[s]); got != 0 {
+			t.Errorf("a workload in out-of-scope namespace %s was restarted %d time(s)", s.ns, got)
+		}
+	}
+}
+
+// scopeLabel marks the namespaces a scoped installation selects.
+const scopeLabel = "test.eso-bridge.io/scope"
+
+// Bad annotations get a Warning Event and are otherwise ignored; a list naming
+// another namespace's workload is refused; the controller keeps working.
+func TestBadAnnotationsWarnAndChangeNothing(t *testing.T) {
+	s := newScenario(t)
+	victim := newScenario(t)
+	victim.externalSecret("db", "v1", nil)
+	victimWorkload := victim.workload(workloadKinds[0], "api", nil, "db")
+
+	s.externalSecret("cross", "v1", map[string]string{bridge.AnnotationRollout: victim.ns + "/deployment/api"})
+	s.externalSecret("garbled", "v1", map[string]string{bridge.AnnotationRollout: "deployment"})
+	s.externalSecret("db", "v1", rolloutAuto)
+	bad := s.workload(workloadKinds[0], "bad", map[string]string{bridge.AnnotationAuto: "yes please", bridge.AnnotationExternalSecrets: "no-such-es"}, "cross")
+	good := s.workload(workloadKinds[0], "good", nil, "db")
+	opts := testOptions()
+	opts.Namespaces = []string{s.ns, victim.ns}
+	s.startBridge(opts)
+
+	if msg := s.waitEvent(bridge.ReasonInvalidAnnotation, "cross"); !strings.Contains(msg, "own namespace") {
+		t.Errorf("the cross-namespace Warning says %q", msg)
+	}
+	s.waitEvent(bridge.ReasonInvalidAnnotation, "garbled")
+	s.waitEvent(bridge.ReasonInvalidAnnotation, "bad")
+	if msg := s.waitEvent(bridge.ReasonMissingReference, "bad"); !strings.Contains(msg, "no-such-es") {
+		t.Errorf("the missing-reference Warning says %q", msg)
+	}
+
+	// Still healthy: a good rotation in the same namespace restarts its consumer.
+	s.waitAdopted(good)
+	s.rotate("db", "cross")
+	s.expectRestarts(good, 1)
+	if got := victim.restarts(victimWorkload); got != 0 {
+		t.Errorf("a workload in another namespace was restarted %d time(s) by a cross-namespace list", got)
+	}
+	if got := s.restarts(bad); got != 0 {
+		t.Errorf("a workload with unparsable opt-in annotations was restarted %d time(s)", got)
+	}
+}
+
+// label sets a label on the scenario's namespace.
+func (s *scenario) label(key, value string) {
+	s.t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: s.ns}}
+	patch := fmt.Sprintf(`{"metadata":{"labels":{%q:%q}}}`, key, value)
+	if err := s.c.Patch(s.ctx, ns, client.RawPatch("application/merge-patch+json", []byte(patch))); err != nil {
+		s.t.Fatalf("labelling namespace %s: %v", s.ns, err)
+	}
+}
+
+// touch makes ESO look at an ExternalSecret again without waiting for success.
+func (s *scenario) touch(name string) {
+	s.t.Helper()
+	es := s.get(externalSecretRef(s.ns, name))
+	annotations := es.GetAnnotations()
+	if annotations == nil {
+		annotations = map[string]string{}
+	}
+	annotations["test.eso-bridge.io/touch"] = metav1.Now().Format("150405.000000")
+	es.SetAnnotations(annotations)
+	if err := s.c.Update(s.ctx, es); err != nil {
+		s.t.Fatalf("touching ExternalSecret %s: %v", name, err)
+	}
+}
+
+// podTemplate returns the pod template of a Deployment, StatefulSet or DaemonSet.
+func podTemplate(t *testing.T, obj client.Object) *corev1.PodTemplateSpec {
+	t.Helper()
+	switch w := obj.(type) {
+	case *appsv1.Deployment:
+		return &w.Spec.Template
+	case *appsv1.StatefulSet:
+		return &w.Spec.Template
+	case *appsv1.DaemonSet:
+		return &w.Spec.Template
+	}
+	t.Fatalf("no pod template in %T", obj)
+	return nil
+}
+
+func externalSecretRef(namespace, name string) *esv1.ExternalSecret {
+	return &esv1.ExternalSecret{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}}
+}
