@@ -4,12 +4,15 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/eso-bridge/eso-bridge/bridge"
 )
@@ -74,12 +77,16 @@ func TestSyncErrorHoldsRestartUntilFixed(t *testing.T) {
 	s.startBridge(testOptions())
 	s.waitAdopted(api)
 
+	heldBefore := counted(t, "eso_bridge_holds_total", map[string]string{"reason": bridge.ReasonSyncError})
 	if err := s.cp.SecretsManager.DeleteSecret(s.ctx, s.remoteKey("db")); err != nil {
 		t.Fatal(err)
 	}
 	s.touch("db")
 	if msg := s.waitEvent(bridge.ReasonSyncError, "api"); !strings.Contains(msg, "ExternalSecret db") {
 		t.Errorf("the Warning %q does not name the ExternalSecret", msg)
+	}
+	if held := counted(t, "eso_bridge_holds_total", map[string]string{"reason": bridge.ReasonSyncError}); held <= heldBefore {
+		t.Errorf("eso_bridge_holds_total{reason=SyncError} stayed at %v after a held restart", held)
 	}
 	s.expectNoMoreRestartsThan(api, 0)
 
@@ -309,4 +316,84 @@ func podTemplate(t *testing.T, obj client.Object) *corev1.PodTemplateSpec {
 
 func externalSecretRef(namespace, name string) *esv1.ExternalSecret {
 	return &esv1.ExternalSecret{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}}
+}
+
+// A CronJob's job template is updated once, so its next run gets the new
+// value; jobs already running are left alone.
+func TestRotationUpdatesCronJobTemplateOnce(t *testing.T) {
+	s := newScenario(t)
+	s.externalSecret("db", "v1", rolloutAuto)
+	cron := &batchv1.CronJob{
+		ObjectMeta: metav1.ObjectMeta{Name: "report", Namespace: s.ns},
+		Spec: batchv1.CronJobSpec{
+			Schedule: "0 0 1 1 *", // never during the test
+			JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+				RestartPolicy: corev1.RestartPolicyNever,
+				Containers: []corev1.Container{{Name: "report", Image: "registry.k8s.io/pause:3.10", Env: []corev1.EnvVar{{
+					Name: "DB", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "db"}, Key: "value"}},
+				}}}},
+			}}}},
+		},
+	}
+	if err := s.c.Create(s.ctx, cron); err != nil {
+		t.Fatal(err)
+	}
+	s.startBridge(testOptions())
+	s.waitAdopted(cron)
+	restartedAt := func() string {
+		return s.get(cron).(*batchv1.CronJob).Spec.JobTemplate.Spec.Template.Annotations[bridge.AnnotationRestartedAt]
+	}
+	if got := restartedAt(); got != "" {
+		t.Fatalf("adoption changed the job template (restarted-at %q)", got)
+	}
+
+	before := restartsCounted(t, "CronJob")
+	s.rotate("db")
+	s.waitFor("the job template updated", func() (bool, string) { return restartedAt() != "", "not yet" })
+	first := restartedAt()
+	time.Sleep(settleMargin)
+	if got := restartedAt(); got != first {
+		t.Errorf("the job template was updated twice: %q then %q", first, got)
+	}
+	updated := s.get(cron).(*batchv1.CronJob)
+	if got, want := updated.Spec.JobTemplate.Spec.Template.Annotations[bridge.AnnotationSourceHash], updated.Annotations[bridge.AnnotationSourceHash]; got != want {
+		t.Errorf("job template hash %q, recorded hash %q", got, want)
+	}
+	if got := restartsCounted(t, "CronJob") - before; got != 1 {
+		t.Errorf("eso_bridge_restarts_total{kind=CronJob,result=success} rose by %v, want 1", got)
+	}
+}
+
+// restartsCounted reads eso_bridge_restarts_total{kind,result="success"}.
+func restartsCounted(t *testing.T, kind string) float64 {
+	return counted(t, "eso_bridge_restarts_total", map[string]string{"kind": kind, "result": "success"})
+}
+
+// counted reads a counter of the in-process controller's registry; 0 when the
+// series does not exist yet.
+func counted(t *testing.T, name string, want map[string]string) float64 {
+	t.Helper()
+	families, err := metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, family := range families {
+		if family.GetName() != name {
+			continue
+		}
+	series:
+		for _, m := range family.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			for k, v := range want {
+				if labels[k] != v {
+					continue series
+				}
+			}
+			return m.GetCounter().GetValue()
+		}
+	}
+	return 0
 }
