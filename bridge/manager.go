@@ -14,6 +14,7 @@ import (
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -65,6 +66,9 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, mo ManagerOptions)
 		LeaderElectionNamespace:       mo.LeaderElectionNamespace,
 		LeaderElectionReleaseOnCancel: true,
 		Cache:                         cache.Options{DefaultNamespaces: namespaces},
+		// Argo Rollouts are unstructured; they are read from the cache, with
+		// its indexes, like every other kind.
+		Client: client.Options{Cache: &client.CacheOptions{Unstructured: true}},
 		// Controllers are named by kind; a process that starts the manager
 		// again (tests, a restart after losing the lease) reuses the names.
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},

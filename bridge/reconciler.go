@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"fmt"
+	"maps"
 	"time"
 
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
@@ -249,12 +250,21 @@ func (r *Reconciler) patch(ctx context.Context, workload ctrl.Object, hash strin
 	base := workload.DeepCopyObject().(ctrl.Object)
 	setAnnotation(workload, AnnotationSourceHash, hash)
 	if restart {
-		template := r.Kind.PodTemplate(workload)
-		if template.Annotations == nil {
-			template.Annotations = map[string]string{}
+		annotations := map[string]string{
+			AnnotationSourceHash:  hash,
+			AnnotationRestartedAt: r.Clock.Now().UTC().Format(time.RFC3339Nano),
 		}
-		template.Annotations[AnnotationSourceHash] = hash
-		template.Annotations[AnnotationRestartedAt] = r.Clock.Now().UTC().Format(time.RFC3339Nano)
+		if annotator, ok := r.Kind.(templateAnnotator); ok {
+			if err := annotator.AnnotateTemplate(workload, annotations); err != nil {
+				return fmt.Errorf("annotating the pod template: %w", err)
+			}
+		} else {
+			template := r.Kind.PodTemplate(workload)
+			if template.Annotations == nil {
+				template.Annotations = map[string]string{}
+			}
+			maps.Copy(template.Annotations, annotations)
+		}
 	}
 	return r.Client.Patch(ctx, workload, ctrl.MergeFromWithOptions(base, ctrl.MergeFromWithOptimisticLock{}))
 }

@@ -31,7 +31,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options, recorder Recorde
 	if err != nil {
 		return err
 	}
-	kinds := BuiltinKinds()
+	kinds := servedKinds(mgr.GetRESTMapper())
 	if err := setupIndexes(ctx, mgr, kinds); err != nil {
 		return err
 	}

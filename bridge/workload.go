@@ -20,13 +20,15 @@ type WorkloadKind interface {
 	NewList() client.ObjectList
 	// Items returns the objects of a list made by NewList.
 	Items(list client.ObjectList) []client.Object
-	// PodTemplate returns the object's pod template, to read and to change in
-	// place. For a CronJob it is the job template's: the next run gets the new
-	// value, and running jobs are left alone.
+	// PodTemplate returns the object's pod template, to read and, for typed
+	// kinds, to change in place (kinds that return a copy implement
+	// templateAnnotator). For a CronJob it is the job template's: the next run
+	// gets the new value, and running jobs are left alone.
 	PodTemplate(obj client.Object) *corev1.PodTemplateSpec
 }
 
-// BuiltinKinds are the workload kinds every cluster has.
+// BuiltinKinds are the workload kinds every cluster has; Argo Rollouts are
+// added where the cluster serves them (see servedKinds).
 func BuiltinKinds() []WorkloadKind {
 	return []WorkloadKind{deploymentKind{}, statefulSetKind{}, daemonSetKind{}, cronJobKind{}}
 }

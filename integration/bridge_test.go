@@ -10,8 +10,12 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/eso-bridge/eso-bridge/bridge"
@@ -396,4 +400,72 @@ func counted(t *testing.T, name string, want map[string]string) float64 {
 		}
 	}
 	return 0
+}
+
+// Where the cluster serves Argo Rollouts, a Rollout's inline pod template is
+// restarted like any workload's. No Argo controller runs here: the test checks
+// the template eso-bridge patches, which is what Argo rolls out.
+func TestArgoRolloutTemplateRestartedOnce(t *testing.T) {
+	s := newScenario(t)
+	installArgoRolloutCRD(t, s)
+	s.externalSecret("db", "v1", map[string]string{bridge.AnnotationRollout: "rollout/canary"})
+	rollout := &unstructured.Unstructured{Object: map[string]any{
+		"spec": map[string]any{
+			"replicas": int64(1),
+			"selector": map[string]any{"matchLabels": map[string]any{"app": "canary"}},
+			"template": map[string]any{
+				"metadata": map[string]any{"labels": map[string]any{"app": "canary"}},
+				"spec": map[string]any{"containers": []any{map[string]any{
+					"name": "app", "image": "registry.k8s.io/pause:3.10",
+					"envFrom": []any{map[string]any{"secretRef": map[string]any{"name": "db"}}},
+				}}},
+			},
+		},
+	}}
+	rollout.SetGroupVersionKind(bridge.ArgoRolloutGVK)
+	rollout.SetNamespace(s.ns)
+	rollout.SetName("canary")
+	if err := s.c.Create(s.ctx, rollout); err != nil {
+		t.Fatal(err)
+	}
+	s.startBridge(testOptions())
+	s.waitAdopted(rollout)
+	restartedAt := func() string {
+		value, _, _ := unstructured.NestedString(s.get(rollout).(*unstructured.Unstructured).Object, "spec", "template", "metadata", "annotations", bridge.AnnotationRestartedAt)
+		return value
+	}
+	if got := restartedAt(); got != "" {
+		t.Fatalf("adoption changed the Rollout's template (restarted-at %q)", got)
+	}
+
+	s.rotate("db")
+	s.waitFor("the Rollout's template patched", func() (bool, string) { return restartedAt() != "", "not yet" })
+	first := restartedAt()
+	time.Sleep(settleMargin)
+	if got := restartedAt(); got != first {
+		t.Errorf("the Rollout's template was patched twice: %q then %q", first, got)
+	}
+}
+
+// installArgoRolloutCRD serves argoproj.io/v1alpha1 Rollouts with a schema that
+// keeps every field, which is all eso-bridge needs of the real CRD.
+func installArgoRolloutCRD(t *testing.T, s *scenario) {
+	t.Helper()
+	crd := &apiextensionsv1.CustomResourceDefinition{
+		ObjectMeta: metav1.ObjectMeta{Name: "rollouts.argoproj.io"},
+		Spec: apiextensionsv1.CustomResourceDefinitionSpec{
+			Group: "argoproj.io",
+			Names: apiextensionsv1.CustomResourceDefinitionNames{Plural: "rollouts", Singular: "rollout", Kind: "Rollout", ListKind: "RolloutList"},
+			Scope: apiextensionsv1.NamespaceScoped,
+			Versions: []apiextensionsv1.CustomResourceDefinitionVersion{{
+				Name: "v1alpha1", Served: true, Storage: true,
+				Schema: &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &apiextensionsv1.JSONSchemaProps{
+					Type: "object", XPreserveUnknownFields: ptr.To(true),
+				}},
+			}},
+		},
+	}
+	if _, err := envtest.InstallCRDs(s.cp.Config, envtest.CRDInstallOptions{CRDs: []*apiextensionsv1.CustomResourceDefinition{crd}}); err != nil {
+		t.Fatalf("installing the Rollout CRD: %v", err)
+	}
 }
