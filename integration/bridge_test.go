@@ -469,3 +469,24 @@ func installArgoRolloutCRD(t *testing.T, s *scenario) {
 		t.Fatalf("installing the Rollout CRD: %v", err)
 	}
 }
+
+// Two replicas with leader election restart a workload once per rotation, and
+// when one stops the other carries on without repeating a restart.
+func TestLeaderElectionHandsOverWithoutRepeatingRestarts(t *testing.T) {
+	s := newScenario(t)
+	s.externalSecret("db", "v1", rolloutAuto)
+	api := s.workload(workloadKinds[0], "api", nil, "db")
+	replica := bridge.ManagerOptions{
+		MetricsAddr: "0", HealthAddr: "0",
+		LeaderElection: true, LeaderElectionID: "eso-bridge", LeaderElectionNamespace: s.ns,
+	}
+	first := s.startBridgeWith(testOptions(), replica)
+	s.startBridgeWith(testOptions(), replica)
+	s.waitAdopted(api)
+
+	s.rotate("db")
+	s.expectRestarts(api, 1)
+	first() // the leader or the standby: either way one replica is left
+	s.rotate("db")
+	s.expectRestarts(api, 2)
+}

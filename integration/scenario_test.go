@@ -100,6 +100,12 @@ var setLoggerOnce sync.Once
 // unless opts says otherwise, until the test ends or stop is called.
 func (s *scenario) startBridge(opts bridge.Options) (stop func()) {
 	s.t.Helper()
+	return s.startBridgeWith(opts, bridge.ManagerOptions{MetricsAddr: "0", HealthAddr: "0"})
+}
+
+// startBridgeWith is startBridge with process-level options (leader election).
+func (s *scenario) startBridgeWith(opts bridge.Options, mo bridge.ManagerOptions) (stop func()) {
+	s.t.Helper()
 	setLoggerOnce.Do(func() {
 		logFile, err := os.Create(filepath.Join(s.cp.LogDir, "eso-bridge.log"))
 		if err != nil {
@@ -113,7 +119,7 @@ func (s *scenario) startBridge(opts bridge.Options) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- bridge.Run(ctx, s.cp.Config, opts, bridge.ManagerOptions{MetricsAddr: "0", HealthAddr: "0"})
+		done <- bridge.Run(ctx, s.cp.Config, opts, mo)
 	}()
 	var once sync.Once
 	stop = func() {
