@@ -1,0 +1,75 @@
+package localsm
+
+import (
+	"net/http"
+	"time"
+)
+
+// Fault is an error the endpoint answers with instead of serving a call.
+type Fault int
+
+// The faults Secrets Manager is known to answer with under load or outage.
+const (
+	// Throttling answers 400 ThrottlingException, as AWS does past a quota.
+	Throttling Fault = iota
+	// ServerError answers 500 InternalServiceError.
+	ServerError
+	// Unavailable answers 503 ServiceUnavailable.
+	Unavailable
+)
+
+func (f Fault) apiError() *apiError {
+	switch f {
+	case Throttling:
+		return &apiError{http.StatusBadRequest, "ThrottlingException", "Rate exceeded"}
+	case Unavailable:
+		return &apiError{http.StatusServiceUnavailable, "ServiceUnavailable", "Service is unavailable"}
+	default:
+		return &apiError{http.StatusInternalServerError, "InternalServiceError", "An internal error occurred"}
+	}
+}
+
+// faults is the injection state; guarded by Server.mu.
+type faults struct {
+	// queue holds faults to answer, in order, to the next calls of an
+	// operation ("" for any operation).
+	queue   map[string][]Fault
+	latency time.Duration
+}
+
+// next returns the added latency and the fault (or nil) for one call of op.
+func (f *faults) next(op string) (time.Duration, *apiError) {
+	for _, key := range []string{op, ""} {
+		if q := f.queue[key]; len(q) > 0 {
+			f.queue[key] = q[1:]
+			return f.latency, q[0].apiError()
+		}
+	}
+	return f.latency, nil
+}
+
+// FailNext makes the next n calls of op ("" for any operation) fail with fault.
+func (s *Server) FailNext(op string, n int, fault Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.faults.queue == nil {
+		s.faults.queue = map[string][]Fault{}
+	}
+	for range n {
+		s.faults.queue[op] = append(s.faults.queue[op], fault)
+	}
+}
+
+// SetLatency delays every call by d (0 removes the delay).
+func (s *Server) SetLatency(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults.latency = d
+}
+
+// ClearFaults removes queued faults and latency.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = faults{}
+}
