@@ -21,12 +21,14 @@ import (
 type sandboxOptions struct {
 	cacheDir string
 	nodes    int
+	endpoint string
 }
 
 // BindFlags registers the options on fs.
 func (o *sandboxOptions) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.cacheDir, "cache-dir", "", "where the control plane's binaries are built and kept (default $ESO_BRIDGE_CACHE or the user cache dir)")
 	fs.IntVar(&o.nodes, "nodes", 1, "number of simulated (kwok) nodes")
+	fs.StringVar(&o.endpoint, "aws-endpoint", "moto", "AWS Secrets Manager endpoint: moto, or in-process (no Python needed)")
 }
 
 // sandboxNamespace holds the sandbox's own objects: the keys of its
@@ -43,8 +45,13 @@ func runSandbox(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if opts.nodes < 1 {
 		return fmt.Errorf("--nodes must be at least 1, got %d", opts.nodes)
 	}
+	endpoints := map[string]controlplane.Endpoint{"moto": controlplane.Moto, "in-process": controlplane.InProcess}
+	endpoint, ok := endpoints[opts.endpoint]
+	if !ok {
+		return fmt.Errorf("--aws-endpoint must be moto or in-process, got %q", opts.endpoint)
+	}
 	fmt.Fprintln(stderr, "eso-bridge sandbox: starting a local control plane (the first run builds it, which takes a while)")
-	cp, err := controlplane.Start(ctx, controlplane.Options{CacheDir: opts.cacheDir, Nodes: opts.nodes, Progress: stderr})
+	cp, err := controlplane.Start(ctx, controlplane.Options{CacheDir: opts.cacheDir, Nodes: opts.nodes, Progress: stderr, SecretsManager: endpoint})
 	if err != nil {
 		return fmt.Errorf("starting the sandbox: %w", err)
 	}

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/eso-bridge/eso-bridge/integration/toolchain"
+	"github.com/eso-bridge/eso-bridge/providers/aws/localsm"
 )
 
 // Options tunes Start.
@@ -35,7 +36,22 @@ type Options struct {
 	CacheDir string
 	// Python runs moto; "python3" when empty.
 	Python string
+	// SecretsManager chooses the AWS Secrets Manager endpoint: Moto (the
+	// default) or InProcess (providers/aws/localsm, with fault injection).
+	SecretsManager Endpoint
 }
+
+// Endpoint is an implementation of AWS Secrets Manager the control plane runs.
+type Endpoint int
+
+// The endpoints the control plane can run.
+const (
+	// Moto runs moto's server, an independent emulator, as a process.
+	Moto Endpoint = iota
+	// InProcess runs providers/aws/localsm inside this process; it needs no
+	// Python and can inject faults (ControlPlane.LocalSecretsManager).
+	InProcess
+)
 
 // ControlPlane is a running local control plane.
 type ControlPlane struct {
@@ -50,6 +66,9 @@ type ControlPlane struct {
 	SecretsManagerURL string
 	// SecretsManager puts, rotates and deletes secrets there.
 	SecretsManager *SecretsManager
+	// LocalSecretsManager is the in-process endpoint, for fault injection;
+	// nil with moto.
+	LocalSecretsManager *localsm.Server
 	// Dir is the folder holding data, credentials and logs.
 	Dir string
 	// LogDir holds one log file per component.
@@ -78,8 +97,10 @@ func Start(ctx context.Context, opts Options) (_ *ControlPlane, err error) {
 		opts.Python = "python3"
 	}
 	// Missing prerequisites are reported before a long build, not after it.
-	if err := checkMoto(ctx, opts.Python); err != nil {
-		return nil, err
+	if opts.SecretsManager == Moto {
+		if err := checkMoto(ctx, opts.Python); err != nil {
+			return nil, err
+		}
 	}
 	binaries, err := toolchain.Build(ctx, toolchain.Options{CacheDir: opts.CacheDir, Progress: opts.Progress})
 	if err != nil {
@@ -109,10 +130,17 @@ func Start(ctx context.Context, opts Options) (_ *ControlPlane, err error) {
 		fmt.Fprintf(opts.Progress, "controlplane: %s (%s)\n", what, time.Since(started).Round(time.Millisecond))
 	}
 
-	if err := cp.startSecretsManager(ctx, opts.Python); err != nil {
-		return nil, err
+	if opts.SecretsManager == InProcess {
+		if err := cp.startLocalSecretsManager(); err != nil {
+			return nil, err
+		}
+		step("AWS Secrets Manager endpoint (in-process) at " + cp.SecretsManagerURL)
+	} else {
+		if err := cp.startSecretsManager(ctx, opts.Python); err != nil {
+			return nil, err
+		}
+		step("AWS Secrets Manager endpoint (moto) at " + cp.SecretsManagerURL)
 	}
-	step("AWS Secrets Manager endpoint (moto) at " + cp.SecretsManagerURL)
 	etcdURL, err := cp.startEtcd(ctx)
 	if err != nil {
 		return nil, err
@@ -194,6 +222,9 @@ func (cp *ControlPlane) Stop() {
 		cp.mu.Unlock()
 		for i := len(processes) - 1; i >= 0; i-- {
 			processes[i].stop(stopGrace)
+		}
+		if cp.LocalSecretsManager != nil {
+			_ = cp.LocalSecretsManager.Close()
 		}
 		if cp.removeDir {
 			_ = os.RemoveAll(cp.Dir)

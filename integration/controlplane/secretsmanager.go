@@ -12,6 +12,8 @@ import (
 	awscredentials "github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
+	"github.com/eso-bridge/eso-bridge/providers/aws/localsm"
 )
 
 // The local endpoint accepts any credentials; these are what the SecretStores
@@ -56,6 +58,18 @@ func (cp *ControlPlane) startSecretsManager(ctx context.Context, python string) 
 		_, err := cp.SecretsManager.Client.ListSecrets(ctx, &secretsmanager.ListSecretsInput{})
 		return err
 	})
+}
+
+// startLocalSecretsManager serves providers/aws/localsm on a free loopback port.
+func (cp *ControlPlane) startLocalSecretsManager() error {
+	server := localsm.New(localsm.Options{Region: AWSRegion})
+	url, err := server.Start()
+	if err != nil {
+		return err
+	}
+	cp.LocalSecretsManager, cp.SecretsManagerURL = server, url
+	cp.SecretsManager = NewSecretsManager(url)
+	return nil
 }
 
 // SecretsManager puts, rotates and deletes secrets in the local endpoint, the

@@ -31,10 +31,15 @@ var (
 // a panic or a test timeout kills the components through their parent-death
 // signal (see controlplane).
 func Main(m *testing.M) {
-	os.Exit(run(m))
+	os.Exit(run(m, controlplane.Options{}))
 }
 
-func run(m *testing.M) int {
+// MainWith is Main with control plane options, e.g. the in-process AWS endpoint.
+func MainWith(m *testing.M, opts controlplane.Options) {
+	os.Exit(run(m, opts))
+}
+
+func run(m *testing.M, opts controlplane.Options) int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	signals := make(chan os.Signal, 1)
@@ -55,7 +60,8 @@ func run(m *testing.M) int {
 	}()
 
 	started := time.Now()
-	cp, err := controlplane.Start(ctx, controlplane.Options{Progress: os.Stderr})
+	opts.Progress = os.Stderr
+	cp, err := controlplane.Start(ctx, opts)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "harness: starting the local control plane: %v\n", err)
 		return 1
