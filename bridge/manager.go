@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"fmt"
+	"time"
 
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -18,6 +19,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/eso-bridge/eso-bridge/providers"
+	awsprovider "github.com/eso-bridge/eso-bridge/providers/aws"
 )
 
 // Scheme holds the built-in types and ESO's v1 API.
@@ -40,8 +44,16 @@ type ManagerOptions struct {
 	LeaderElection          bool
 	LeaderElectionID        string
 	LeaderElectionNamespace string
-	// VaultVersions is the vault provider, or nil.
-	VaultVersions VaultVersions
+	// AWS turns on the AWS Secrets Manager provider; nil leaves it off.
+	AWS *AWSOptions
+}
+
+// AWSOptions configure the AWS Secrets Manager provider.
+type AWSOptions struct {
+	// PollInterval is the time between sweeps of Secrets Manager.
+	PollInterval time.Duration
+	// Clients builds the client of a store; awsprovider.DefaultClients when nil.
+	Clients awsprovider.ClientFactory
 }
 
 // Run runs the controller until ctx is done.
@@ -87,7 +99,12 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, mo ManagerOptions)
 	defer broadcaster.Shutdown()
 	recorder := Recorder{EventRecorder: broadcaster.NewRecorder(Scheme, "eso-bridge")}
 
-	if err := Setup(ctx, mgr, opts, recorder, mo.VaultVersions); err != nil {
+	var vault providers.Source
+	if mo.AWS != nil {
+		vault = &awsprovider.Poller{Interval: mo.AWS.PollInterval, Clients: mo.AWS.Clients,
+			Calls: NewMetrics(nil).AWSCalls, Log: ctrl.Log.WithName("aws")}
+	}
+	if err := Setup(ctx, mgr, opts, recorder, vault); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {

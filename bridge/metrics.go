@@ -15,6 +15,8 @@ type Metrics struct {
 	GateWait           prometheus.Histogram
 	WriteToPatch       prometheus.Histogram
 	InvalidAnnotations *prometheus.CounterVec
+	AWSCalls           *prometheus.CounterVec
+	VaultDetection     prometheus.Histogram
 }
 
 // NewMetrics creates the metrics and registers them with reg (the
@@ -40,7 +42,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		InvalidAnnotations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "eso_bridge_invalid_annotations_total", Help: "Annotations that did not parse or named a missing object, by object kind.",
 		}, []string{"kind"}),
+		AWSCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eso_bridge_aws_calls_total", Help: "AWS Secrets Manager calls by operation and result.",
+		}, []string{"operation", "result"}),
+		VaultDetection: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "eso_bridge_vault_detection_seconds", Help: "Latency from the vault's own change time to eso-bridge seeing the move.", Buckets: latency,
+		}),
 	}
+	register(reg, &m.AWSCalls)
+	register(reg, &m.VaultDetection)
 	register(reg, &m.Restarts)
 	register(reg, &m.Holds)
 	register(reg, &m.GateWait)

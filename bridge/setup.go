@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -19,11 +20,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/eso-bridge/eso-bridge/providers"
 )
 
 // Setup wires everything eso-bridge runs into mgr: the indexes, one
 // Reconciler per workload kind, and the ExternalSecret checker.
-func Setup(ctx context.Context, mgr ctrl.Manager, opts Options, recorder Recorder, versions VaultVersions) error {
+func Setup(ctx context.Context, mgr ctrl.Manager, opts Options, recorder Recorder, vault providers.Source) error {
 	if err := opts.Validate(); err != nil {
 		return err
 	}
@@ -36,6 +39,15 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options, recorder Recorde
 		return err
 	}
 	metrics := NewMetrics(nil)
+	var versions VaultVersions
+	if vault != nil {
+		trigger := &VaultTrigger{Client: mgr.GetClient(), Source: vault, Scope: scope, Recorder: recorder,
+			Detected: func(changedAt time.Time) { metrics.VaultDetection.Observe(time.Since(changedAt).Seconds()) }}
+		if err := trigger.SetupWithManager(mgr); err != nil {
+			return fmt.Errorf("setting up the vault trigger: %w", err)
+		}
+		versions = trigger
+	}
 	limiter := NewRolloutLimiter(opts)
 	observer := newWriteObserver()
 	for _, kind := range kinds {

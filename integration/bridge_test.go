@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/eso-bridge/eso-bridge/bridge"
+	"github.com/eso-bridge/eso-bridge/integration/harness"
 )
 
 var (
@@ -29,28 +30,28 @@ var (
 // A rotation restarts each consumer exactly once, the rollout completes to
 // Ready pods, and a workload that does not use the Secret is left alone.
 func TestRotationRestartsEachConsumerOnce(t *testing.T) {
-	for _, kind := range workloadKinds {
-		t.Run(kind.name, func(t *testing.T) {
+	for _, kind := range harness.WorkloadKinds {
+		t.Run(kind.Name, func(t *testing.T) {
 			t.Parallel()
-			s := newScenario(t)
-			s.externalSecret("db", "v1", rolloutAuto)
-			s.externalSecret("other", "v1", rolloutAuto)
-			consumer := s.workload(kind, "consumer", nil, "db")
-			bystander := s.workload(kind, "bystander", nil, "other")
-			s.startBridge(testOptions())
-			s.waitAdopted(consumer)
-			s.waitAdopted(bystander)
+			s := harness.NewScenario(t)
+			s.ExternalSecret("db", "v1", rolloutAuto)
+			s.ExternalSecret("other", "v1", rolloutAuto)
+			consumer := s.Workload(kind, "consumer", nil, "db")
+			bystander := s.Workload(kind, "bystander", nil, "other")
+			s.StartBridge(harness.TestOptions())
+			s.WaitAdopted(consumer)
+			s.WaitAdopted(bystander)
 
-			s.rotate("db")
-			s.expectRestarts(consumer, 1)
-			if got := s.restarts(bystander); got != 0 {
+			s.Rotate("db")
+			s.ExpectRestarts(consumer, 1)
+			if got := s.Restarts(bystander); got != 0 {
 				t.Errorf("a workload not using the rotated Secret was restarted %d time(s)", got)
 			}
-			template := podTemplate(t, s.get(consumer))
-			if template.Annotations[bridge.AnnotationSourceHash] != s.get(consumer).GetAnnotations()[bridge.AnnotationSourceHash] {
-				t.Errorf("pod template hash %q differs from the recorded hash %q", template.Annotations[bridge.AnnotationSourceHash], s.get(consumer).GetAnnotations()[bridge.AnnotationSourceHash])
+			template := podTemplate(t, s.Get(consumer))
+			if template.Annotations[bridge.AnnotationSourceHash] != s.Get(consumer).GetAnnotations()[bridge.AnnotationSourceHash] {
+				t.Errorf("pod template hash %q differs from the recorded hash %q", template.Annotations[bridge.AnnotationSourceHash], s.Get(consumer).GetAnnotations()[bridge.AnnotationSourceHash])
 			}
-			if msg := s.waitEvent(bridge.ReasonRestarted, "consumer"); !strings.Contains(msg, "db") {
+			if msg := s.WaitEvent(bridge.ReasonRestarted, "consumer"); !strings.Contains(msg, "db") {
 				t.Errorf("Restarted event %q does not name the ExternalSecret", msg)
 			}
 		})
@@ -60,143 +61,143 @@ func TestRotationRestartsEachConsumerOnce(t *testing.T) {
 // Three ExternalSecrets used by one workload, rotated together within the
 // settle window, cause a single restart.
 func TestSourcesRotatedTogetherRestartOnce(t *testing.T) {
-	s := newScenario(t)
+	s := harness.NewScenario(t)
 	for _, name := range []string{"db", "cache", "queue"} {
-		s.externalSecret(name, "v1", nil)
+		s.ExternalSecret(name, "v1", nil)
 	}
-	api := s.workload(workloadKinds[0], "api", workloadOn, "db", "cache", "queue")
-	s.startBridge(testOptions())
-	s.waitAdopted(api)
+	api := s.Workload(harness.WorkloadKinds[0], "api", workloadOn, "db", "cache", "queue")
+	s.StartBridge(harness.TestOptions())
+	s.WaitAdopted(api)
 
-	s.rotate("db", "cache", "queue")
-	s.expectRestarts(api, 1)
+	s.Rotate("db", "cache", "queue")
+	s.ExpectRestarts(api, 1)
 }
 
 // A sync error holds the restart with a Warning naming the ExternalSecret;
 // once fixed, the workload restarts exactly once.
 func TestSyncErrorHoldsRestartUntilFixed(t *testing.T) {
-	s := newScenario(t)
-	s.externalSecret("db", "v1", rolloutAuto)
-	api := s.workload(workloadKinds[0], "api", nil, "db")
-	s.startBridge(testOptions())
-	s.waitAdopted(api)
+	s := harness.NewScenario(t)
+	s.ExternalSecret("db", "v1", rolloutAuto)
+	api := s.Workload(harness.WorkloadKinds[0], "api", nil, "db")
+	s.StartBridge(harness.TestOptions())
+	s.WaitAdopted(api)
 
 	heldBefore := counted(t, "eso_bridge_holds_total", map[string]string{"reason": bridge.ReasonSyncError})
-	if err := s.cp.SecretsManager.DeleteSecret(s.ctx, s.remoteKey("db")); err != nil {
+	if err := s.CP.SecretsManager.DeleteSecret(s.Ctx, s.RemoteKey("db")); err != nil {
 		t.Fatal(err)
 	}
-	s.touch("db")
-	if msg := s.waitEvent(bridge.ReasonSyncError, "api"); !strings.Contains(msg, "ExternalSecret db") {
+	touch(s, "db")
+	if msg := s.WaitEvent(bridge.ReasonSyncError, "api"); !strings.Contains(msg, "ExternalSecret db") {
 		t.Errorf("the Warning %q does not name the ExternalSecret", msg)
 	}
 	if held := counted(t, "eso_bridge_holds_total", map[string]string{"reason": bridge.ReasonSyncError}); held <= heldBefore {
 		t.Errorf("eso_bridge_holds_total{reason=SyncError} stayed at %v after a held restart", held)
 	}
-	s.expectNoMoreRestartsThan(api, 0)
+	s.ExpectNoMoreRestartsThan(api, 0)
 
-	if _, err := s.cp.SecretsManager.CreateSecret(s.ctx, s.remoteKey("db"), "v2"); err != nil {
+	if _, err := s.CP.SecretsManager.CreateSecret(s.Ctx, s.RemoteKey("db"), "v2"); err != nil {
 		t.Fatal(err)
 	}
-	s.refresh("db")
-	s.expectRestarts(api, 1)
+	s.Refresh("db")
+	s.ExpectRestarts(api, 1)
 }
 
 // A controller stopped after ESO's write restarts the workload exactly once
 // when it comes back: the recorded hash, not memory, says what is done.
 func TestControllerRestartedAfterESOWriteRestartsOnce(t *testing.T) {
-	s := newScenario(t)
-	s.externalSecret("db", "v1", rolloutAuto)
-	api := s.workload(workloadKinds[0], "api", nil, "db")
-	stop := s.startBridge(testOptions())
-	s.waitAdopted(api)
+	s := harness.NewScenario(t)
+	s.ExternalSecret("db", "v1", rolloutAuto)
+	api := s.Workload(harness.WorkloadKinds[0], "api", nil, "db")
+	stop := s.StartBridge(harness.TestOptions())
+	s.WaitAdopted(api)
 	stop()
 
-	s.rotate("db")
-	s.expectNoMoreRestartsThan(api, 0)
-	s.startBridge(testOptions())
-	s.expectRestarts(api, 1)
+	s.Rotate("db")
+	s.ExpectNoMoreRestartsThan(api, 0)
+	s.StartBridge(harness.TestOptions())
+	s.ExpectRestarts(api, 1)
 
 	// And once more: a third start after the restart repeats nothing.
-	s.startBridge(testOptions())
-	s.expectNoMoreRestartsThan(api, 1)
+	s.StartBridge(harness.TestOptions())
+	s.ExpectNoMoreRestartsThan(api, 1)
 }
 
 // Workloads that existed before the controller started are adopted without a
 // restart, and a refresh that changes nothing restarts nothing.
 func TestAdoptionAndUnchangedRefreshRestartNothing(t *testing.T) {
-	for _, kind := range workloadKinds {
-		t.Run(kind.name, func(t *testing.T) {
+	for _, kind := range harness.WorkloadKinds {
+		t.Run(kind.Name, func(t *testing.T) {
 			t.Parallel()
-			s := newScenario(t)
-			s.externalSecret("db", "v1", rolloutAuto)
-			w := s.workload(kind, "existing", nil, "db")
-			s.startBridge(testOptions())
-			s.waitAdopted(w)
-			s.expectNoMoreRestartsThan(w, 0)
+			s := harness.NewScenario(t)
+			s.ExternalSecret("db", "v1", rolloutAuto)
+			w := s.Workload(kind, "existing", nil, "db")
+			s.StartBridge(harness.TestOptions())
+			s.WaitAdopted(w)
+			s.ExpectNoMoreRestartsThan(w, 0)
 
-			s.refresh("db") // ESO fetches the same value again
-			s.expectNoMoreRestartsThan(w, 0)
+			s.Refresh("db") // ESO fetches the same value again
+			s.ExpectNoMoreRestartsThan(w, 0)
 		})
 	}
 }
 
 // ignore wins over every opt-in.
 func TestIgnoreAnnotationNeverRestarts(t *testing.T) {
-	s := newScenario(t)
-	s.externalSecret("db", "v1", rolloutAuto)
-	ignored := s.workload(workloadKinds[0], "ignored", map[string]string{bridge.AnnotationIgnore: "true", bridge.AnnotationAuto: "true"}, "db")
-	opts := testOptions()
+	s := harness.NewScenario(t)
+	s.ExternalSecret("db", "v1", rolloutAuto)
+	ignored := s.Workload(harness.WorkloadKinds[0], "ignored", map[string]string{bridge.AnnotationIgnore: "true", bridge.AnnotationAuto: "true"}, "db")
+	opts := harness.TestOptions()
 	opts.AutoAll = true
-	s.startBridge(opts)
-	followed := s.workload(workloadKinds[0], "followed", nil, "db")
-	s.waitAdopted(followed)
+	s.StartBridge(opts)
+	followed := s.Workload(harness.WorkloadKinds[0], "followed", nil, "db")
+	s.WaitAdopted(followed)
 
-	s.rotate("db")
-	s.expectRestarts(followed, 1)
-	if got := s.restarts(ignored); got != 0 {
+	s.Rotate("db")
+	s.ExpectRestarts(followed, 1)
+	if got := s.Restarts(ignored); got != 0 {
 		t.Errorf("an ignored workload was restarted %d time(s)", got)
 	}
 }
 
 // Without any annotation only --auto-all restarts a consumer.
 func TestAutoAllRestartsUnannotatedConsumers(t *testing.T) {
-	s := newScenario(t)
-	s.externalSecret("db", "v1", nil)
-	plain := s.workload(workloadKinds[0], "plain", nil, "db")
-	stop := s.startBridge(testOptions())
-	s.rotate("db")
-	s.expectNoMoreRestartsThan(plain, 0)
+	s := harness.NewScenario(t)
+	s.ExternalSecret("db", "v1", nil)
+	plain := s.Workload(harness.WorkloadKinds[0], "plain", nil, "db")
+	stop := s.StartBridge(harness.TestOptions())
+	s.Rotate("db")
+	s.ExpectNoMoreRestartsThan(plain, 0)
 	stop()
 
-	opts := testOptions()
+	opts := harness.TestOptions()
 	opts.AutoAll = true
-	s.startBridge(opts)
-	s.waitAdopted(plain)
-	s.rotate("db")
-	s.expectRestarts(plain, 1)
+	s.StartBridge(opts)
+	s.WaitAdopted(plain)
+	s.Rotate("db")
+	s.ExpectRestarts(plain, 1)
 }
 
 // The per-ExternalSecret list restarts exactly the workloads it names, even one
 // whose pod template does not name the Secret; a workload's own list of
 // ExternalSecrets does the same from the other side.
 func TestExplicitListsRestartExactlyTheNamedWorkloads(t *testing.T) {
-	s := newScenario(t)
-	s.externalSecret("db", "v1", map[string]string{bridge.AnnotationRollout: "deployment/named, statefulset/missing"})
-	s.externalSecret("cert", "v1", nil)
-	named := s.workload(workloadKinds[0], "named", nil)
-	unnamed := s.workload(workloadKinds[0], "unnamed", nil, "db")
-	follower := s.workload(workloadKinds[0], "follower", map[string]string{bridge.AnnotationExternalSecrets: "cert"})
-	s.startBridge(testOptions())
-	s.waitAdopted(named)
-	s.waitAdopted(follower)
-	if msg := s.waitEvent(bridge.ReasonMissingReference, "db"); !strings.Contains(msg, "statefulset/missing") {
+	s := harness.NewScenario(t)
+	s.ExternalSecret("db", "v1", map[string]string{bridge.AnnotationRollout: "deployment/named, statefulset/missing"})
+	s.ExternalSecret("cert", "v1", nil)
+	named := s.Workload(harness.WorkloadKinds[0], "named", nil)
+	unnamed := s.Workload(harness.WorkloadKinds[0], "unnamed", nil, "db")
+	follower := s.Workload(harness.WorkloadKinds[0], "follower", map[string]string{bridge.AnnotationExternalSecrets: "cert"})
+	s.StartBridge(harness.TestOptions())
+	s.WaitAdopted(named)
+	s.WaitAdopted(follower)
+	if msg := s.WaitEvent(bridge.ReasonMissingReference, "db"); !strings.Contains(msg, "statefulset/missing") {
 		t.Errorf("the Warning %q does not name the missing workload", msg)
 	}
 
-	s.rotate("db", "cert")
-	s.expectRestarts(named, 1)
-	s.expectRestarts(follower, 1)
-	if got := s.restarts(unnamed); got != 0 {
+	s.Rotate("db", "cert")
+	s.ExpectRestarts(named, 1)
+	s.ExpectRestarts(follower, 1)
+	if got := s.Restarts(unnamed); got != 0 {
 		t.Errorf("a workload the list does not name was restarted %d time(s)", got)
 	}
 }
@@ -204,35 +205,35 @@ func TestExplicitListsRestartExactlyTheNamedWorkloads(t *testing.T) {
 // Namespaces outside the scope are never touched, whatever they ask for:
 // not in --namespaces, not matching --namespace-selector, or excluded.
 func TestNamespaceScopeLeavesOtherNamespacesAlone(t *testing.T) {
-	inside, outside, excluded := newScenario(t), newScenario(t), newScenario(t)
-	workloads := map[*scenario]client.Object{}
-	for _, s := range []*scenario{inside, outside, excluded} {
-		s.externalSecret("db", "v1", rolloutAuto)
-		workloads[s] = s.workload(workloadKinds[0], "api", nil, "db")
+	inside, outside, excluded := harness.NewScenario(t), harness.NewScenario(t), harness.NewScenario(t)
+	workloads := map[*harness.Scenario]client.Object{}
+	for _, s := range []*harness.Scenario{inside, outside, excluded} {
+		s.ExternalSecret("db", "v1", rolloutAuto)
+		workloads[s] = s.Workload(harness.WorkloadKinds[0], "api", nil, "db")
 	}
 	// outside is neither listed nor labelled; excluded is labelled but excluded.
-	for _, s := range []*scenario{inside, excluded} {
-		s.label(scopeLabel, t.Name())
+	for _, s := range []*harness.Scenario{inside, excluded} {
+		label(s, scopeLabel, t.Name())
 	}
-	listed := testOptions()
-	listed.Namespaces = []string{inside.ns}
-	inside.startBridge(listed)
-	selected := testOptions()
+	listed := harness.TestOptions()
+	listed.Namespaces = []string{inside.NS}
+	inside.StartBridge(listed)
+	selected := harness.TestOptions()
 	selected.NamespaceSelector = scopeLabel + "=" + t.Name()
-	selected.ExcludeNamespaces = []string{excluded.ns}
-	inside.startBridge(selected) // a second installation, scoped by label
-	inside.waitAdopted(workloads[inside])
+	selected.ExcludeNamespaces = []string{excluded.NS}
+	inside.StartBridge(selected) // a second installation, scoped by label
+	inside.WaitAdopted(workloads[inside])
 
 	for s := range workloads {
-		s.rotate("db")
+		s.Rotate("db")
 	}
-	inside.expectRestarts(workloads[inside], 1)
-	for _, s := range []*scenario{outside, excluded} {
-		if annotations := s.get(workloads[s]).GetAnnotations(); annotations[bridge.AnnotationSourceHash] != "" {
-			t.Errorf("a workload in out-of-scope namespace %s was adopted: %v", s.ns, annotations)
+	inside.ExpectRestarts(workloads[inside], 1)
+	for _, s := range []*harness.Scenario{outside, excluded} {
+		if annotations := s.Get(workloads[s]).GetAnnotations(); annotations[bridge.AnnotationSourceHash] != "" {
+			t.Errorf("a workload in out-of-scope namespace %s was adopted: %v", s.NS, annotations)
 		}
-		if got := s.restarts(workloads[s]); got != 0 {
-			t.Errorf("a workload in out-of-scope namespace %s was restarted %d time(s)", s.ns, got)
+		if got := s.Restarts(workloads[s]); got != 0 {
+			t.Errorf("a workload in out-of-scope namespace %s was restarted %d time(s)", s.NS, got)
 		}
 	}
 }
@@ -243,63 +244,63 @@ const scopeLabel = "test.eso-bridge.io/scope"
 // Bad annotations get a Warning Event and are otherwise ignored; a list naming
 // another namespace's workload is refused; the controller keeps working.
 func TestBadAnnotationsWarnAndChangeNothing(t *testing.T) {
-	s := newScenario(t)
-	victim := newScenario(t)
-	victim.externalSecret("db", "v1", nil)
-	victimWorkload := victim.workload(workloadKinds[0], "api", nil, "db")
+	s := harness.NewScenario(t)
+	victim := harness.NewScenario(t)
+	victim.ExternalSecret("db", "v1", nil)
+	victimWorkload := victim.Workload(harness.WorkloadKinds[0], "api", nil, "db")
 
-	s.externalSecret("cross", "v1", map[string]string{bridge.AnnotationRollout: victim.ns + "/deployment/api"})
-	s.externalSecret("garbled", "v1", map[string]string{bridge.AnnotationRollout: "deployment"})
-	s.externalSecret("db", "v1", rolloutAuto)
-	bad := s.workload(workloadKinds[0], "bad", map[string]string{bridge.AnnotationAuto: "yes please", bridge.AnnotationExternalSecrets: "no-such-es"}, "cross")
-	good := s.workload(workloadKinds[0], "good", nil, "db")
-	opts := testOptions()
-	opts.Namespaces = []string{s.ns, victim.ns}
-	s.startBridge(opts)
+	s.ExternalSecret("cross", "v1", map[string]string{bridge.AnnotationRollout: victim.NS + "/deployment/api"})
+	s.ExternalSecret("garbled", "v1", map[string]string{bridge.AnnotationRollout: "deployment"})
+	s.ExternalSecret("db", "v1", rolloutAuto)
+	bad := s.Workload(harness.WorkloadKinds[0], "bad", map[string]string{bridge.AnnotationAuto: "yes please", bridge.AnnotationExternalSecrets: "no-such-es"}, "cross")
+	good := s.Workload(harness.WorkloadKinds[0], "good", nil, "db")
+	opts := harness.TestOptions()
+	opts.Namespaces = []string{s.NS, victim.NS}
+	s.StartBridge(opts)
 
-	if msg := s.waitEvent(bridge.ReasonInvalidAnnotation, "cross"); !strings.Contains(msg, "own namespace") {
+	if msg := s.WaitEvent(bridge.ReasonInvalidAnnotation, "cross"); !strings.Contains(msg, "own namespace") {
 		t.Errorf("the cross-namespace Warning says %q", msg)
 	}
-	s.waitEvent(bridge.ReasonInvalidAnnotation, "garbled")
-	s.waitEvent(bridge.ReasonInvalidAnnotation, "bad")
-	if msg := s.waitEvent(bridge.ReasonMissingReference, "bad"); !strings.Contains(msg, "no-such-es") {
+	s.WaitEvent(bridge.ReasonInvalidAnnotation, "garbled")
+	s.WaitEvent(bridge.ReasonInvalidAnnotation, "bad")
+	if msg := s.WaitEvent(bridge.ReasonMissingReference, "bad"); !strings.Contains(msg, "no-such-es") {
 		t.Errorf("the missing-reference Warning says %q", msg)
 	}
 
 	// Still healthy: a good rotation in the same namespace restarts its consumer.
-	s.waitAdopted(good)
-	s.rotate("db", "cross")
-	s.expectRestarts(good, 1)
-	if got := victim.restarts(victimWorkload); got != 0 {
+	s.WaitAdopted(good)
+	s.Rotate("db", "cross")
+	s.ExpectRestarts(good, 1)
+	if got := victim.Restarts(victimWorkload); got != 0 {
 		t.Errorf("a workload in another namespace was restarted %d time(s) by a cross-namespace list", got)
 	}
-	if got := s.restarts(bad); got != 0 {
+	if got := s.Restarts(bad); got != 0 {
 		t.Errorf("a workload with unparsable opt-in annotations was restarted %d time(s)", got)
 	}
 }
 
 // label sets a label on the scenario's namespace.
-func (s *scenario) label(key, value string) {
-	s.t.Helper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: s.ns}}
+func label(s *harness.Scenario, key, value string) {
+	s.T.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: s.NS}}
 	patch := fmt.Sprintf(`{"metadata":{"labels":{%q:%q}}}`, key, value)
-	if err := s.c.Patch(s.ctx, ns, client.RawPatch("application/merge-patch+json", []byte(patch))); err != nil {
-		s.t.Fatalf("labelling namespace %s: %v", s.ns, err)
+	if err := s.Client.Patch(s.Ctx, ns, client.RawPatch("application/merge-patch+json", []byte(patch))); err != nil {
+		s.T.Fatalf("labelling namespace %s: %v", s.NS, err)
 	}
 }
 
 // touch makes ESO look at an ExternalSecret again without waiting for success.
-func (s *scenario) touch(name string) {
-	s.t.Helper()
-	es := s.get(externalSecretRef(s.ns, name))
+func touch(s *harness.Scenario, name string) {
+	s.T.Helper()
+	es := s.Get(externalSecretRef(s.NS, name))
 	annotations := es.GetAnnotations()
 	if annotations == nil {
 		annotations = map[string]string{}
 	}
 	annotations["test.eso-bridge.io/touch"] = metav1.Now().Format("150405.000000")
 	es.SetAnnotations(annotations)
-	if err := s.c.Update(s.ctx, es); err != nil {
-		s.t.Fatalf("touching ExternalSecret %s: %v", name, err)
+	if err := s.Client.Update(s.Ctx, es); err != nil {
+		s.T.Fatalf("touching ExternalSecret %s: %v", name, err)
 	}
 }
 
@@ -325,10 +326,10 @@ func externalSecretRef(namespace, name string) *esv1.ExternalSecret {
 // A CronJob's job template is updated once, so its next run gets the new
 // value; jobs already running are left alone.
 func TestRotationUpdatesCronJobTemplateOnce(t *testing.T) {
-	s := newScenario(t)
-	s.externalSecret("db", "v1", rolloutAuto)
+	s := harness.NewScenario(t)
+	s.ExternalSecret("db", "v1", rolloutAuto)
 	cron := &batchv1.CronJob{
-		ObjectMeta: metav1.ObjectMeta{Name: "report", Namespace: s.ns},
+		ObjectMeta: metav1.ObjectMeta{Name: "report", Namespace: s.NS},
 		Spec: batchv1.CronJobSpec{
 			Schedule: "0 0 1 1 *", // never during the test
 			JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
@@ -339,27 +340,27 @@ func TestRotationUpdatesCronJobTemplateOnce(t *testing.T) {
 			}}}},
 		},
 	}
-	if err := s.c.Create(s.ctx, cron); err != nil {
+	if err := s.Client.Create(s.Ctx, cron); err != nil {
 		t.Fatal(err)
 	}
-	s.startBridge(testOptions())
-	s.waitAdopted(cron)
+	s.StartBridge(harness.TestOptions())
+	s.WaitAdopted(cron)
 	restartedAt := func() string {
-		return s.get(cron).(*batchv1.CronJob).Spec.JobTemplate.Spec.Template.Annotations[bridge.AnnotationRestartedAt]
+		return s.Get(cron).(*batchv1.CronJob).Spec.JobTemplate.Spec.Template.Annotations[bridge.AnnotationRestartedAt]
 	}
 	if got := restartedAt(); got != "" {
 		t.Fatalf("adoption changed the job template (restarted-at %q)", got)
 	}
 
 	before := restartsCounted(t, "CronJob")
-	s.rotate("db")
-	s.waitFor("the job template updated", func() (bool, string) { return restartedAt() != "", "not yet" })
+	s.Rotate("db")
+	s.WaitFor("the job template updated", func() (bool, string) { return restartedAt() != "", "not yet" })
 	first := restartedAt()
-	time.Sleep(settleMargin)
+	time.Sleep(harness.SettleMargin)
 	if got := restartedAt(); got != first {
 		t.Errorf("the job template was updated twice: %q then %q", first, got)
 	}
-	updated := s.get(cron).(*batchv1.CronJob)
+	updated := s.Get(cron).(*batchv1.CronJob)
 	if got, want := updated.Spec.JobTemplate.Spec.Template.Annotations[bridge.AnnotationSourceHash], updated.Annotations[bridge.AnnotationSourceHash]; got != want {
 		t.Errorf("job template hash %q, recorded hash %q", got, want)
 	}
@@ -406,9 +407,9 @@ func counted(t *testing.T, name string, want map[string]string) float64 {
 // restarted like any workload's. No Argo controller runs here: the test checks
 // the template eso-bridge patches, which is what Argo rolls out.
 func TestArgoRolloutTemplateRestartedOnce(t *testing.T) {
-	s := newScenario(t)
+	s := harness.NewScenario(t)
 	installArgoRolloutCRD(t, s)
-	s.externalSecret("db", "v1", map[string]string{bridge.AnnotationRollout: "rollout/canary"})
+	s.ExternalSecret("db", "v1", map[string]string{bridge.AnnotationRollout: "rollout/canary"})
 	rollout := &unstructured.Unstructured{Object: map[string]any{
 		"spec": map[string]any{
 			"replicas": int64(1),
@@ -423,25 +424,25 @@ func TestArgoRolloutTemplateRestartedOnce(t *testing.T) {
 		},
 	}}
 	rollout.SetGroupVersionKind(bridge.ArgoRolloutGVK)
-	rollout.SetNamespace(s.ns)
+	rollout.SetNamespace(s.NS)
 	rollout.SetName("canary")
-	if err := s.c.Create(s.ctx, rollout); err != nil {
+	if err := s.Client.Create(s.Ctx, rollout); err != nil {
 		t.Fatal(err)
 	}
-	s.startBridge(testOptions())
-	s.waitAdopted(rollout)
+	s.StartBridge(harness.TestOptions())
+	s.WaitAdopted(rollout)
 	restartedAt := func() string {
-		value, _, _ := unstructured.NestedString(s.get(rollout).(*unstructured.Unstructured).Object, "spec", "template", "metadata", "annotations", bridge.AnnotationRestartedAt)
+		value, _, _ := unstructured.NestedString(s.Get(rollout).(*unstructured.Unstructured).Object, "spec", "template", "metadata", "annotations", bridge.AnnotationRestartedAt)
 		return value
 	}
 	if got := restartedAt(); got != "" {
 		t.Fatalf("adoption changed the Rollout's template (restarted-at %q)", got)
 	}
 
-	s.rotate("db")
-	s.waitFor("the Rollout's template patched", func() (bool, string) { return restartedAt() != "", "not yet" })
+	s.Rotate("db")
+	s.WaitFor("the Rollout's template patched", func() (bool, string) { return restartedAt() != "", "not yet" })
 	first := restartedAt()
-	time.Sleep(settleMargin)
+	time.Sleep(harness.SettleMargin)
 	if got := restartedAt(); got != first {
 		t.Errorf("the Rollout's template was patched twice: %q then %q", first, got)
 	}
@@ -449,7 +450,7 @@ func TestArgoRolloutTemplateRestartedOnce(t *testing.T) {
 
 // installArgoRolloutCRD serves argoproj.io/v1alpha1 Rollouts with a schema that
 // keeps every field, which is all eso-bridge needs of the real CRD.
-func installArgoRolloutCRD(t *testing.T, s *scenario) {
+func installArgoRolloutCRD(t *testing.T, s *harness.Scenario) {
 	t.Helper()
 	crd := &apiextensionsv1.CustomResourceDefinition{
 		ObjectMeta: metav1.ObjectMeta{Name: "rollouts.argoproj.io"},
@@ -465,7 +466,7 @@ func installArgoRolloutCRD(t *testing.T, s *scenario) {
 			}},
 		},
 	}
-	if _, err := envtest.InstallCRDs(s.cp.Config, envtest.CRDInstallOptions{CRDs: []*apiextensionsv1.CustomResourceDefinition{crd}}); err != nil {
+	if _, err := envtest.InstallCRDs(s.CP.Config, envtest.CRDInstallOptions{CRDs: []*apiextensionsv1.CustomResourceDefinition{crd}}); err != nil {
 		t.Fatalf("installing the Rollout CRD: %v", err)
 	}
 }
@@ -473,20 +474,20 @@ func installArgoRolloutCRD(t *testing.T, s *scenario) {
 // Two replicas with leader election restart a workload once per rotation, and
 // when one stops the other carries on without repeating a restart.
 func TestLeaderElectionHandsOverWithoutRepeatingRestarts(t *testing.T) {
-	s := newScenario(t)
-	s.externalSecret("db", "v1", rolloutAuto)
-	api := s.workload(workloadKinds[0], "api", nil, "db")
+	s := harness.NewScenario(t)
+	s.ExternalSecret("db", "v1", rolloutAuto)
+	api := s.Workload(harness.WorkloadKinds[0], "api", nil, "db")
 	replica := bridge.ManagerOptions{
 		MetricsAddr: "0", HealthAddr: "0",
-		LeaderElection: true, LeaderElectionID: "eso-bridge", LeaderElectionNamespace: s.ns,
+		LeaderElection: true, LeaderElectionID: "eso-bridge", LeaderElectionNamespace: s.NS,
 	}
-	first := s.startBridgeWith(testOptions(), replica)
-	s.startBridgeWith(testOptions(), replica)
-	s.waitAdopted(api)
+	first := s.StartBridgeWith(harness.TestOptions(), replica)
+	s.StartBridgeWith(harness.TestOptions(), replica)
+	s.WaitAdopted(api)
 
-	s.rotate("db")
-	s.expectRestarts(api, 1)
+	s.Rotate("db")
+	s.ExpectRestarts(api, 1)
 	first() // the leader or the standby: either way one replica is left
-	s.rotate("db")
-	s.expectRestarts(api, 2)
+	s.Rotate("db")
+	s.ExpectRestarts(api, 2)
 }

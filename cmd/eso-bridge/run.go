@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/go-logr/logr"
 	"go.uber.org/zap/zapcore"
@@ -27,6 +28,7 @@ type runOptions struct {
 	leaderElectionNamespace string
 	logFormat               string
 	logLevel                string
+	awsPollInterval         time.Duration
 }
 
 // BindFlags registers the options on fs.
@@ -40,6 +42,7 @@ func (o *runOptions) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.leaderElectionNamespace, "leader-election-namespace", "", "namespace of the Lease (default: the pod's own)")
 	fs.StringVar(&o.logFormat, "log-format", "json", "log format: json or text")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: info or debug")
+	fs.DurationVar(&o.awsPollInterval, "aws-poll-interval", 30*time.Second, "how often AWS Secrets Manager is swept for moved versions of the secrets ExternalSecrets read; 0 turns the AWS provider off")
 }
 
 func runController(ctx context.Context, args []string, _, stderr io.Writer) error {
@@ -63,10 +66,17 @@ func runController(ctx context.Context, args []string, _, stderr io.Writer) erro
 	}
 	logger.Info("starting", "version", versionString(), "autoAll", opts.bridge.AutoAll, "namespaces", opts.bridge.Namespaces,
 		"settle", opts.bridge.Settle, "maxGateWait", opts.bridge.MaxGateWait)
-	return bridge.Run(ctx, cfg, opts.bridge, bridge.ManagerOptions{
+	mo := bridge.ManagerOptions{
 		MetricsAddr: opts.metricsAddr, HealthAddr: opts.healthAddr,
 		LeaderElection: opts.leaderElect, LeaderElectionID: opts.leaderElectionID, LeaderElectionNamespace: opts.leaderElectionNamespace,
-	})
+	}
+	if opts.awsPollInterval < 0 {
+		return fmt.Errorf("--aws-poll-interval must be >= 0, got %s", opts.awsPollInterval)
+	}
+	if opts.awsPollInterval > 0 {
+		mo.AWS = &bridge.AWSOptions{PollInterval: opts.awsPollInterval}
+	}
+	return bridge.Run(ctx, cfg, opts.bridge, mo)
 }
 
 func restConfig(kubeconfig string) (*rest.Config, error) {

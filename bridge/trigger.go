@@ -1,0 +1,280 @@
+package bridge
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	crsource "sigs.k8s.io/controller-runtime/pkg/source"
+
+	"github.com/eso-bridge/eso-bridge/providers"
+	awsprovider "github.com/eso-bridge/eso-bridge/providers/aws"
+)
+
+// Annotations the trigger writes on an ExternalSecret. Any annotation change
+// makes ESO refresh at once (when refreshInterval > 0), and without a target
+// template ESO copies them onto the Secret.
+const (
+	// AnnotationVaultVersions lists the current vault version of each remote
+	// secret the ExternalSecret reads: "key=versionID,..." sorted by key.
+	AnnotationVaultVersions = "eso-bridge.io/vault-versions"
+	// AnnotationVaultChangedAt is the vault's own time of the newest change (RFC 3339).
+	AnnotationVaultChangedAt = "eso-bridge.io/vault-changed-at"
+)
+
+// ReasonRefreshDisabled warns that eso-bridge cannot speed up an ExternalSecret.
+const ReasonRefreshDisabled = "RefreshDisabled"
+
+// VaultTrigger makes ESO fetch a rotated secret at once: when the current
+// version of a remote secret that an ExternalSecret reads moves, it writes the
+// new version into the ExternalSecret's annotations. It also tells the gate
+// which ExternalSecrets still wait for such a trigger (VaultVersions).
+type VaultTrigger struct {
+	Client   client.Client
+	Source   providers.Source
+	Scope    *Scope
+	Recorder Recorder
+	// Detected is told the vault's change time of each move seen; may be nil.
+	Detected func(changedAt time.Time)
+
+	mu      sync.Mutex
+	refsOf  map[types.NamespacedName][]providers.Ref
+	readers map[providers.Ref]map[types.NamespacedName]bool
+	moved   map[providers.Ref]bool
+	wake    chan event.GenericEvent
+}
+
+var (
+	_ reconcile.Reconciler = &VaultTrigger{}
+	_ VaultVersions        = &VaultTrigger{}
+)
+
+// SetupWithManager runs the trigger on ExternalSecret changes and on vault
+// moves, and runs the vault source itself.
+func (t *VaultTrigger) SetupWithManager(mgr ctrl.Manager) error {
+	t.refsOf = map[types.NamespacedName][]providers.Ref{}
+	t.readers = map[providers.Ref]map[types.NamespacedName]bool{}
+	t.moved = map[providers.Ref]bool{}
+	t.wake = make(chan event.GenericEvent, 1024)
+	if err := mgr.Add(manager.RunnableFunc(t.follow)); err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("externalsecret-trigger").
+		For(&esv1.ExternalSecret{}).
+		WatchesRawSource(crsource.Channel(t.wake, &handler.EnqueueRequestForObject{})).
+		Complete(t)
+}
+
+func objectMeta(key types.NamespacedName) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}
+}
+
+// follow runs the vault source and wakes the readers of each secret it
+// reports: a move triggers them; a first sighting lets them catch up with a
+// move that happened while eso-bridge was not running.
+// It runs only on the leader, like the controllers.
+func (t *VaultTrigger) follow(ctx context.Context) error {
+	changes := make(chan providers.Change)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case change := <-changes:
+				t.mu.Lock()
+				if !change.First {
+					log.FromContext(ctx).Info("vault version moved", "store", change.Ref.Store, "key", change.Ref.Key, "version", change.Version.ID)
+					t.moved[change.Ref] = true
+					if t.Detected != nil {
+						t.Detected(change.Version.ChangedAt)
+					}
+				}
+				var readers []types.NamespacedName
+				for es := range t.readers[change.Ref] {
+					readers = append(readers, es)
+				}
+				t.mu.Unlock()
+				for _, es := range readers {
+					t.wake <- event.GenericEvent{Object: &esv1.ExternalSecret{ObjectMeta: objectMeta(es)}}
+				}
+			}
+		}
+	}()
+	return t.Source.Run(ctx, changes)
+}
+
+// Reconcile records what an ExternalSecret reads and triggers it if a version
+// it reads has moved since it was last triggered.
+func (t *VaultTrigger) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	es := &esv1.ExternalSecret{}
+	if err := t.Client.Get(ctx, req.NamespacedName, es); err != nil {
+		if client.IgnoreNotFound(err) == nil {
+			t.record(req.NamespacedName, nil)
+		}
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	// Out-of-scope ExternalSecrets are neither followed nor touched.
+	if allowed, err := t.Scope.Allows(ctx, t.Client, req.Namespace); err != nil || !allowed {
+		t.record(req.NamespacedName, nil)
+		return reconcile.Result{}, err
+	}
+	refs, err := t.refsFor(ctx, es)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	t.record(req.NamespacedName, refs)
+	desired, changedAt, trigger := t.desired(es, refs)
+	if !trigger {
+		return reconcile.Result{}, nil
+	}
+	if es.Spec.RefreshInterval != nil && es.Spec.RefreshInterval.Duration == 0 {
+		t.Recorder.Warning(es, nil, ReasonRefreshDisabled, actionGate,
+			"refreshInterval is 0: ESO does not refresh this ExternalSecret on an annotation change, so eso-bridge cannot make it fetch the new vault version; set a refreshInterval")
+	}
+	patch := client.MergeFrom(es.DeepCopy())
+	setAnnotation(es, AnnotationVaultVersions, desired)
+	setAnnotation(es, AnnotationVaultChangedAt, changedAt.UTC().Format(time.RFC3339))
+	if err := t.Client.Patch(ctx, es, patch); err != nil {
+		return reconcile.Result{}, fmt.Errorf("triggering ExternalSecret %s: %w", req.NamespacedName, err)
+	}
+	log.FromContext(ctx).Info("triggered ESO refresh", "versions", desired)
+	return reconcile.Result{}, nil
+}
+
+// Pending returns the newest vault version of es that has not been written
+// into its annotations yet, or "".
+func (t *VaultTrigger) Pending(es *esv1.ExternalSecret) string {
+	t.mu.Lock()
+	refs := t.refsOf[types.NamespacedName{Namespace: es.Namespace, Name: es.Name}]
+	t.mu.Unlock()
+	desired, _, trigger := t.desired(es, refs)
+	if !trigger {
+		return ""
+	}
+	return desired
+}
+
+// desired returns the annotation es should carry, the vault's newest change
+// time, and whether es must be triggered: its annotation differs, and either
+// it was triggered before or a version it reads moved while eso-bridge
+// watched. An ExternalSecret never triggered is adopted as it is: no refresh
+// for versions that were current before eso-bridge looked.
+func (t *VaultTrigger) desired(es *esv1.ExternalSecret, refs []providers.Ref) (string, time.Time, bool) {
+	var pairs []string
+	var newest time.Time
+	anyMoved := false
+	for _, ref := range refs {
+		version, ok := t.Source.Current(ref)
+		if !ok {
+			continue
+		}
+		pairs = append(pairs, ref.Key+"="+version.ID)
+		if version.ChangedAt.After(newest) {
+			newest = version.ChangedAt
+		}
+		t.mu.Lock()
+		anyMoved = anyMoved || t.moved[ref]
+		t.mu.Unlock()
+	}
+	if len(pairs) == 0 {
+		return "", newest, false
+	}
+	sort.Strings(pairs)
+	desired := strings.Join(pairs, ",")
+	current := es.Annotations[AnnotationVaultVersions]
+	return desired, newest, desired != current && (current != "" || anyMoved)
+}
+
+// refsFor returns the AWS Secrets Manager secrets es reads at their current
+// version. A remoteRef pinned to a version ID or another label never rotates
+// and is left out; dataFrom.find is not followed yet.
+func (t *VaultTrigger) refsFor(ctx context.Context, es *esv1.ExternalSecret) ([]providers.Ref, error) {
+	var spec *esv1.SecretStoreSpec
+	ref := es.Spec.SecretStoreRef
+	switch ref.Kind {
+	case esv1.ClusterSecretStoreKind:
+		store := &esv1.ClusterSecretStore{}
+		if err := t.Client.Get(ctx, types.NamespacedName{Name: ref.Name}, store); err != nil {
+			return nil, client.IgnoreNotFound(err)
+		}
+		spec = &store.Spec
+	default:
+		store := &esv1.SecretStore{}
+		if err := t.Client.Get(ctx, types.NamespacedName{Namespace: es.Namespace, Name: ref.Name}, store); err != nil {
+			return nil, client.IgnoreNotFound(err)
+		}
+		spec = &store.Spec
+	}
+	if spec.Provider == nil || spec.Provider.AWS == nil || spec.Provider.AWS.Service != esv1.AWSServiceSecretsManager {
+		return nil, nil
+	}
+	storeID := awsprovider.Store{Region: spec.Provider.AWS.Region, Role: spec.Provider.AWS.Role}.ID()
+	var refs []providers.Ref
+	add := func(remote esv1.ExternalSecretDataRemoteRef) {
+		if remote.Key == "" || !followsCurrent(remote.Version) {
+			return
+		}
+		r := providers.Ref{Store: storeID, Key: spec.Provider.AWS.Prefix + remote.Key}
+		if !slices.Contains(refs, r) {
+			refs = append(refs, r)
+		}
+	}
+	for _, data := range es.Spec.Data {
+		add(data.RemoteRef)
+	}
+	for _, from := range es.Spec.DataFrom {
+		if from.Extract != nil {
+			add(*from.Extract)
+		}
+	}
+	return refs, nil
+}
+
+// followsCurrent reports whether a remoteRef.version reads AWSCURRENT: empty,
+// or that label itself. "uuid/..." pins a version; any other label pins it.
+func followsCurrent(version string) bool {
+	return version == "" || version == awsprovider.LabelCurrent
+}
+
+// record replaces what es reads, and the set the source follows.
+func (t *VaultTrigger) record(es types.NamespacedName, refs []providers.Ref) {
+	t.mu.Lock()
+	for _, old := range t.refsOf[es] {
+		delete(t.readers[old], es)
+		if len(t.readers[old]) == 0 {
+			delete(t.readers, old)
+		}
+	}
+	if len(refs) == 0 {
+		delete(t.refsOf, es)
+	} else {
+		t.refsOf[es] = refs
+		for _, r := range refs {
+			if t.readers[r] == nil {
+				t.readers[r] = map[types.NamespacedName]bool{}
+			}
+			t.readers[r][es] = true
+		}
+	}
+	all := make([]providers.Ref, 0, len(t.readers))
+	for r := range t.readers {
+		all = append(all, r)
+	}
+	t.mu.Unlock()
+	t.Source.Watch(all)
+}

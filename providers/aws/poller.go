@@ -1,0 +1,291 @@
+// Package aws follows AWS Secrets Manager versions for eso-bridge: it learns
+// when AWSCURRENT moves, with a few batched calls per poll cycle and without
+// ever calling GetSecretValue.
+package aws
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/cenkalti/backoff/v4"
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/eso-bridge/eso-bridge/providers"
+)
+
+// LabelCurrent is the staging label whose move is a rotation.
+const LabelCurrent = "AWSCURRENT"
+
+// API is the part of the Secrets Manager client the poller calls. It has no
+// GetSecretValue: the poller never sees a secret value.
+type API interface {
+	ListSecrets(context.Context, *secretsmanager.ListSecretsInput, ...func(*secretsmanager.Options)) (*secretsmanager.ListSecretsOutput, error)
+	DescribeSecret(context.Context, *secretsmanager.DescribeSecretInput, ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error)
+}
+
+// Store is how to reach one Secrets Manager: a region, and a role to assume
+// (empty: the controller's own credentials).
+type Store struct {
+	Region string
+	Role   string
+}
+
+// ID is the providers.Ref Store value of s.
+func (s Store) ID() string { return "aws/" + s.Region + "/" + s.Role }
+
+// ParseStoreID reverses ID.
+func ParseStoreID(id string) (Store, bool) {
+	parts := strings.SplitN(id, "/", 3)
+	if len(parts) != 3 || parts[0] != "aws" {
+		return Store{}, false
+	}
+	return Store{Region: parts[1], Role: parts[2]}, true
+}
+
+// ClientFactory returns the client for a store.
+type ClientFactory func(ctx context.Context, store Store) (API, error)
+
+// DefaultClients uses the default credential chain (IRSA, EKS Pod Identity,
+// environment) and assumes the store's role through STS where it names one.
+// AWS_ENDPOINT_URL_SECRETS_MANAGER and AWS_ENDPOINT_URL_STS are honoured.
+func DefaultClients(ctx context.Context, store Store) (API, error) {
+	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(store.Region))
+	if err != nil {
+		return nil, fmt.Errorf("loading AWS configuration: %w", err)
+	}
+	if store.Role != "" {
+		cfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), store.Role))
+	}
+	return secretsmanager.NewFromConfig(cfg), nil
+}
+
+// Poller is a providers.Source for AWS Secrets Manager. Each cycle lists the
+// secrets of every store in pages of 100 (ListSecrets returns each secret's
+// version labels), confirms a moved AWSCURRENT with DescribeSecret (the
+// listing may lag), and describes watched secrets the listing does not show.
+type Poller struct {
+	// Interval between cycles.
+	Interval time.Duration
+	// Clients builds a client per store; DefaultClients when nil.
+	Clients ClientFactory
+	// Calls counts AWS calls by operation and result; may be nil.
+	Calls *prometheus.CounterVec
+	// Log receives errors and backoffs.
+	Log logr.Logger
+
+	mu      sync.Mutex
+	watched map[string]map[string]bool // store ID → keys
+	current map[providers.Ref]providers.Version
+	clients map[string]API
+	backoff map[string]*storeBackoff
+}
+
+var _ providers.Source = &Poller{}
+
+// storeBackoff spaces out the cycles of a failing store.
+type storeBackoff struct {
+	policy backoff.BackOff
+	until  time.Time
+}
+
+// Watch replaces the set of refs to follow.
+func (p *Poller) Watch(refs []providers.Ref) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.watched = map[string]map[string]bool{}
+	for _, ref := range refs {
+		if p.watched[ref.Store] == nil {
+			p.watched[ref.Store] = map[string]bool{}
+		}
+		p.watched[ref.Store][ref.Key] = true
+	}
+}
+
+// Current returns the last known current version of ref.
+func (p *Poller) Current(ref providers.Ref) (providers.Version, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	v, ok := p.current[ref]
+	return v, ok
+}
+
+// Run polls every Interval until ctx ends.
+func (p *Poller) Run(ctx context.Context, changes chan<- providers.Change) error {
+	if p.Clients == nil {
+		p.Clients = DefaultClients
+	}
+	ticker := time.NewTicker(p.Interval)
+	defer ticker.Stop()
+	for {
+		p.Cycle(ctx, changes)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ticker.C:
+		}
+	}
+}
+
+// Cycle polls every store once; a failing store backs off (exponential, with
+// jitter, capped) while the others go on.
+func (p *Poller) Cycle(ctx context.Context, changes chan<- providers.Change) {
+	p.mu.Lock()
+	stores := make(map[string][]string, len(p.watched))
+	for store, keys := range p.watched {
+		for key := range keys {
+			stores[store] = append(stores[store], key)
+		}
+	}
+	p.mu.Unlock()
+	for storeID, keys := range stores {
+		if b := p.backoffFor(storeID); time.Now().Before(b.until) {
+			continue
+		}
+		err := p.pollStore(ctx, storeID, keys, changes)
+		b := p.backoffFor(storeID)
+		if err == nil {
+			b.policy.Reset()
+			b.until = time.Time{}
+			continue
+		}
+		wait := b.policy.NextBackOff()
+		b.until = time.Now().Add(wait)
+		p.Log.Error(err, "polling AWS Secrets Manager; backing off", "store", storeID, "retryIn", wait)
+	}
+}
+
+func (p *Poller) backoffFor(storeID string) *storeBackoff {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.backoff == nil {
+		p.backoff = map[string]*storeBackoff{}
+	}
+	b, ok := p.backoff[storeID]
+	if !ok {
+		policy := backoff.NewExponentialBackOff()
+		policy.InitialInterval = time.Second
+		policy.MaxInterval = 5 * time.Minute
+		policy.MaxElapsedTime = 0 // never give up on a store
+		b = &storeBackoff{policy: policy}
+		p.backoff[storeID] = b
+	}
+	return b
+}
+
+func (p *Poller) client(ctx context.Context, storeID string) (API, error) {
+	p.mu.Lock()
+	c, ok := p.clients[storeID]
+	p.mu.Unlock()
+	if ok {
+		return c, nil
+	}
+	store, valid := ParseStoreID(storeID)
+	if !valid {
+		return nil, fmt.Errorf("%q is not an AWS store", storeID)
+	}
+	c, err := p.Clients(ctx, store)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	if p.clients == nil {
+		p.clients = map[string]API{}
+	}
+	p.clients[storeID] = c
+	p.mu.Unlock()
+	return c, nil
+}
+
+// pollStore lists one store's secrets and reports moves of watched ones.
+func (p *Poller) pollStore(ctx context.Context, storeID string, keys []string, changes chan<- providers.Change) error {
+	api, err := p.client(ctx, storeID)
+	if err != nil {
+		return err
+	}
+	listed := map[string]types.SecretListEntry{} // by watched key
+	input := &secretsmanager.ListSecretsInput{MaxResults: aws.Int32(100)}
+	for paginator := secretsmanager.NewListSecretsPaginator(api, input); paginator.HasMorePages(); {
+		page, err := paginator.NextPage(ctx)
+		p.count("ListSecrets", err)
+		if err != nil {
+			return fmt.Errorf("ListSecrets: %w", err)
+		}
+		for _, entry := range page.SecretList {
+			for _, key := range []string{aws.ToString(entry.Name), aws.ToString(entry.ARN)} {
+				if slices.Contains(keys, key) {
+					listed[key] = entry
+				}
+			}
+		}
+	}
+	sort.Strings(keys)
+	for _, key := range keys {
+		ref := providers.Ref{Store: storeID, Key: key}
+		known, seen := p.Current(ref)
+		entry, inList := listed[key]
+		if inList && seen && currentID(entry.SecretVersionsToStages) == known.ID {
+			continue // unchanged, as far as the listing knows
+		}
+		// Moved, new, or not listed (yet): DescribeSecret has the truth.
+		out, err := api.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(key)})
+		p.count("DescribeSecret", err)
+		var notFound *types.ResourceNotFoundException
+		if errors.As(err, &notFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("DescribeSecret %s: %w", key, err)
+		}
+		id := currentID(out.VersionIdsToStages)
+		if id == "" || (seen && id == known.ID) {
+			continue
+		}
+		version := providers.Version{ID: id, Labels: out.VersionIdsToStages[id], ChangedAt: aws.ToTime(out.LastChangedDate)}
+		p.mu.Lock()
+		if p.current == nil {
+			p.current = map[providers.Ref]providers.Version{}
+		}
+		p.current[ref] = version
+		p.mu.Unlock()
+		select {
+		case changes <- providers.Change{Ref: ref, Version: version, First: !seen}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+func (p *Poller) count(op string, err error) {
+	if p.Calls == nil {
+		return
+	}
+	result := "success"
+	if err != nil {
+		result = "error"
+	}
+	p.Calls.WithLabelValues(op, result).Inc()
+}
+
+// currentID returns the version labelled AWSCURRENT.
+func currentID(versionsToStages map[string][]string) string {
+	for id, labels := range versionsToStages {
+		if slices.Contains(labels, LabelCurrent) {
+			return id
+		}
+	}
+	return ""
+}

@@ -1,0 +1,43 @@
+package providers
+
+import (
+	"context"
+	"time"
+)
+
+// Ref names one remote secret: the store that reaches it and its key there.
+type Ref struct {
+	// Store identifies the vault and how to reach it (for AWS: region and role).
+	Store string
+	// Key is the secret's name or ARN in that vault.
+	Key string
+}
+
+// Version is the current version of a remote secret, as the vault reports it.
+type Version struct {
+	ID string
+	// Labels are the version's staging labels (AWSCURRENT, ...).
+	Labels []string
+	// ChangedAt is the vault's own time of the last change.
+	ChangedAt time.Time
+}
+
+// Change reports the current version of Ref: a move, or (First) the version
+// found the first time the source looked.
+type Change struct {
+	Ref     Ref
+	Version Version
+	// First is true for the first sighting of Ref, which is not a rotation.
+	First bool
+}
+
+// Source follows the current versions of a set of remote secrets.
+type Source interface {
+	// Watch replaces the set of refs to follow.
+	Watch(refs []Ref)
+	// Current returns the last known current version of ref.
+	Current(ref Ref) (Version, bool)
+	// Run follows the refs until ctx ends, sending each first sighting and
+	// every move of a current version to changes.
+	Run(ctx context.Context, changes chan<- Change) error
+}
