@@ -16,7 +16,6 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/eso-bridge/eso-bridge/bridge"
 	"github.com/eso-bridge/eso-bridge/integration/harness"
@@ -374,33 +373,14 @@ func restartsCounted(t *testing.T, kind string) float64 {
 	return counted(t, "eso_bridge_restarts_total", map[string]string{"kind": kind, "result": "success"})
 }
 
-// counted reads a counter of the in-process controller's registry; 0 when the
-// series does not exist yet.
+// counted reads a counter of the in-process controller's registry.
 func counted(t *testing.T, name string, want map[string]string) float64 {
 	t.Helper()
-	families, err := metrics.Registry.Gather()
+	value, err := harness.Counter(name, want)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, family := range families {
-		if family.GetName() != name {
-			continue
-		}
-	series:
-		for _, m := range family.GetMetric() {
-			labels := map[string]string{}
-			for _, l := range m.GetLabel() {
-				labels[l.GetName()] = l.GetValue()
-			}
-			for k, v := range want {
-				if labels[k] != v {
-					continue series
-				}
-			}
-			return m.GetCounter().GetValue()
-		}
-	}
-	return 0
+	return value
 }
 
 // Where the cluster serves Argo Rollouts, a Rollout's inline pod template is

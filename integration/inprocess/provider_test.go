@@ -14,6 +14,7 @@ import (
 	"github.com/eso-bridge/eso-bridge/integration/controlplane"
 	"github.com/eso-bridge/eso-bridge/integration/harness"
 	awsprovider "github.com/eso-bridge/eso-bridge/providers/aws"
+	"github.com/eso-bridge/eso-bridge/providers/aws/localsm"
 )
 
 // pollInterval is short so that tests wait seconds, not the 30s default.
@@ -32,6 +33,19 @@ func withAWS(s *harness.Scenario) bridge.ManagerOptions {
 	}}
 }
 
+// consumerOfOneSecret creates an ExternalSecret "db" (rollout: auto, refresh
+// 1h), a Deployment using it, and eso-bridge with the AWS provider, and waits
+// until eso-bridge has adopted the Deployment and seen the current version.
+func consumerOfOneSecret(t *testing.T) (*harness.Scenario, *esv1.ExternalSecret, client.Object) {
+	s := harness.NewScenario(t)
+	es := s.ExternalSecret("db", "v1", rolloutAuto)
+	api := s.Workload(harness.WorkloadKinds[0], "api", nil, "db")
+	s.StartBridgeWith(harness.TestOptions(), withAWS(s))
+	s.WaitAdopted(api)
+	letPollerLook()
+	return s, es, api
+}
+
 // letPollerLook gives the poller a few cycles to see the current versions,
 // which it adopts without triggering anything.
 func letPollerLook() { time.Sleep(3 * pollInterval) }
@@ -39,12 +53,7 @@ func letPollerLook() { time.Sleep(3 * pollInterval) }
 // A new value put in AWS reaches the Secret and rolls the consumer once, with
 // a refreshInterval of an hour: only eso-bridge's trigger can have done it.
 func TestVaultRotationReachesPodsWithoutWaitingForRefreshInterval(t *testing.T) {
-	s := harness.NewScenario(t)
-	es := s.ExternalSecret("db", "v1", rolloutAuto)
-	api := s.Workload(harness.WorkloadKinds[0], "api", nil, "db")
-	s.StartBridgeWith(harness.TestOptions(), withAWS(s))
-	s.WaitAdopted(api)
-	letPollerLook()
+	s, es, api := consumerOfOneSecret(t)
 	if got := annotation(s, es, bridge.AnnotationVaultVersions); got != "" {
 		t.Errorf("eso-bridge triggered an ExternalSecret whose version had not moved (%s)", got)
 	}
@@ -68,12 +77,7 @@ func TestVaultRotationReachesPodsWithoutWaitingForRefreshInterval(t *testing.T) 
 // A rotation Lambda's pending version triggers nothing; its promotion
 // triggers exactly one rollout.
 func TestPendingVersionWaitsForPromotion(t *testing.T) {
-	s := harness.NewScenario(t)
-	es := s.ExternalSecret("db", "v1", rolloutAuto)
-	api := s.Workload(harness.WorkloadKinds[0], "api", nil, "db")
-	s.StartBridgeWith(harness.TestOptions(), withAWS(s))
-	s.WaitAdopted(api)
-	letPollerLook()
+	s, es, api := consumerOfOneSecret(t)
 
 	pending, err := s.CP.SecretsManager.PutPending(s.Ctx, s.RemoteKey("db"), "v2")
 	if err != nil {
@@ -135,4 +139,93 @@ func secretValue(s *harness.Scenario, name string) string {
 		return err.Error()
 	}
 	return string(secret.Data["value"])
+}
+
+// A throttling and 5xx burst makes the poller back off (counted as errors in
+// eso_bridge_aws_calls_total); it recovers and the rotation made during the
+// burst is not missed.
+func TestAWSFaultsBackOffAndMissNothing(t *testing.T) {
+	s, _, api := consumerOfOneSecret(t)
+	errorsBefore := counted(t, "eso_bridge_aws_calls_total", map[string]string{"operation": "ListSecrets", "result": "error"})
+	s.CP.LocalSecretsManager.FailNext("ListSecrets", 2, localsm.Throttling)
+	s.CP.LocalSecretsManager.FailNext("ListSecrets", 2, localsm.ServerError)
+	if _, err := s.CP.SecretsManager.PutValue(s.Ctx, s.RemoteKey("db"), "v2"); err != nil {
+		t.Fatal(err)
+	}
+	s.ExpectRestarts(api, 1)
+	if got := secretValue(s, "db"); got != "v2" {
+		t.Errorf("the Secret holds %q after recovery, want v2", got)
+	}
+	if errs := counted(t, "eso_bridge_aws_calls_total", map[string]string{"operation": "ListSecrets", "result": "error"}) - errorsBefore; errs < 4 {
+		t.Errorf("eso_bridge_aws_calls_total{ListSecrets,error} rose by %v, want at least the 4 injected faults", errs)
+	}
+}
+
+// Two ExternalSecrets reading one AWS secret are both triggered by its
+// rotation; one ExternalSecret reading two AWS secrets rotated together is
+// triggered with both new versions, and its consumer rolls once.
+func TestEveryReaderOfARotatedSecretIsTriggered(t *testing.T) {
+	s := harness.NewScenario(t)
+	sm := s.CP.SecretsManager
+	for _, key := range []string{"shared", "x", "y"} {
+		if _, err := sm.CreateSecret(s.Ctx, s.RemoteKey(key), "v1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := controlplane.ExternalSecret(s.NS, "a", s.RemoteKey("shared"), "value", time.Hour)
+	b := controlplane.ExternalSecret(s.NS, "b", s.RemoteKey("shared"), "value", time.Hour)
+	both := controlplane.ExternalSecret(s.NS, "both", s.RemoteKey("x"), "x", time.Hour)
+	both.Spec.Data = append(both.Spec.Data, esv1.ExternalSecretData{SecretKey: "y", RemoteRef: esv1.ExternalSecretDataRemoteRef{Key: s.RemoteKey("y")}})
+	for _, es := range []*esv1.ExternalSecret{a, b, both} {
+		es.Annotations = rolloutAuto
+		if err := s.Client.Create(s.Ctx, es); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := controlplane.WaitForSync(s.Ctx, s.Client, client.ObjectKeyFromObject(es)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	useA := s.Workload(harness.WorkloadKinds[0], "use-a", nil, "a")
+	useB := s.Workload(harness.WorkloadKinds[0], "use-b", nil, "b")
+	useBoth := s.Workload(harness.WorkloadKinds[0], "use-both", nil, "both")
+	s.StartBridgeWith(harness.TestOptions(), withAWS(s))
+	for _, w := range []client.Object{useA, useB, useBoth} {
+		s.WaitAdopted(w)
+	}
+	letPollerLook()
+
+	shared, err := sm.PutValue(s.Ctx, s.RemoteKey("shared"), "v2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := sm.PutValue(s.Ctx, s.RemoteKey("x"), "v2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err := sm.PutValue(s.Ctx, s.RemoteKey("y"), "v2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.ExpectRestarts(useA, 1)
+	s.ExpectRestarts(useB, 1)
+	s.ExpectRestarts(useBoth, 1)
+	for _, es := range []*esv1.ExternalSecret{a, b} {
+		if got := annotation(s, es, bridge.AnnotationVaultVersions); !strings.Contains(got, shared) {
+			t.Errorf("ExternalSecret %s was not triggered with the new version %s: %q", es.Name, shared, got)
+		}
+	}
+	if got := annotation(s, both, bridge.AnnotationVaultVersions); !strings.Contains(got, x) || !strings.Contains(got, y) {
+		t.Errorf("ExternalSecret both carries %q, want versions %s and %s", got, x, y)
+	}
+}
+
+// counted reads a counter of the in-process controller's registry; 0 when the
+// series does not exist yet.
+func counted(t *testing.T, name string, want map[string]string) float64 {
+	t.Helper()
+	value, err := harness.Counter(name, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return value
 }
