@@ -239,7 +239,19 @@ func (p *Poller) pollStore(ctx context.Context, storeID string, keys []string, c
 		if inList && seen && currentID(entry.SecretVersionsToStages) == known.ID {
 			continue // unchanged, as far as the listing knows
 		}
-		// Moved, new, or not listed (yet): DescribeSecret has the truth.
+		if inList && !seen {
+			// A first sighting triggers nothing, so the listing is good enough:
+			// no DescribeSecret per secret when eso-bridge starts.
+			if id := currentID(entry.SecretVersionsToStages); id != "" {
+				version := providers.Version{ID: id, Labels: entry.SecretVersionsToStages[id], ChangedAt: aws.ToTime(entry.LastChangedDate)}
+				if err := p.report(ctx, ref, version, true, changes); err != nil {
+					return err
+				}
+				continue
+			}
+		}
+		// Moved, or not listed (yet): DescribeSecret has the truth, as the
+		// listing may lag behind.
 		out, err := api.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(key)})
 		p.count("DescribeSecret", err)
 		var notFound *types.ResourceNotFoundException
@@ -254,19 +266,27 @@ func (p *Poller) pollStore(ctx context.Context, storeID string, keys []string, c
 			continue
 		}
 		version := providers.Version{ID: id, Labels: out.VersionIdsToStages[id], ChangedAt: aws.ToTime(out.LastChangedDate)}
-		p.mu.Lock()
-		if p.current == nil {
-			p.current = map[providers.Ref]providers.Version{}
-		}
-		p.current[ref] = version
-		p.mu.Unlock()
-		select {
-		case changes <- providers.Change{Ref: ref, Version: version, First: !seen}:
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := p.report(ctx, ref, version, !seen, changes); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// report records the current version of ref and sends the change.
+func (p *Poller) report(ctx context.Context, ref providers.Ref, version providers.Version, first bool, changes chan<- providers.Change) error {
+	p.mu.Lock()
+	if p.current == nil {
+		p.current = map[providers.Ref]providers.Version{}
+	}
+	p.current[ref] = version
+	p.mu.Unlock()
+	select {
+	case changes <- providers.Change{Ref: ref, Version: version, First: first}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (p *Poller) count(op string, err error) {
