@@ -17,6 +17,7 @@ type Metrics struct {
 	InvalidAnnotations *prometheus.CounterVec
 	AWSCalls           *prometheus.CounterVec
 	VaultDetection     prometheus.Histogram
+	TriggerToSync      prometheus.Histogram
 }
 
 // NewMetrics creates the metrics and registers them with reg (the
@@ -49,6 +50,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "eso_bridge_vault_detection_seconds", Help: "Latency from the vault's own change time to eso-bridge seeing the move.", Buckets: latency,
 		}),
 	}
+	m.TriggerToSync = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "eso_bridge_trigger_to_sync_seconds", Help: "Latency from eso-bridge triggering an ExternalSecret to ESO's status confirming the sync.", Buckets: latency,
+	})
+	register(reg, &m.TriggerToSync)
 	register(reg, &m.AWSCalls)
 	register(reg, &m.VaultDetection)
 	register(reg, &m.Restarts)

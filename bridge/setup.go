@@ -42,7 +42,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options, recorder Recorde
 	var versions VaultVersions
 	if vault != nil {
 		trigger := &VaultTrigger{Client: mgr.GetClient(), Source: vault, Scope: scope, Recorder: recorder,
-			Detected: func(changedAt time.Time) { metrics.VaultDetection.Observe(time.Since(changedAt).Seconds()) }}
+			Detected:  func(changedAt time.Time) { metrics.VaultDetection.Observe(time.Since(changedAt).Seconds()) },
+			Confirmed: func(d time.Duration) { metrics.TriggerToSync.Observe(d.Seconds()) },
+		}
 		if err := trigger.SetupWithManager(mgr); err != nil {
 			return fmt.Errorf("setting up the vault trigger: %w", err)
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
+	ctrlutil "github.com/external-secrets/external-secrets/pkg/controllers/util"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -50,12 +51,18 @@ type VaultTrigger struct {
 	Recorder Recorder
 	// Detected is told the vault's change time of each move seen; may be nil.
 	Detected func(changedAt time.Time)
+	// Confirmed is told how long ESO took from a trigger to its confirmed
+	// sync; may be nil.
+	Confirmed func(d time.Duration)
 
 	mu      sync.Mutex
 	refsOf  map[types.NamespacedName][]providers.Ref
 	readers map[providers.Ref]map[types.NamespacedName]bool
 	moved   map[providers.Ref]bool
 	wake    chan event.GenericEvent
+	// triggered holds when each ExternalSecret was last triggered, until
+	// ESO's status confirms the sync.
+	triggered map[types.NamespacedName]time.Time
 }
 
 var (
@@ -69,6 +76,7 @@ func (t *VaultTrigger) SetupWithManager(mgr ctrl.Manager) error {
 	t.refsOf = map[types.NamespacedName][]providers.Ref{}
 	t.readers = map[providers.Ref]map[types.NamespacedName]bool{}
 	t.moved = map[providers.Ref]bool{}
+	t.triggered = map[types.NamespacedName]time.Time{}
 	t.wake = make(chan event.GenericEvent, 1024)
 	if err := mgr.Add(manager.RunnableFunc(t.follow)); err != nil {
 		return err
@@ -138,6 +146,7 @@ func (t *VaultTrigger) Reconcile(ctx context.Context, req reconcile.Request) (re
 		return reconcile.Result{}, err
 	}
 	t.record(req.NamespacedName, refs)
+	t.observeConfirmation(req.NamespacedName, es)
 	desired, changedAt, trigger := t.desired(es, refs)
 	if !trigger {
 		return reconcile.Result{}, nil
@@ -152,8 +161,28 @@ func (t *VaultTrigger) Reconcile(ctx context.Context, req reconcile.Request) (re
 	if err := t.Client.Patch(ctx, es, patch); err != nil {
 		return reconcile.Result{}, fmt.Errorf("triggering ExternalSecret %s: %w", req.NamespacedName, err)
 	}
+	t.mu.Lock()
+	t.triggered[req.NamespacedName] = time.Now()
+	t.mu.Unlock()
 	log.FromContext(ctx).Info("triggered ESO refresh", "versions", desired)
 	return reconcile.Result{}, nil
+}
+
+// observeConfirmation reports the trigger-to-sync latency once ESO's status
+// confirms a sync of the triggered ExternalSecret.
+func (t *VaultTrigger) observeConfirmation(key types.NamespacedName, es *esv1.ExternalSecret) {
+	t.mu.Lock()
+	at, ok := t.triggered[key]
+	t.mu.Unlock()
+	if !ok || es.Status.SyncedResourceVersion != ctrlutil.GetResourceVersion(es.ObjectMeta) {
+		return
+	}
+	t.mu.Lock()
+	delete(t.triggered, key)
+	t.mu.Unlock()
+	if t.Confirmed != nil {
+		t.Confirmed(time.Since(at))
+	}
 }
 
 // Pending returns the newest vault version of es that has not been written

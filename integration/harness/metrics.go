@@ -4,9 +4,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 )
 
-// Counter reads a counter from the registry of the controller running in this
-// process (see Scenario.StartBridge): the series of name whose labels include
-// want, or 0 when it does not exist yet.
+// Counter reads a metric from the registry of the controller running in this
+// process (see Scenario.StartBridge): the value of a counter, or the number of
+// observations of a histogram, in the series of name whose labels include
+// want; 0 when it does not exist yet.
 func Counter(name string, want map[string]string) (float64, error) {
 	families, err := metrics.Registry.Gather()
 	if err != nil {
@@ -26,6 +27,9 @@ func Counter(name string, want map[string]string) (float64, error) {
 				if labels[k] != v {
 					continue series
 				}
+			}
+			if h := m.GetHistogram(); h != nil {
+				return float64(h.GetSampleCount()), nil
 			}
 			return m.GetCounter().GetValue(), nil
 		}

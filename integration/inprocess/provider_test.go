@@ -58,6 +58,8 @@ func TestVaultRotationReachesPodsWithoutWaitingForRefreshInterval(t *testing.T) 
 		t.Errorf("eso-bridge triggered an ExternalSecret whose version had not moved (%s)", got)
 	}
 
+	detectedBefore := counted(t, "eso_bridge_vault_detection_seconds", nil)
+	confirmedBefore := counted(t, "eso_bridge_trigger_to_sync_seconds", nil)
 	put := time.Now()
 	version, err := s.CP.SecretsManager.PutValue(s.Ctx, s.RemoteKey("db"), "v2")
 	if err != nil {
@@ -72,6 +74,12 @@ func TestVaultRotationReachesPodsWithoutWaitingForRefreshInterval(t *testing.T) 
 		t.Errorf("the ExternalSecret's %s is %q, want the new version %s", bridge.AnnotationVaultVersions, got, version)
 	}
 	s.ExpectRestarts(api, 1)
+	if got := counted(t, "eso_bridge_vault_detection_seconds", nil) - detectedBefore; got != 1 {
+		t.Errorf("eso_bridge_vault_detection_seconds observed %v moves, want 1", got)
+	}
+	if got := counted(t, "eso_bridge_trigger_to_sync_seconds", nil) - confirmedBefore; got != 1 {
+		t.Errorf("eso_bridge_trigger_to_sync_seconds observed %v confirmed syncs, want 1", got)
+	}
 }
 
 // A rotation Lambda's pending version triggers nothing; its promotion
