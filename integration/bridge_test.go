@@ -81,7 +81,7 @@ func TestSyncErrorHoldsRestartUntilFixed(t *testing.T) {
 	s.StartBridge(harness.TestOptions())
 	s.WaitAdopted(api)
 
-	heldBefore := counted(t, "eso_bridge_holds_total", map[string]string{"reason": bridge.ReasonSyncError})
+	heldBefore := harness.Counter(t, "eso_bridge_holds_total", map[string]string{"reason": bridge.ReasonSyncError})
 	if err := s.CP.SecretsManager.DeleteSecret(s.Ctx, s.RemoteKey("db")); err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func TestSyncErrorHoldsRestartUntilFixed(t *testing.T) {
 	if msg := s.WaitEvent(bridge.ReasonSyncError, "api"); !strings.Contains(msg, "ExternalSecret db") {
 		t.Errorf("the Warning %q does not name the ExternalSecret", msg)
 	}
-	if held := counted(t, "eso_bridge_holds_total", map[string]string{"reason": bridge.ReasonSyncError}); held <= heldBefore {
+	if held := harness.Counter(t, "eso_bridge_holds_total", map[string]string{"reason": bridge.ReasonSyncError}); held <= heldBefore {
 		t.Errorf("eso_bridge_holds_total{reason=SyncError} stayed at %v after a held restart", held)
 	}
 	s.ExpectNoMoreRestartsThan(api, 0)
@@ -370,17 +370,7 @@ func TestRotationUpdatesCronJobTemplateOnce(t *testing.T) {
 
 // restartsCounted reads eso_bridge_restarts_total{kind,result="success"}.
 func restartsCounted(t *testing.T, kind string) float64 {
-	return counted(t, "eso_bridge_restarts_total", map[string]string{"kind": kind, "result": "success"})
-}
-
-// counted reads a counter of the in-process controller's registry.
-func counted(t *testing.T, name string, want map[string]string) float64 {
-	t.Helper()
-	value, err := harness.Counter(name, want)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return value
+	return harness.Counter(t, "eso_bridge_restarts_total", map[string]string{"kind": kind, "result": "success"})
 }
 
 // Where the cluster serves Argo Rollouts, a Rollout's inline pod template is

@@ -1,6 +1,8 @@
 package harness
 
 import (
+	"testing"
+
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 )
 
@@ -8,10 +10,11 @@ import (
 // process (see Scenario.StartBridge): the value of a counter, or the number of
 // observations of a histogram, in the series of name whose labels include
 // want; 0 when it does not exist yet.
-func Counter(name string, want map[string]string) (float64, error) {
+func Counter(t testing.TB, name string, want map[string]string) float64 {
+	t.Helper()
 	families, err := metrics.Registry.Gather()
 	if err != nil {
-		return 0, err
+		t.Fatalf("reading the controller's metrics: %v", err)
 	}
 	for _, family := range families {
 		if family.GetName() != name {
@@ -29,10 +32,10 @@ func Counter(name string, want map[string]string) (float64, error) {
 				}
 			}
 			if h := m.GetHistogram(); h != nil {
-				return float64(h.GetSampleCount()), nil
+				return float64(h.GetSampleCount())
 			}
-			return m.GetCounter().GetValue(), nil
+			return m.GetCounter().GetValue()
 		}
 	}
-	return 0, nil
+	return 0
 }

@@ -58,8 +58,8 @@ func TestVaultRotationReachesPodsWithoutWaitingForRefreshInterval(t *testing.T) 
 		t.Errorf("eso-bridge triggered an ExternalSecret whose version had not moved (%s)", got)
 	}
 
-	detectedBefore := counted(t, "eso_bridge_vault_detection_seconds", nil)
-	confirmedBefore := counted(t, "eso_bridge_trigger_to_sync_seconds", nil)
+	detectedBefore := harness.Counter(t, "eso_bridge_vault_detection_seconds", nil)
+	confirmedBefore := harness.Counter(t, "eso_bridge_trigger_to_sync_seconds", nil)
 	put := time.Now()
 	version, err := s.CP.SecretsManager.PutValue(s.Ctx, s.RemoteKey("db"), "v2")
 	if err != nil {
@@ -74,10 +74,10 @@ func TestVaultRotationReachesPodsWithoutWaitingForRefreshInterval(t *testing.T) 
 		t.Errorf("the ExternalSecret's %s is %q, want the new version %s", bridge.AnnotationVaultVersions, got, version)
 	}
 	s.ExpectRestarts(api, 1)
-	if got := counted(t, "eso_bridge_vault_detection_seconds", nil) - detectedBefore; got != 1 {
+	if got := harness.Counter(t, "eso_bridge_vault_detection_seconds", nil) - detectedBefore; got != 1 {
 		t.Errorf("eso_bridge_vault_detection_seconds observed %v moves, want 1", got)
 	}
-	if got := counted(t, "eso_bridge_trigger_to_sync_seconds", nil) - confirmedBefore; got != 1 {
+	if got := harness.Counter(t, "eso_bridge_trigger_to_sync_seconds", nil) - confirmedBefore; got != 1 {
 		t.Errorf("eso_bridge_trigger_to_sync_seconds observed %v confirmed syncs, want 1", got)
 	}
 }
@@ -154,7 +154,7 @@ func secretValue(s *harness.Scenario, name string) string {
 // burst is not missed.
 func TestAWSFaultsBackOffAndMissNothing(t *testing.T) {
 	s, _, api := consumerOfOneSecret(t)
-	errorsBefore := counted(t, "eso_bridge_aws_calls_total", map[string]string{"operation": "ListSecrets", "result": "error"})
+	errorsBefore := harness.Counter(t, "eso_bridge_aws_calls_total", map[string]string{"operation": "ListSecrets", "result": "error"})
 	s.CP.LocalSecretsManager.FailNext("ListSecrets", 2, localsm.Throttling)
 	s.CP.LocalSecretsManager.FailNext("ListSecrets", 2, localsm.ServerError)
 	if _, err := s.CP.SecretsManager.PutValue(s.Ctx, s.RemoteKey("db"), "v2"); err != nil {
@@ -164,7 +164,7 @@ func TestAWSFaultsBackOffAndMissNothing(t *testing.T) {
 	if got := secretValue(s, "db"); got != "v2" {
 		t.Errorf("the Secret holds %q after recovery, want v2", got)
 	}
-	if errs := counted(t, "eso_bridge_aws_calls_total", map[string]string{"operation": "ListSecrets", "result": "error"}) - errorsBefore; errs < 4 {
+	if errs := harness.Counter(t, "eso_bridge_aws_calls_total", map[string]string{"operation": "ListSecrets", "result": "error"}) - errorsBefore; errs < 4 {
 		t.Errorf("eso_bridge_aws_calls_total{ListSecrets,error} rose by %v, want at least the 4 injected faults", errs)
 	}
 }
@@ -225,15 +225,4 @@ func TestEveryReaderOfARotatedSecretIsTriggered(t *testing.T) {
 	if got := annotation(s, both, bridge.AnnotationVaultVersions); !strings.Contains(got, x) || !strings.Contains(got, y) {
 		t.Errorf("ExternalSecret both carries %q, want versions %s and %s", got, x, y)
 	}
-}
-
-// counted reads a counter of the in-process controller's registry; 0 when the
-// series does not exist yet.
-func counted(t *testing.T, name string, want map[string]string) float64 {
-	t.Helper()
-	value, err := harness.Counter(name, want)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return value
 }
