@@ -113,8 +113,12 @@ func (t *VaultTrigger) follow(ctx context.Context) error {
 					}
 				}
 				var readers []types.NamespacedName
-				for es := range t.readers[change.Ref] {
-					readers = append(readers, es)
+				for ref, esReaders := range t.readers {
+					if ref == change.Ref || (ref.IsPattern() && slices.Contains(t.Source.Matching(ref), change.Ref)) {
+						for es := range esReaders {
+							readers = append(readers, es)
+						}
+					}
 				}
 				t.mu.Unlock()
 				for _, es := range readers {
@@ -207,7 +211,15 @@ func (t *VaultTrigger) desired(es *esv1.ExternalSecret, refs []providers.Ref) (s
 	var pairs []string
 	var newest time.Time
 	anyMoved := false
+	var concrete []providers.Ref
 	for _, ref := range refs {
+		if ref.IsPattern() {
+			concrete = append(concrete, t.Source.Matching(ref)...)
+		} else {
+			concrete = append(concrete, ref)
+		}
+	}
+	for _, ref := range concrete {
 		version, ok := t.Source.Current(ref)
 		if !ok {
 			continue
@@ -231,7 +243,7 @@ func (t *VaultTrigger) desired(es *esv1.ExternalSecret, refs []providers.Ref) (s
 
 // refsFor returns the AWS Secrets Manager secrets es reads at their current
 // version. A remoteRef pinned to a version ID or another label never rotates
-// and is left out; dataFrom.find is not followed yet.
+// and is left out; a dataFrom.find becomes a pattern the source expands.
 func (t *VaultTrigger) refsFor(ctx context.Context, es *esv1.ExternalSecret) ([]providers.Ref, error) {
 	var spec *esv1.SecretStoreSpec
 	ref := es.Spec.SecretStoreRef
@@ -270,8 +282,34 @@ func (t *VaultTrigger) refsFor(ctx context.Context, es *esv1.ExternalSecret) ([]
 		if from.Extract != nil {
 			add(*from.Extract)
 		}
+		if find := from.Find; find != nil {
+			pattern := providers.Ref{Store: storeID, Path: spec.Provider.AWS.Prefix + ptrValue(find.Path), Tags: canonicalTags(find.Tags)}
+			if find.Name != nil {
+				pattern.NameRegexp = find.Name.RegExp
+			}
+			if !slices.Contains(refs, pattern) {
+				refs = append(refs, pattern)
+			}
+		}
 	}
 	return refs, nil
+}
+
+// canonicalTags writes tags as "k=v,..." sorted by key.
+func canonicalTags(tags map[string]string) string {
+	pairs := make([]string, 0, len(tags))
+	for k, v := range tags {
+		pairs = append(pairs, k+"="+v)
+	}
+	sort.Strings(pairs)
+	return strings.Join(pairs, ",")
+}
+
+func ptrValue(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 // followsCurrent reports whether a remoteRef.version reads AWSCURRENT: empty,

@@ -5,13 +5,23 @@ import (
 	"time"
 )
 
-// Ref names one remote secret: the store that reaches it and its key there.
+// Ref names one remote secret — the store that reaches it and its key there —
+// or, with NameRegexp or Tags set and Key empty, every secret of the store
+// that matches: a pattern, as an ExternalSecret's dataFrom.find reads.
 type Ref struct {
 	// Store identifies the vault and how to reach it (for AWS: region and role).
 	Store string
 	// Key is the secret's name or ARN in that vault.
 	Key string
+	// NameRegexp, Path (a name prefix) and Tags ("k=v,k2=v2", sorted) select
+	// the secrets of a pattern.
+	NameRegexp string
+	Path       string
+	Tags       string
 }
+
+// IsPattern reports whether r selects secrets rather than naming one.
+func (r Ref) IsPattern() bool { return r.Key == "" }
 
 // Version is the current version of a remote secret, as the vault reports it.
 type Version struct {
@@ -37,6 +47,8 @@ type Source interface {
 	Watch(refs []Ref)
 	// Current returns the last known current version of ref.
 	Current(ref Ref) (Version, bool)
+	// Matching returns the secrets a pattern matched in the last look.
+	Matching(pattern Ref) []Ref
 	// Run follows the refs until ctx ends, sending each first sighting and
 	// every move of a current version to changes.
 	Run(ctx context.Context, changes chan<- Change) error

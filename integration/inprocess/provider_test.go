@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -224,5 +227,87 @@ func TestEveryReaderOfARotatedSecretIsTriggered(t *testing.T) {
 	}
 	if got := annotation(s, both, bridge.AnnotationVaultVersions); !strings.Contains(got, x) || !strings.Contains(got, y) {
 		t.Errorf("ExternalSecret both carries %q, want versions %s and %s", got, x, y)
+	}
+}
+
+// An ExternalSecret reading the secrets a dataFrom.find matches by name is
+// triggered when one of them rotates, and its consumer rolls once.
+func TestFindByNameFollowsEveryMatchingSecret(t *testing.T) {
+	s := harness.NewScenario(t)
+	sm := s.CP.SecretsManager
+	names := []string{s.NS + "-app-a", s.NS + "-app-b"}
+	for _, name := range append(names, s.NS+"-other") {
+		if _, err := sm.CreateSecret(s.Ctx, name, "v1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	es := controlplane.ExternalSecret(s.NS, "apps", "unused", "unused", time.Hour)
+	es.Annotations = rolloutAuto
+	es.Spec.Data = nil
+	es.Spec.DataFrom = []esv1.ExternalSecretDataFromRemoteRef{{Find: &esv1.ExternalSecretFind{Name: &esv1.FindName{RegExp: "^" + s.NS + "-app-"}}}}
+	if err := s.Client.Create(s.Ctx, es); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := controlplane.WaitForSync(s.Ctx, s.Client, client.ObjectKeyFromObject(es)); err != nil {
+		t.Fatal(err)
+	}
+	api := s.Workload(harness.WorkloadKinds[0], "api", nil, "apps")
+	s.StartBridgeWith(harness.TestOptions(), withAWS(s))
+	s.WaitAdopted(api)
+	letPollerLook()
+
+	if _, err := sm.PutValue(s.Ctx, s.NS+"-other", "v2"); err != nil {
+		t.Fatal(err)
+	}
+	letPollerLook()
+	if got := annotation(s, es, bridge.AnnotationVaultVersions); got != "" {
+		t.Errorf("a secret the find does not match triggered the ExternalSecret (%s)", got)
+	}
+	version, err := sm.PutValue(s.Ctx, names[1], "v2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.ExpectRestarts(api, 1)
+	if got := annotation(s, es, bridge.AnnotationVaultVersions); !strings.Contains(got, names[1]+"="+version) || !strings.Contains(got, names[0]+"=") {
+		t.Errorf("the ExternalSecret carries %q, want both matching secrets with %s's new version", got, names[1])
+	}
+}
+
+// A dataFrom.find by tags is followed too (ESO reads it with
+// BatchGetSecretValue, which the in-process endpoint serves).
+func TestFindByTagsFollowsEveryTaggedSecret(t *testing.T) {
+	s := harness.NewScenario(t)
+	sm := s.CP.SecretsManager
+	tagged := []string{s.NS + "-pay-a", s.NS + "-pay-b"}
+	for _, name := range tagged {
+		if _, err := sm.Client.CreateSecret(s.Ctx, &secretsmanager.CreateSecretInput{
+			Name: sdkaws.String(name), SecretString: sdkaws.String("v1"),
+			Tags: []smtypes.Tag{{Key: sdkaws.String("team"), Value: sdkaws.String(s.NS)}},
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	es := controlplane.ExternalSecret(s.NS, "payments", "unused", "unused", time.Hour)
+	es.Annotations = rolloutAuto
+	es.Spec.Data = nil
+	es.Spec.DataFrom = []esv1.ExternalSecretDataFromRemoteRef{{Find: &esv1.ExternalSecretFind{Tags: map[string]string{"team": s.NS}}}}
+	if err := s.Client.Create(s.Ctx, es); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := controlplane.WaitForSync(s.Ctx, s.Client, client.ObjectKeyFromObject(es)); err != nil {
+		t.Fatal(err)
+	}
+	api := s.Workload(harness.WorkloadKinds[0], "api", nil, "payments")
+	s.StartBridgeWith(harness.TestOptions(), withAWS(s))
+	s.WaitAdopted(api)
+	letPollerLook()
+
+	version, err := sm.PutValue(s.Ctx, tagged[0], "v2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.ExpectRestarts(api, 1)
+	if got := annotation(s, es, bridge.AnnotationVaultVersions); !strings.Contains(got, tagged[0]+"="+version) || !strings.Contains(got, tagged[1]+"=") {
+		t.Errorf("the ExternalSecret carries %q, want both tagged secrets with %s's new version", got, tagged[0])
 	}
 }

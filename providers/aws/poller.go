@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -86,9 +87,11 @@ type Poller struct {
 	// Log receives errors and backoffs.
 	Log logr.Logger
 
-	mu      sync.Mutex
-	watched map[string]map[string]bool // store ID → keys
-	current map[providers.Ref]providers.Version
+	mu       sync.Mutex
+	watched  map[string]map[string]bool // store ID → keys
+	patterns map[string][]providers.Ref // store ID → patterns
+	matched  map[providers.Ref][]providers.Ref
+	current  map[providers.Ref]providers.Version
 	clients map[string]API
 	backoff map[string]*storeBackoff
 }
@@ -106,7 +109,12 @@ func (p *Poller) Watch(refs []providers.Ref) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.watched = map[string]map[string]bool{}
+	p.patterns = map[string][]providers.Ref{}
 	for _, ref := range refs {
+		if ref.IsPattern() {
+			p.patterns[ref.Store] = append(p.patterns[ref.Store], ref)
+			continue
+		}
 		if p.watched[ref.Store] == nil {
 			p.watched[ref.Store] = map[string]bool{}
 		}
@@ -120,6 +128,13 @@ func (p *Poller) Current(ref providers.Ref) (providers.Version, bool) {
 	defer p.mu.Unlock()
 	v, ok := p.current[ref]
 	return v, ok
+}
+
+// Matching returns the secrets pattern matched in the last cycle.
+func (p *Poller) Matching(pattern providers.Ref) []providers.Ref {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.matched[pattern])
 }
 
 // Run polls every Interval until ctx ends.
@@ -147,6 +162,11 @@ func (p *Poller) Cycle(ctx context.Context, changes chan<- providers.Change) {
 	for store, keys := range p.watched {
 		for key := range keys {
 			stores[store] = append(stores[store], key)
+		}
+	}
+	for store := range p.patterns {
+		if _, ok := stores[store]; !ok {
+			stores[store] = nil
 		}
 	}
 	p.mu.Unlock()
@@ -216,6 +236,10 @@ func (p *Poller) pollStore(ctx context.Context, storeID string, keys []string, c
 		return err
 	}
 	listed := map[string]types.SecretListEntry{} // by watched key
+	p.mu.Lock()
+	patterns := slices.Clone(p.patterns[storeID])
+	p.mu.Unlock()
+	matched := map[providers.Ref][]providers.Ref{}
 	input := &secretsmanager.ListSecretsInput{MaxResults: aws.Int32(100)}
 	for paginator := secretsmanager.NewListSecretsPaginator(api, input); paginator.HasMorePages(); {
 		page, err := paginator.NextPage(ctx)
@@ -224,13 +248,30 @@ func (p *Poller) pollStore(ctx context.Context, storeID string, keys []string, c
 			return fmt.Errorf("ListSecrets: %w", err)
 		}
 		for _, entry := range page.SecretList {
-			for _, key := range []string{aws.ToString(entry.Name), aws.ToString(entry.ARN)} {
+			name := aws.ToString(entry.Name)
+			for _, pattern := range patterns {
+				if matches(pattern, entry) {
+					matched[pattern] = append(matched[pattern], providers.Ref{Store: storeID, Key: name})
+					if !slices.Contains(keys, name) {
+						keys = append(keys, name)
+					}
+				}
+			}
+			for _, key := range []string{name, aws.ToString(entry.ARN)} {
 				if slices.Contains(keys, key) {
 					listed[key] = entry
 				}
 			}
 		}
 	}
+	p.mu.Lock()
+	if p.matched == nil {
+		p.matched = map[providers.Ref][]providers.Ref{}
+	}
+	for _, pattern := range patterns {
+		p.matched[pattern] = matched[pattern]
+	}
+	p.mu.Unlock()
 	sort.Strings(keys)
 	for _, key := range keys {
 		ref := providers.Ref{Store: storeID, Key: key}
@@ -298,6 +339,31 @@ func (p *Poller) count(op string, err error) {
 		result = "error"
 	}
 	p.Calls.WithLabelValues(op, result).Inc()
+}
+
+// matches applies a pattern as ESO's dataFrom.find does: a name prefix
+// (path), a regular expression on the name, and tags that must all be present.
+func matches(pattern providers.Ref, entry types.SecretListEntry) bool {
+	name := aws.ToString(entry.Name)
+	if !strings.HasPrefix(name, pattern.Path) {
+		return false
+	}
+	if pattern.NameRegexp != "" {
+		re, err := regexp.Compile(pattern.NameRegexp)
+		if err != nil || !re.MatchString(name) {
+			return false
+		}
+	}
+	if pattern.Tags == "" {
+		return true
+	}
+	for _, pair := range strings.Split(pattern.Tags, ",") {
+		key, value, _ := strings.Cut(pair, "=")
+		if !slices.ContainsFunc(entry.Tags, func(t types.Tag) bool { return aws.ToString(t.Key) == key && aws.ToString(t.Value) == value }) {
+			return false
+		}
+	}
+	return true
 }
 
 // currentID returns the version labelled AWSCURRENT.

@@ -181,6 +181,31 @@ var conformanceChecks = map[string]func(*testing.T, endpoint){
 		}
 		ep.expect(t, "versions", len(ids) == 2 && slices.Contains(ids, first) && slices.Contains(ids, aws.ToString(out.VersionId)), "listed %v", ids)
 	},
+	"BatchGetSecretValue returns the current values of the secrets tags select": func(t *testing.T, ep endpoint) {
+		ctx, prefix := t.Context(), uniqueName(t)
+		for i, team := range []string{prefix, prefix, "someone-else"} {
+			name := fmt.Sprintf("%s-%d", prefix, i)
+			if _, err := ep.client.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+				Name: &name, SecretString: aws.String(fmt.Sprint("value-", i)),
+				Tags: []types.Tag{{Key: aws.String("team"), Value: aws.String(team)}},
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		out, err := ep.client.BatchGetSecretValue(ctx, &secretsmanager.BatchGetSecretValueInput{Filters: []types.Filter{
+			{Key: types.FilterNameStringTypeTagKey, Values: []string{"team"}},
+			{Key: types.FilterNameStringTypeTagValue, Values: []string{prefix}},
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, v := range out.SecretValues {
+			got[aws.ToString(v.Name)] = aws.ToString(v.SecretString)
+		}
+		want := map[string]string{prefix + "-0": "value-0", prefix + "-1": "value-1"}
+		ep.expect(t, "batch by tags", fmt.Sprint(got) == fmt.Sprint(want), "got %v, want %v", got, want)
+	},
 	"a missing secret is ResourceNotFoundException": func(t *testing.T, ep endpoint) {
 		_, err := ep.client.DescribeSecret(t.Context(), &secretsmanager.DescribeSecretInput{SecretId: aws.String(uniqueName(t))})
 		var notFound *types.ResourceNotFoundException

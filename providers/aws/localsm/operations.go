@@ -271,6 +271,70 @@ func matches(sec *secret, key, value string) bool {
 	return false // primary-region, owning-service: nothing here is replicated or service-owned
 }
 
+type batchGetInput struct {
+	SecretIdList []string
+	Filters      []filter
+	MaxResults   int
+	NextToken    string
+}
+
+// batchGetSecretValue returns the current values of the named secrets, or of
+// those the filters match (ESO's dataFrom.find by tags or path uses it).
+func (s *Server) batchGetSecretValue(body []byte) (any, error) {
+	var in batchGetInput
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	if (len(in.SecretIdList) == 0) == (len(in.Filters) == 0) {
+		return nil, invalidParameter("give either SecretIdList or Filters")
+	}
+	var selected []*secret
+	var errs []map[string]any
+	if len(in.SecretIdList) > 0 {
+		for _, id := range in.SecretIdList {
+			sec, err := s.lookup(id)
+			if err != nil {
+				errs = append(errs, map[string]any{"SecretId": id, "ErrorCode": "ResourceNotFoundException", "ErrorMessage": err.Error()})
+				continue
+			}
+			selected = append(selected, sec)
+		}
+	} else {
+		for _, name := range sortedNames(s.secrets) {
+			if sec := s.secrets[name]; matchesAll(sec, in.Filters) {
+				selected = append(selected, sec)
+			}
+		}
+	}
+	max := in.MaxResults
+	if max <= 0 || max > 20 {
+		max = 20
+	}
+	page, next, err := paginate(selected, max, in.NextToken)
+	if err != nil {
+		return nil, err
+	}
+	values := make([]map[string]any, 0, len(page))
+	for _, sec := range page {
+		v := sec.labelHolder(labelCurrent)
+		if v == nil {
+			continue
+		}
+		entry := map[string]any{"ARN": sec.arn, "Name": sec.name, "VersionId": v.id, "VersionStages": v.labels, "CreatedDate": epoch(v.created)}
+		if v.binary != nil {
+			entry["SecretBinary"] = v.binary
+		} else {
+			entry["SecretString"] = v.value
+		}
+		values = append(values, entry)
+	}
+	out := map[string]any{"SecretValues": values, "Errors": errs}
+	if next != "" {
+		out["NextToken"] = next
+	}
+	return out, nil
+}
+
 type listVersionsInput struct {
 	SecretId   string
 	MaxResults int

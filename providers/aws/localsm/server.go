@@ -6,8 +6,8 @@
 // moto and, where moto diverges from AWS, of AWS's documentation.
 //
 // It serves CreateSecret, PutSecretValue, GetSecretValue, DescribeSecret,
-// ListSecrets, ListSecretVersionIds, UpdateSecretVersionStage and
-// DeleteSecret. It checks no credentials.
+// ListSecrets, ListSecretVersionIds, UpdateSecretVersionStage, DeleteSecret
+// and BatchGetSecretValue. It checks no credentials.
 package localsm
 
 import (
@@ -124,6 +124,7 @@ var operations = map[string]operation{
 	"ListSecretVersionIds":     (*Server).listSecretVersionIDs,
 	"UpdateSecretVersionStage": (*Server).updateSecretVersionStage,
 	"DeleteSecret":             (*Server).deleteSecret,
+	"BatchGetSecretValue":      (*Server).batchGetSecretValue,
 }
 
 // ServeHTTP answers one AWS JSON 1.1 request.
