@@ -311,3 +311,28 @@ func TestFindByTagsFollowsEveryTaggedSecret(t *testing.T) {
 		t.Errorf("the ExternalSecret carries %q, want both tagged secrets with %s's new version", got, tagged[0])
 	}
 }
+
+// An ExternalSecret whose refresh is disabled cannot be sped up: the trigger
+// says so with a Warning on it.
+func TestDisabledRefreshIsReportedOnTheExternalSecret(t *testing.T) {
+	s := harness.NewScenario(t)
+	if _, err := s.CP.SecretsManager.CreateSecret(s.Ctx, s.RemoteKey("once"), "v1"); err != nil {
+		t.Fatal(err)
+	}
+	es := controlplane.ExternalSecret(s.NS, "once", s.RemoteKey("once"), "value", 0)
+	es.Annotations = rolloutAuto
+	if err := s.Client.Create(s.Ctx, es); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := controlplane.WaitForSync(s.Ctx, s.Client, client.ObjectKeyFromObject(es)); err != nil {
+		t.Fatal(err)
+	}
+	s.StartBridgeWith(harness.TestOptions(), withAWS(s))
+	letPollerLook()
+	if _, err := s.CP.SecretsManager.PutValue(s.Ctx, s.RemoteKey("once"), "v2"); err != nil {
+		t.Fatal(err)
+	}
+	if msg := s.WaitEvent(bridge.ReasonRefreshDisabled, "once"); !strings.Contains(msg, "refreshInterval is 0") {
+		t.Errorf("the Warning says %q", msg)
+	}
+}
