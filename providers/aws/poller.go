@@ -92,8 +92,8 @@ type Poller struct {
 	patterns map[string][]providers.Ref // store ID → patterns
 	matched  map[providers.Ref][]providers.Ref
 	current  map[providers.Ref]providers.Version
-	clients map[string]API
-	backoff map[string]*storeBackoff
+	clients  map[string]API
+	backoff  map[string]*storeBackoff
 }
 
 var _ providers.Source = &Poller{}
@@ -139,9 +139,6 @@ func (p *Poller) Matching(pattern providers.Ref) []providers.Ref {
 
 // Run polls every Interval until ctx ends.
 func (p *Poller) Run(ctx context.Context, changes chan<- providers.Change) error {
-	if p.Clients == nil {
-		p.Clients = DefaultClients
-	}
 	ticker := time.NewTicker(p.Interval)
 	defer ticker.Stop()
 	for {
@@ -216,7 +213,11 @@ func (p *Poller) client(ctx context.Context, storeID string) (API, error) {
 	if !valid {
 		return nil, fmt.Errorf("%q is not an AWS store", storeID)
 	}
-	c, err := p.Clients(ctx, store)
+	factory := p.Clients
+	if factory == nil {
+		factory = DefaultClients
+	}
+	c, err := factory(ctx, store)
 	if err != nil {
 		return nil, err
 	}

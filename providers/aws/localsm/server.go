@@ -7,7 +7,8 @@
 //
 // It serves CreateSecret, PutSecretValue, GetSecretValue, DescribeSecret,
 // ListSecrets, ListSecretVersionIds, UpdateSecretVersionStage, DeleteSecret
-// and BatchGetSecretValue. It checks no credentials.
+// and BatchGetSecretValue, and STS AssumeRole. It checks no credentials, but
+// records which access key signed each call.
 package localsm
 
 import (
@@ -30,6 +31,8 @@ type Server struct {
 	secrets map[string]*secret // by name
 	faults  faults
 	calls   map[string]int
+	assumed []string            // role ARNs assumed through STS
+	keys    map[string][]string // operation → signing access keys
 	now     func() time.Time
 
 	listener net.Listener
@@ -57,7 +60,7 @@ func New(opts Options) *Server {
 		opts.Now = time.Now
 	}
 	return &Server{region: opts.Region, account: opts.Account, now: opts.Now,
-		secrets: map[string]*secret{}, calls: map[string]int{}}
+		secrets: map[string]*secret{}, calls: map[string]int{}, keys: map[string][]string{}}
 }
 
 // Start serves on a free port of 127.0.0.1 and returns the endpoint URL.
@@ -130,6 +133,10 @@ var operations = map[string]operation{
 // ServeHTTP answers one AWS JSON 1.1 request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	target := r.Header.Get("X-Amz-Target")
+	if target == "" && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		s.serveSTS(w, r)
+		return
+	}
 	name, ok := strings.CutPrefix(target, "secretsmanager.")
 	op, known := operations[name]
 	if r.Method != http.MethodPost || !ok || !known {
@@ -144,6 +151,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	s.mu.Lock()
 	s.calls[name]++
+	s.recordSigner(name, r)
 	delay, fault := s.faults.next(name)
 	s.mu.Unlock()
 	if delay > 0 {
