@@ -86,7 +86,23 @@ type ControlPlane struct {
 // and returns once each is ready: the API server answers, ESO's CRDs are
 // served, the nodes are Ready, ESO is healthy and the AWS endpoint answers.
 // On error nothing is left running.
-func Start(ctx context.Context, opts Options) (_ *ControlPlane, err error) {
+//
+// Ports are chosen free just before each component binds them; another
+// process (a parallel test package) can take one in between. Such a start is
+// retried from scratch, twice at most.
+func Start(ctx context.Context, opts Options) (*ControlPlane, error) {
+	for attempt := 1; ; attempt++ {
+		cp, err := start(ctx, opts)
+		if err == nil || attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+			return cp, err
+		}
+		if opts.Progress != nil {
+			fmt.Fprintf(opts.Progress, "controlplane: a port was taken by another process; starting again (attempt %d)\n", attempt+1)
+		}
+	}
+}
+
+func start(ctx context.Context, opts Options) (_ *ControlPlane, err error) {
 	if opts.Progress == nil {
 		opts.Progress = io.Discard
 	}

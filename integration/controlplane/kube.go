@@ -30,15 +30,30 @@ var kubeControllers = []string{
 	"namespace-controller",
 }
 
-// freePort asks the kernel for an unused loopback port. The port is free when
-// this returns; the component that binds it is started right after.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("finding a free loopback port: %w", err)
+// freePorts asks the kernel for n distinct unused loopback ports. All n are
+// held open until the last is chosen, so that one call never returns a port
+// twice; they are free when this returns, and the component that binds them is
+// started right after (Start retries the rare race with another process).
+func freePorts(n int) ([]int, error) {
+	ports := make([]int, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("finding a free loopback port: %w", err)
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return ports, nil
+}
+
+// freePort is freePorts(1).
+func freePort() (int, error) {
+	ports, err := freePorts(1)
+	if err != nil {
+		return 0, err
+	}
+	return ports[0], nil
 }
 
 func hostPort(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
@@ -47,14 +62,11 @@ func loopbackURL(scheme string, port int) string { return scheme + "://" + hostP
 
 // startEtcd starts a single-member etcd on two free loopback ports.
 func (cp *ControlPlane) startEtcd(ctx context.Context) (string, error) {
-	clientPort, err := freePort()
+	ports, err := freePorts(2)
 	if err != nil {
 		return "", err
 	}
-	peerPort, err := freePort()
-	if err != nil {
-		return "", err
-	}
+	clientPort, peerPort := ports[0], ports[1]
 	clientURL, peerURL := loopbackURL("http", clientPort), loopbackURL("http", peerPort)
 	p, err := cp.start("etcd", cp.Binaries.Etcd, []string{
 		"--name=default",
