@@ -67,7 +67,8 @@ func (s *Scenario) ExternalSecret(name, value string, annotations map[string]str
 func (s *Scenario) RemoteKey(name string) string { return s.NS + "/" + name }
 
 // Rotate puts a new value in AWS and makes ESO refresh the ExternalSecret at
-// once — what the AWS provider will do — then waits for ESO to confirm.
+// once — by hand, as the AWS provider does when it sees the move — then waits
+// for ESO to confirm.
 func (s *Scenario) Rotate(names ...string) {
 	s.T.Helper()
 	for _, name := range names {
