@@ -54,6 +54,7 @@ type WorkloadRef struct {
 	Name string
 }
 
+// String is the form the annotation uses: kind/name.
 func (w WorkloadRef) String() string { return w.Kind + "/" + w.Name }
 
 // RolloutPolicy is a parsed AnnotationRollout.

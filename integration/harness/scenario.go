@@ -64,6 +64,8 @@ func (s *Scenario) ExternalSecret(name, value string, annotations map[string]str
 	return synced
 }
 
+// RemoteKey is the AWS secret name ExternalSecret(name) reads: unique to the
+// test's namespace.
 func (s *Scenario) RemoteKey(name string) string { return s.NS + "/" + name }
 
 // Rotate puts a new value in AWS and makes ESO refresh the ExternalSecret at
