@@ -141,13 +141,18 @@ func (s *Server) getSecretValue(body []byte) (any, error) {
 	if v == nil {
 		return nil, &apiError{http.StatusBadRequest, "ResourceNotFoundException", "Secrets Manager can't find the specified secret value for VersionId: " + in.VersionId + " VersionStage: " + in.VersionStage}
 	}
+	return valueEntry(sec, v), nil
+}
+
+// valueEntry is one secret value as GetSecretValue and BatchGetSecretValue return it.
+func valueEntry(sec *secret, v *version) map[string]any {
 	out := map[string]any{"ARN": sec.arn, "Name": sec.name, "VersionId": v.id, "VersionStages": v.labels, "CreatedDate": epoch(v.created)}
 	if v.binary != nil {
 		out["SecretBinary"] = v.binary
 	} else {
 		out["SecretString"] = v.value
 	}
-	return out, nil
+	return out
 }
 
 type secretIDInput struct {
@@ -320,13 +325,7 @@ func (s *Server) batchGetSecretValue(body []byte) (any, error) {
 		if v == nil {
 			continue
 		}
-		entry := map[string]any{"ARN": sec.arn, "Name": sec.name, "VersionId": v.id, "VersionStages": v.labels, "CreatedDate": epoch(v.created)}
-		if v.binary != nil {
-			entry["SecretBinary"] = v.binary
-		} else {
-			entry["SecretString"] = v.value
-		}
-		values = append(values, entry)
+		values = append(values, valueEntry(sec, v))
 	}
 	out := map[string]any{"SecretValues": values, "Errors": errs}
 	if next != "" {
