@@ -241,6 +241,16 @@ func (p *Poller) pollStore(ctx context.Context, storeID string, keys []string, c
 	patterns := slices.Clone(p.patterns[storeID])
 	p.mu.Unlock()
 	matched := map[providers.Ref][]providers.Ref{}
+	matchers := make([]matcher, 0, len(patterns))
+	for _, pattern := range patterns {
+		matchers = append(matchers, newMatcher(pattern))
+	}
+	// A set, as every listed entry is looked up in it: with thousands of
+	// watched keys a slice scan per entry would cost millions of compares.
+	watched := make(map[string]bool, len(keys))
+	for _, key := range keys {
+		watched[key] = true
+	}
 	input := &secretsmanager.ListSecretsInput{MaxResults: aws.Int32(100)}
 	for paginator := secretsmanager.NewListSecretsPaginator(api, input); paginator.HasMorePages(); {
 		page, err := paginator.NextPage(ctx)
@@ -250,16 +260,17 @@ func (p *Poller) pollStore(ctx context.Context, storeID string, keys []string, c
 		}
 		for _, entry := range page.SecretList {
 			name := aws.ToString(entry.Name)
-			for _, pattern := range patterns {
-				if matches(pattern, entry) {
-					matched[pattern] = append(matched[pattern], providers.Ref{Store: storeID, Key: name})
-					if !slices.Contains(keys, name) {
+			for _, m := range matchers {
+				if m.matches(entry) {
+					matched[m.pattern] = append(matched[m.pattern], providers.Ref{Store: storeID, Key: name})
+					if !watched[name] {
+						watched[name] = true
 						keys = append(keys, name)
 					}
 				}
 			}
 			for _, key := range []string{name, aws.ToString(entry.ARN)} {
-				if slices.Contains(keys, key) {
+				if watched[key] {
 					listed[key] = entry
 				}
 			}
@@ -342,25 +353,41 @@ func (p *Poller) count(op string, err error) {
 	p.Calls.WithLabelValues(op, result).Inc()
 }
 
-// matches applies a pattern as ESO's dataFrom.find does: a name prefix
+// matcher applies a pattern as ESO's dataFrom.find does: a name prefix
 // (path), a regular expression on the name, and tags that must all be present.
-func matches(pattern providers.Ref, entry types.SecretListEntry) bool {
-	name := aws.ToString(entry.Name)
-	if !strings.HasPrefix(name, pattern.Path) {
-		return false
-	}
+type matcher struct {
+	pattern providers.Ref
+	name    *regexp.Regexp
+	invalid bool // the regexp does not compile: nothing matches
+	tags    [][2]string
+}
+
+// newMatcher compiles a pattern once per cycle, not once per listed secret.
+func newMatcher(pattern providers.Ref) matcher {
+	m := matcher{pattern: pattern}
 	if pattern.NameRegexp != "" {
 		re, err := regexp.Compile(pattern.NameRegexp)
-		if err != nil || !re.MatchString(name) {
-			return false
+		m.name, m.invalid = re, err != nil
+	}
+	if pattern.Tags != "" {
+		for _, pair := range strings.Split(pattern.Tags, ",") {
+			key, value, _ := strings.Cut(pair, "=")
+			m.tags = append(m.tags, [2]string{key, value})
 		}
 	}
-	if pattern.Tags == "" {
-		return true
+	return m
+}
+
+func (m matcher) matches(entry types.SecretListEntry) bool {
+	name := aws.ToString(entry.Name)
+	if m.invalid || !strings.HasPrefix(name, m.pattern.Path) {
+		return false
 	}
-	for _, pair := range strings.Split(pattern.Tags, ",") {
-		key, value, _ := strings.Cut(pair, "=")
-		if !slices.ContainsFunc(entry.Tags, func(t types.Tag) bool { return aws.ToString(t.Key) == key && aws.ToString(t.Value) == value }) {
+	if m.name != nil && !m.name.MatchString(name) {
+		return false
+	}
+	for _, tag := range m.tags {
+		if !slices.ContainsFunc(entry.Tags, func(t types.Tag) bool { return aws.ToString(t.Key) == tag[0] && aws.ToString(t.Value) == tag[1] }) {
 			return false
 		}
 	}
