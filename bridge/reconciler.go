@@ -95,7 +95,6 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		Settle: r.Options.Settle, MaxWait: r.Options.MaxGateWait,
 	})
 	logger.V(levelDebug).Info("gate", "reason", decision.Reason, "message", decision.Message)
-	related := r.related(ctx, req.Namespace, decision.Blocking, sources)
 
 	switch decision.Action {
 	case ActionNone:
@@ -110,11 +109,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		return reconcile.Result{}, nil
 	case ActionHold, ActionTimedOut:
 		r.Metrics.Holds.WithLabelValues(decision.Reason).Inc()
-		r.Recorder.Warning(workload, related, decision.Reason, actionGate, decision.Message)
+		r.Recorder.Warning(workload, r.related(ctx, req.Namespace, decision.Blocking, sources), decision.Reason, actionGate, decision.Message)
 		// ESO's next status change, or the next write, wakes the workload again.
 		return reconcile.Result{}, nil
 	}
 
+	// Only Events name a related object; waits and no-ops skip the lookup.
+	related := r.related(ctx, req.Namespace, decision.Blocking, sources)
 	// Restart, within the rate limits: a restart over them waits its turn.
 	if delay := r.Limiter.Reserve(req.Namespace, r.Clock.Now()); delay > 0 {
 		logger.V(levelDebug).Info("rate limited", "retryAfter", delay)
