@@ -36,9 +36,19 @@ const (
 	// AnnotationRestartedAt on the pod template is when eso-bridge restarted it
 	// (RFC 3339); changing it is what rolls the pods.
 	AnnotationRestartedAt = "eso-bridge.io/restarted-at"
-	// AnnotationTraceparent on the pod template is the W3C traceparent of the
-	// rotation that caused the restart; reserved for the tracing milestone.
+	// AnnotationTraceparent is the W3C traceparent of a rotation: on an
+	// ExternalSecret, the one eso-bridge triggered (ESO copies it onto the
+	// Secret when there is no target template); on a pod template, and so on
+	// each new pod, the one the restart was for.
 	AnnotationTraceparent = "eso-bridge.io/traceparent"
+	// AnnotationWrittenAt on the pod template is when ESO wrote the newest
+	// source the restart was for (RFC 3339, as eso-bridge saw it).
+	AnnotationWrittenAt = "eso-bridge.io/written-at"
+	// AnnotationRolloutResult on the workload's metadata records how the
+	// rollout of the last restart ended (JSON: outcome, finishedAt,
+	// restartedAt, revision, message), so that it is reported once, even
+	// across controller restarts.
+	AnnotationRolloutResult = "eso-bridge.io/rollout-result"
 )
 
 // Values of AnnotationRollout with a special meaning.

@@ -36,6 +36,9 @@ type Source struct {
 	// PendingVersion is a vault version that ESO has not written yet (from a
 	// vault provider); empty when none is known.
 	PendingVersion string
+	// Traceparent is the trace of the rotation that wrote the Secret's
+	// current data; the gate does not use it.
+	Traceparent string
 }
 
 // GateInput is everything the gate decides on.

@@ -20,6 +20,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/eso-bridge/eso-bridge/providers"
 	awsprovider "github.com/eso-bridge/eso-bridge/providers/aws"
 )
@@ -46,6 +48,8 @@ type ManagerOptions struct {
 	LeaderElectionNamespace string
 	// AWS turns on the AWS Secrets Manager provider; nil leaves it off.
 	AWS *AWSOptions
+	// Tracing says where the spans of rotations go.
+	Tracing TracingOptions
 }
 
 // AWSOptions configure the AWS Secrets Manager provider.
@@ -104,7 +108,16 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, mo ManagerOptions)
 		vault = &awsprovider.Poller{Interval: mo.AWS.PollInterval, Clients: mo.AWS.Clients,
 			Calls: NewMetrics(nil).AWSCalls, Log: ctrl.Log.WithName("aws")}
 	}
-	if err := Setup(ctx, mgr, opts, recorder, vault); err != nil {
+	provider, err := mo.Tracing.tracerProvider(ctx)
+	if err != nil {
+		return fmt.Errorf("setting up tracing: %w", err)
+	}
+	defer shutdownTracing(provider)
+	var tracing trace.TracerProvider
+	if provider != nil {
+		tracing = provider
+	}
+	if err := Setup(ctx, mgr, opts, recorder, vault, tracing); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {

@@ -18,6 +18,8 @@ type Metrics struct {
 	AWSCalls           *prometheus.CounterVec
 	VaultDetection     prometheus.Histogram
 	TriggerToSync      prometheus.Histogram
+	VaultToWrite       prometheus.Histogram
+	PatchToReady       prometheus.Histogram
 }
 
 // NewMetrics creates the metrics and registers them with reg (the
@@ -53,6 +55,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.TriggerToSync = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name: "eso_bridge_trigger_to_sync_seconds", Help: "Latency from eso-bridge triggering an ExternalSecret to ESO's status confirming the sync.", Buckets: latency,
 	})
+	m.VaultToWrite = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "eso_bridge_vault_to_write_seconds", Help: "Latency from the vault's own change time to ESO's status confirming it wrote the new version (stage 1 of a rotation).", Buckets: latency,
+	})
+	m.PatchToReady = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "eso_bridge_patch_to_ready_seconds", Help: "Latency from the workload patch to its rollout completing with every new pod Ready (stage 3 of a rotation).", Buckets: latency,
+	})
+	register(reg, &m.VaultToWrite)
+	register(reg, &m.PatchToReady)
 	register(reg, &m.TriggerToSync)
 	register(reg, &m.AWSCalls)
 	register(reg, &m.VaultDetection)

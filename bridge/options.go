@@ -37,6 +37,10 @@ type Options struct {
 	NamespaceRolloutBurst      int
 	// Workers is the number of workloads of one kind reconciled at once.
 	Workers int
+	// RolloutDeadline is how long a StatefulSet, DaemonSet or Argo Rollout
+	// may take to roll after a restart before it is reported stalled. A
+	// Deployment uses its own progressDeadlineSeconds.
+	RolloutDeadline time.Duration
 }
 
 // DefaultOptions are the defaults of the flags.
@@ -49,6 +53,7 @@ func DefaultOptions() Options {
 		NamespaceRolloutsPerSecond: 5,
 		NamespaceRolloutBurst:      20,
 		Workers:                    4,
+		RolloutDeadline:            10 * time.Minute,
 	}
 }
 
@@ -65,6 +70,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&o.NamespaceRolloutsPerSecond, "namespace-rollouts-per-second", o.NamespaceRolloutsPerSecond, "restarts per second in one namespace (queued beyond)")
 	fs.IntVar(&o.NamespaceRolloutBurst, "namespace-rollout-burst", o.NamespaceRolloutBurst, "restarts allowed at once in one namespace")
 	fs.IntVar(&o.Workers, "workers", o.Workers, "workloads of one kind reconciled at once")
+	fs.DurationVar(&o.RolloutDeadline, "rollout-deadline", o.RolloutDeadline, "how long a StatefulSet, DaemonSet or Argo Rollout may take to roll before a RolloutStalled Warning (Deployments use their progressDeadlineSeconds)")
 }
 
 // Validate reports every option that makes no sense.
@@ -85,6 +91,9 @@ func (o *Options) Validate() error {
 	}
 	if o.RolloutsPerSecond <= 0 || o.NamespaceRolloutsPerSecond <= 0 || o.RolloutBurst < 1 || o.NamespaceRolloutBurst < 1 {
 		errs = append(errs, errors.New("rollout rates must be > 0 and bursts >= 1"))
+	}
+	if o.RolloutDeadline <= 0 {
+		errs = append(errs, errors.New("--rollout-deadline must be > 0"))
 	}
 	if o.Workers < 1 {
 		errs = append(errs, errors.New("--workers must be >= 1"))

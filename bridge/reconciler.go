@@ -102,7 +102,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	case ActionWait:
 		return reconcile.Result{RequeueAfter: decision.RequeueAfter}, nil
 	case ActionAdopt:
-		if err := r.patch(ctx, workload, decision.Hash, false); err != nil {
+		if err := r.patch(ctx, workload, decision.Hash, nil); err != nil {
 			return reconcile.Result{}, err
 		}
 		logger.Info("adopted", "sources", len(sources))
@@ -121,7 +121,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		logger.V(levelDebug).Info("rate limited", "retryAfter", delay)
 		return reconcile.Result{RequeueAfter: delay}, nil
 	}
-	if err := r.patch(ctx, workload, decision.Hash, true); err != nil {
+	restart := r.restartAnnotations(decision.Hash, sources)
+	if err := r.patch(ctx, workload, decision.Hash, restart); err != nil {
 		r.Metrics.Restarts.WithLabelValues(r.Kind.Kind(), "error").Inc()
 		if apierrors.IsConflict(err) {
 			// Our cache was behind; the next attempt sees the current object.
@@ -134,7 +135,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	r.Metrics.GateWait.Observe(decision.Waited.Seconds())
 	r.observeWriteToPatch(req.Namespace, sources)
 	r.Recorder.Normal(workload, related, ReasonRestarted, actionRestart, "restarted: "+decision.Message)
-	logger.Info("restarted", "sources", sourceNames(sources), "waited", decision.Waited)
+	logger.Info("restarted", "sources", sourceNames(sources), "waited", decision.Waited, "traceID", parseTraceparent(restart[AnnotationTraceparent]).TraceID().String())
 	return reconcile.Result{}, nil
 }
 
@@ -210,6 +211,7 @@ func (r *Reconciler) source(ctx context.Context, es *esv1.ExternalSecret) (Sourc
 		// The API server's record is truncated to the second: take its end.
 		s.ChangedAt = written.Add(time.Second)
 	}
+	s.Traceparent = formatTraceparent(sourceTrace(es, secret, s.ChangedAt))
 	return s, nil
 }
 
@@ -244,17 +246,36 @@ func secretMetadata() *metav1.PartialObjectMetadata {
 	return secret
 }
 
-// patch records hash on the workload; with restart it also changes the pod
-// template, which rolls the pods. The optimistic lock makes a stale cache fail
-// with a conflict instead of restarting twice.
-func (r *Reconciler) patch(ctx context.Context, workload ctrl.Object, hash string, restart bool) error {
+// restartAnnotations are the pod-template annotations of a restart: the
+// source hash, the time, and the trace and write time of the newest source's
+// rotation (several sources rotated together restart once, in the newest
+// one's trace).
+func (r *Reconciler) restartAnnotations(hash string, sources []Source) map[string]string {
+	annotations := map[string]string{
+		AnnotationSourceHash:  hash,
+		AnnotationRestartedAt: r.Clock.Now().UTC().Format(time.RFC3339Nano),
+	}
+	var newest *Source
+	for i := range sources {
+		if sources[i].Traceparent != "" && (newest == nil || sources[i].ChangedAt.After(newest.ChangedAt)) {
+			newest = &sources[i]
+		}
+	}
+	if newest != nil {
+		annotations[AnnotationTraceparent] = newest.Traceparent
+		annotations[AnnotationWrittenAt] = newest.ChangedAt.UTC().Format(time.RFC3339Nano)
+	}
+	return annotations
+}
+
+// patch records hash on the workload; with restart annotations it also
+// changes the pod template, which rolls the pods. The optimistic lock makes a
+// stale cache fail with a conflict instead of restarting twice.
+func (r *Reconciler) patch(ctx context.Context, workload ctrl.Object, hash string, restart map[string]string) error {
 	base := workload.DeepCopyObject().(ctrl.Object)
 	setAnnotation(workload, AnnotationSourceHash, hash)
-	if restart {
-		annotations := map[string]string{
-			AnnotationSourceHash:  hash,
-			AnnotationRestartedAt: r.Clock.Now().UTC().Format(time.RFC3339Nano),
-		}
+	if restart != nil {
+		annotations := restart
 		if annotator, ok := r.Kind.(templateAnnotator); ok {
 			if err := annotator.AnnotateTemplate(workload, annotations); err != nil {
 				return fmt.Errorf("annotating the pod template: %w", err)

@@ -1,6 +1,8 @@
 package bridge
 
 import (
+	"strings"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -79,4 +81,22 @@ func servedKinds(mapper meta.RESTMapper) []WorkloadKind {
 		kinds = append(kinds, argoRolloutKind{})
 	}
 	return kinds
+}
+
+// ServedKinds returns the workload kinds the cluster behind mapper serves.
+func ServedKinds(mapper meta.RESTMapper) []WorkloadKind { return servedKinds(mapper) }
+
+// KindNamed finds among kinds the one a user wrote as name: "deployment",
+// "deploy", "sts", "rollouts", ... (any case).
+func KindNamed(kinds []WorkloadKind, name string) (WorkloadKind, bool) {
+	canonical, ok := kindAliases[strings.ToLower(name)]
+	if !ok {
+		return nil, false
+	}
+	for _, kind := range kinds {
+		if strings.ToLower(kind.Kind()) == canonical {
+			return kind, true
+		}
+	}
+	return nil, false
 }

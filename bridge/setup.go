@@ -21,12 +21,16 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/eso-bridge/eso-bridge/providers"
 )
 
 // Setup wires everything eso-bridge runs into mgr: the indexes, one
-// Reconciler per workload kind, and the ExternalSecret checker.
-func Setup(ctx context.Context, mgr ctrl.Manager, opts Options, recorder Recorder, vault providers.Source) error {
+// Reconciler and one RolloutObserver per workload kind, the vault trigger
+// when there is a vault source, and the ExternalSecret checker. tracing is
+// nil when no spans are exported.
+func Setup(ctx context.Context, mgr ctrl.Manager, opts Options, recorder Recorder, vault providers.Source, tracing trace.TracerProvider) error {
 	if err := opts.Validate(); err != nil {
 		return err
 	}
@@ -39,11 +43,27 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options, recorder Recorde
 		return err
 	}
 	metrics := NewMetrics(nil)
+	var tracer *rotationTracer
+	if tracing != nil {
+		// Pods are read live, never cached: a cluster's pods are many.
+		tracer = newRotationTracer(tracing, RotationLoader{Client: mgr.GetClient(), Pods: mgr.GetAPIReader(), Kinds: kinds})
+	}
 	var versions VaultVersions
 	if vault != nil {
 		trigger := &VaultTrigger{Client: mgr.GetClient(), Source: vault, Scope: scope, Recorder: recorder,
-			Detected:  func(changedAt time.Time) { metrics.VaultDetection.Observe(time.Since(changedAt).Seconds()) },
-			Confirmed: func(d time.Duration) { metrics.TriggerToSync.Observe(d.Seconds()) },
+			Detected: func(changedAt time.Time) { metrics.VaultDetection.Observe(time.Since(changedAt).Seconds()) },
+			Confirmed: func(es *esv1.ExternalSecret, d time.Duration) {
+				metrics.TriggerToSync.Observe(d.Seconds())
+				if changed := annotationTime(es.Annotations, AnnotationVaultChangedAt); changed != nil {
+					metrics.VaultToWrite.Observe(time.Since(*changed).Seconds())
+				}
+				// A rotation no workload restarts for is traced once the gate
+				// has had its chance; a restart's rollout closes it otherwise.
+				if tracer != nil {
+					sc, namespace := parseTraceparent(es.Annotations[AnnotationTraceparent]), es.Namespace
+					time.AfterFunc(2*opts.Settle+5*time.Second, func() { tracer.closeIfFinished(ctx, namespace, sc) })
+				}
+			},
 		}
 		if err := trigger.SetupWithManager(mgr); err != nil {
 			return fmt.Errorf("setting up the vault trigger: %w", err)
@@ -59,6 +79,11 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options, recorder Recorde
 		}
 		if err := r.SetupWithManager(mgr); err != nil {
 			return fmt.Errorf("setting up the %s controller: %w", kind.Kind(), err)
+		}
+		observer := &RolloutObserver{Client: mgr.GetClient(), Kind: kind, Recorder: recorder, Metrics: metrics,
+			Deadline: opts.RolloutDeadline, Clock: clock.RealClock{}, tracer: tracer}
+		if err := observer.SetupWithManager(mgr); err != nil {
+			return fmt.Errorf("setting up the %s rollout observer: %w", kind.Kind(), err)
 		}
 	}
 	checker := &ExternalSecretChecker{Client: mgr.GetClient(), Kinds: kinds, Scope: scope, Recorder: recorder, Metrics: metrics}

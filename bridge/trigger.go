@@ -35,6 +35,11 @@ const (
 	AnnotationVaultVersions = "eso-bridge.io/vault-versions"
 	// AnnotationVaultChangedAt is the vault's own time of the newest change (RFC 3339).
 	AnnotationVaultChangedAt = "eso-bridge.io/vault-changed-at"
+	// AnnotationTriggeredAt is when eso-bridge triggered the refresh (RFC 3339).
+	AnnotationTriggeredAt = "eso-bridge.io/triggered-at"
+	// AnnotationVaultARNs lists the ARNs of the remote secrets, where the
+	// vault reports them: "key=arn,..." sorted by key.
+	AnnotationVaultARNs = "eso-bridge.io/vault-arns"
 )
 
 // ReasonRefreshDisabled warns that eso-bridge cannot speed up an ExternalSecret.
@@ -51,9 +56,9 @@ type VaultTrigger struct {
 	Recorder Recorder
 	// Detected is told the vault's change time of each move seen; may be nil.
 	Detected func(changedAt time.Time)
-	// Confirmed is told how long ESO took from a trigger to its confirmed
-	// sync; may be nil.
-	Confirmed func(d time.Duration)
+	// Confirmed is told of each triggered ExternalSecret whose sync ESO's
+	// status confirmed, and how long that took; may be nil.
+	Confirmed func(es *esv1.ExternalSecret, d time.Duration)
 
 	mu      sync.Mutex
 	refsOf  map[types.NamespacedName][]providers.Ref
@@ -151,7 +156,7 @@ func (t *VaultTrigger) Reconcile(ctx context.Context, req reconcile.Request) (re
 	}
 	t.record(req.NamespacedName, refs)
 	t.observeConfirmation(req.NamespacedName, es)
-	desired, changedAt, trigger := t.desired(es, refs)
+	target, trigger := t.desired(es, refs)
 	if !trigger {
 		return reconcile.Result{}, nil
 	}
@@ -159,16 +164,25 @@ func (t *VaultTrigger) Reconcile(ctx context.Context, req reconcile.Request) (re
 		t.Recorder.Warning(es, nil, ReasonRefreshDisabled, actionGate,
 			"refreshInterval is 0: ESO does not refresh this ExternalSecret on an annotation change, so eso-bridge cannot make it fetch the new vault version; set a refreshInterval")
 	}
+	// The trigger starts the rotation's trace; ESO carries it to the Secret
+	// and the restart to the pods.
+	rotation := newRotationTrace()
+	now := time.Now()
 	patch := client.MergeFrom(es.DeepCopy())
-	setAnnotation(es, AnnotationVaultVersions, desired)
-	setAnnotation(es, AnnotationVaultChangedAt, changedAt.UTC().Format(time.RFC3339))
+	setAnnotation(es, AnnotationVaultVersions, target.versions)
+	setAnnotation(es, AnnotationVaultChangedAt, target.changedAt.UTC().Format(time.RFC3339Nano))
+	setAnnotation(es, AnnotationTriggeredAt, now.UTC().Format(time.RFC3339Nano))
+	setAnnotation(es, AnnotationTraceparent, formatTraceparent(rotation))
+	if target.arns != "" {
+		setAnnotation(es, AnnotationVaultARNs, target.arns)
+	}
 	if err := t.Client.Patch(ctx, es, patch); err != nil {
 		return reconcile.Result{}, fmt.Errorf("triggering ExternalSecret %s: %w", req.NamespacedName, err)
 	}
 	t.mu.Lock()
-	t.triggered[req.NamespacedName] = time.Now()
+	t.triggered[req.NamespacedName] = now
 	t.mu.Unlock()
-	log.FromContext(ctx).Info("triggered ESO refresh", "versions", desired)
+	log.FromContext(ctx).Info("triggered ESO refresh", "versions", target.versions, "traceID", rotation.TraceID().String())
 	return reconcile.Result{}, nil
 }
 
@@ -185,7 +199,7 @@ func (t *VaultTrigger) observeConfirmation(key types.NamespacedName, es *esv1.Ex
 	delete(t.triggered, key)
 	t.mu.Unlock()
 	if t.Confirmed != nil {
-		t.Confirmed(time.Since(at))
+		t.Confirmed(es, time.Since(at))
 	}
 }
 
@@ -195,11 +209,19 @@ func (t *VaultTrigger) Pending(es *esv1.ExternalSecret) string {
 	t.mu.Lock()
 	refs := t.refsOf[types.NamespacedName{Namespace: es.Namespace, Name: es.Name}]
 	t.mu.Unlock()
-	desired, _, trigger := t.desired(es, refs)
+	target, trigger := t.desired(es, refs)
 	if !trigger {
 		return ""
 	}
-	return desired
+	return target.versions
+}
+
+// triggerTarget is what a trigger writes on an ExternalSecret.
+type triggerTarget struct {
+	// versions and arns are "key=value" pairs sorted by key.
+	versions, arns string
+	// changedAt is the vault's time of the newest change.
+	changedAt time.Time
 }
 
 // desired returns the annotation es should carry, the vault's newest change
@@ -207,8 +229,8 @@ func (t *VaultTrigger) Pending(es *esv1.ExternalSecret) string {
 // it was triggered before or a version it reads moved while eso-bridge
 // watched. An ExternalSecret never triggered is adopted as it is: no refresh
 // for versions that were current before eso-bridge looked.
-func (t *VaultTrigger) desired(es *esv1.ExternalSecret, refs []providers.Ref) (string, time.Time, bool) {
-	var pairs []string
+func (t *VaultTrigger) desired(es *esv1.ExternalSecret, refs []providers.Ref) (triggerTarget, bool) {
+	var pairs, arns []string
 	var newest time.Time
 	anyMoved := false
 	var concrete []providers.Ref
@@ -225,6 +247,9 @@ func (t *VaultTrigger) desired(es *esv1.ExternalSecret, refs []providers.Ref) (s
 			continue
 		}
 		pairs = append(pairs, ref.Key+"="+version.ID)
+		if version.ARN != "" {
+			arns = append(arns, ref.Key+"="+version.ARN)
+		}
 		if version.ChangedAt.After(newest) {
 			newest = version.ChangedAt
 		}
@@ -233,12 +258,13 @@ func (t *VaultTrigger) desired(es *esv1.ExternalSecret, refs []providers.Ref) (s
 		t.mu.Unlock()
 	}
 	if len(pairs) == 0 {
-		return "", newest, false
+		return triggerTarget{}, false
 	}
 	sort.Strings(pairs)
-	desired := strings.Join(pairs, ",")
+	sort.Strings(arns)
+	target := triggerTarget{versions: strings.Join(pairs, ","), arns: strings.Join(arns, ","), changedAt: newest}
 	current := es.Annotations[AnnotationVaultVersions]
-	return desired, newest, desired != current && (current != "" || anyMoved)
+	return target, target.versions != current && (current != "" || anyMoved)
 }
 
 // refsFor returns the AWS Secrets Manager secrets es reads at their current

@@ -27,7 +27,8 @@ var (
 )
 
 // A rotation restarts each consumer exactly once, the rollout completes to
-// Ready pods, and a workload that does not use the Secret is left alone.
+// Ready pods and is reported once, and a workload that does not use the
+// Secret is left alone.
 func TestRotationRestartsEachConsumerOnce(t *testing.T) {
 	for _, kind := range harness.WorkloadKinds {
 		t.Run(kind.Name, func(t *testing.T) {
@@ -52,6 +53,14 @@ func TestRotationRestartsEachConsumerOnce(t *testing.T) {
 			}
 			if msg := s.WaitEvent(bridge.ReasonRestarted, "consumer"); !strings.Contains(msg, "db") {
 				t.Errorf("Restarted event %q does not name the ExternalSecret", msg)
+			}
+			// The rollout is followed to its end and reported once.
+			s.WaitEvent(bridge.ReasonRolloutComplete, "consumer")
+			if got := countEvents(s, bridge.ReasonRolloutComplete, "consumer"); got != 1 {
+				t.Errorf("%d RolloutComplete Events, want 1", got)
+			}
+			if result := s.Get(consumer).GetAnnotations()[bridge.AnnotationRolloutResult]; !strings.Contains(result, bridge.ReasonRolloutComplete) {
+				t.Errorf("the workload's %s is %q", bridge.AnnotationRolloutResult, result)
 			}
 		})
 	}

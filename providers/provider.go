@@ -30,6 +30,8 @@ type Version struct {
 	Labels []string
 	// ChangedAt is the vault's own time of the last change.
 	ChangedAt time.Time
+	// ARN is the secret's full identifier in the vault, when it reports one.
+	ARN string
 }
 
 // Change reports the current version of Ref: a move, or (First) the version

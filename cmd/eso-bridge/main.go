@@ -13,6 +13,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/eso-bridge/eso-bridge/internal/cli"
 )
 
 // subcommand is one verb of the eso-bridge command line.
@@ -25,6 +27,7 @@ type subcommand struct {
 func subcommands() []subcommand {
 	return []subcommand{
 		{"run", "run the controller (the default when no command is given)", runController},
+		{"trace", "print the timeline of an ExternalSecret's or a workload's latest rotation, from cluster state", cli.Trace},
 		{"sandbox", "start a local control plane with ESO and an AWS Secrets Manager endpoint, until Ctrl-C", runSandbox},
 		{"toolchain", "build (or find in the cache) the local control plane's binaries and print their paths", runToolchain},
 		{"version", "print the version", runVersion},

@@ -9,12 +9,11 @@ import (
 
 	"github.com/go-logr/logr"
 	"go.uber.org/zap/zapcore"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	crzap "sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/eso-bridge/eso-bridge/bridge"
+	"github.com/eso-bridge/eso-bridge/internal/cli"
 )
 
 // runOptions are the flags of `eso-bridge run`.
@@ -60,7 +59,7 @@ func runController(ctx context.Context, args []string, _, stderr io.Writer) erro
 		return err
 	}
 	ctrl.SetLogger(logger)
-	cfg, err := restConfig(opts.kubeconfig)
+	cfg, err := cli.RestConfig(opts.kubeconfig)
 	if err != nil {
 		return err
 	}
@@ -77,21 +76,6 @@ func runController(ctx context.Context, args []string, _, stderr io.Writer) erro
 		mo.AWS = &bridge.AWSOptions{PollInterval: opts.awsPollInterval}
 	}
 	return bridge.Run(ctx, cfg, opts.bridge, mo)
-}
-
-func restConfig(kubeconfig string) (*rest.Config, error) {
-	if kubeconfig != "" {
-		cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-		if err != nil {
-			return nil, fmt.Errorf("loading --kubeconfig %s: %w", kubeconfig, err)
-		}
-		return cfg, nil
-	}
-	cfg, err := ctrl.GetConfig()
-	if err != nil {
-		return nil, fmt.Errorf("finding the cluster (in-cluster, $KUBECONFIG or ~/.kube/config; or pass --kubeconfig): %w", err)
-	}
-	return cfg, nil
 }
 
 func newLogger(format, level string, w io.Writer) (logr.Logger, error) {

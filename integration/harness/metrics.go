@@ -1,7 +1,10 @@
 package harness
 
 import (
+	"strings"
 	"testing"
+
+	"github.com/prometheus/common/expfmt"
 
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 )
@@ -38,4 +41,21 @@ func Counter(t testing.TB, name string, want map[string]string) float64 {
 		}
 	}
 	return 0
+}
+
+// MetricsText is the controller's metrics in the Prometheus text format, as
+// a scrape of /metrics returns them.
+func MetricsText(t testing.TB) string {
+	t.Helper()
+	families, err := metrics.Registry.Gather()
+	if err != nil {
+		t.Fatalf("reading the controller's metrics: %v", err)
+	}
+	var b strings.Builder
+	for _, family := range families {
+		if _, err := expfmt.MetricFamilyToText(&b, family); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b.String()
 }

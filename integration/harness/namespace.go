@@ -38,7 +38,7 @@ func Namespace(t testing.TB) string {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if t.Failed() {
-			t.Logf("events in %s:\n%s", name, events(ctx, cp.Client, name))
+			t.Logf("events in %s:\n%s", name, EventsText(ctx, cp.Client, name))
 			t.Logf("control plane logs:\n%s", cp.LogTails(40))
 		}
 		if err := cp.Client.Delete(ctx, ns); client.IgnoreNotFound(err) != nil {
@@ -60,7 +60,9 @@ func SecretStore(t testing.TB, namespace string) {
 	}
 }
 
-func events(ctx context.Context, c client.Client, namespace string) string {
+// EventsText lists the Events of namespace, one per line, as tests print
+// them on failure.
+func EventsText(ctx context.Context, c client.Client, namespace string) string {
 	var list corev1.EventList
 	if err := c.List(ctx, &list, client.InNamespace(namespace)); err != nil {
 		return err.Error()

@@ -143,6 +143,16 @@ func (s *Scenario) StartBridgeWith(opts bridge.Options, mo bridge.ManagerOptions
 	return stop
 }
 
+// BridgeLog returns everything the in-process controllers have logged.
+func BridgeLog(t testing.TB, s *Scenario) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(s.CP.LogDir, "eso-bridge.log"))
+	if err != nil {
+		t.Fatalf("reading the controller's log: %v", err)
+	}
+	return string(data)
+}
+
 // bridgeLogAbout returns the last lines of the in-process controller's log
 // that mention text.
 func bridgeLogAbout(path, text string, lines int) string {

@@ -296,7 +296,7 @@ func (p *Poller) pollStore(ctx context.Context, storeID string, keys []string, c
 			// A first sighting triggers nothing, so the listing is good enough:
 			// no DescribeSecret per secret when eso-bridge starts.
 			if id := currentID(entry.SecretVersionsToStages); id != "" {
-				version := providers.Version{ID: id, Labels: entry.SecretVersionsToStages[id], ChangedAt: aws.ToTime(entry.LastChangedDate)}
+				version := providers.Version{ID: id, Labels: entry.SecretVersionsToStages[id], ChangedAt: aws.ToTime(entry.LastChangedDate), ARN: aws.ToString(entry.ARN)}
 				if err := p.report(ctx, ref, version, true, changes); err != nil {
 					return err
 				}
@@ -318,7 +318,7 @@ func (p *Poller) pollStore(ctx context.Context, storeID string, keys []string, c
 		if id == "" || (seen && id == known.ID) {
 			continue
 		}
-		version := providers.Version{ID: id, Labels: out.VersionIdsToStages[id], ChangedAt: aws.ToTime(out.LastChangedDate)}
+		version := providers.Version{ID: id, Labels: out.VersionIdsToStages[id], ChangedAt: aws.ToTime(out.LastChangedDate), ARN: aws.ToString(out.ARN)}
 		if err := p.report(ctx, ref, version, !seen, changes); err != nil {
 			return err
 		}
