@@ -26,6 +26,7 @@ type subcommand struct {
 
 func subcommands() []subcommand {
 	return []subcommand{
+		{"demo", "show eso-bridge at work on a local control plane: two rotations, each traced; nothing to install", cli.Demo},
 		{"run", "run the controller (the default when no command is given)", runController},
 		{"trace", "print the timeline of an ExternalSecret's or a workload's latest rotation, from cluster state", cli.Trace},
 		{"sandbox", "start a local control plane with ESO and an AWS Secrets Manager endpoint, until Ctrl-C", runSandbox},

@@ -219,32 +219,11 @@ func (s *Scenario) Get(w client.Object) client.Object {
 // eso-bridge's restarts are the only template changes these tests make.
 func (s *Scenario) Restarts(w client.Object) int64 {
 	s.T.Helper()
-	uid := s.Get(w).GetUID()
-	var revisions []metav1.Object
-	if _, ok := w.(*appsv1.Deployment); ok {
-		var list appsv1.ReplicaSetList
-		if err := s.Client.List(s.Ctx, &list, client.InNamespace(w.GetNamespace())); err != nil {
-			s.T.Fatal(err)
-		}
-		for i := range list.Items {
-			revisions = append(revisions, &list.Items[i])
-		}
-	} else {
-		var list appsv1.ControllerRevisionList
-		if err := s.Client.List(s.Ctx, &list, client.InNamespace(w.GetNamespace())); err != nil {
-			s.T.Fatal(err)
-		}
-		for i := range list.Items {
-			revisions = append(revisions, &list.Items[i])
-		}
+	n, err := controlplane.Revisions(s.Ctx, s.Client, s.Get(w))
+	if err != nil {
+		s.T.Fatal(err)
 	}
-	var owned int64
-	for _, r := range revisions {
-		if ref := metav1.GetControllerOf(r); ref != nil && ref.UID == uid {
-			owned++
-		}
-	}
-	return max(owned-1, 0)
+	return int64(max(n-1, 0))
 }
 
 // SettleMargin is how long a test watches for a second, unwanted restart: the
