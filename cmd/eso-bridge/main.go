@@ -30,7 +30,7 @@ func subcommands() []subcommand {
 		{"run", "run the controller (the default when no command is given)", runController},
 		{"trace", "print the timeline of an ExternalSecret's or a workload's latest rotation, from cluster state", cli.Trace},
 		{"sandbox", "start a local control plane with ESO and an AWS Secrets Manager endpoint, until Ctrl-C", runSandbox},
-		{"toolchain", "build (or find in the cache) the local control plane's binaries and print their paths", runToolchain},
+		{"toolchain", "build (or find in the cache) the local control plane's binaries and the Helm CLI the chart tests use, and print their paths", runToolchain},
 		{"version", "print the version", runVersion},
 	}
 }

@@ -27,7 +27,7 @@ func runToolchain(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	binaries, err := toolchain.Build(ctx, toolchain.Options{CacheDir: opts.cacheDir, Progress: stderr})
+	binaries, err := toolchain.Build(ctx, toolchain.Options{CacheDir: opts.cacheDir, Progress: stderr, Helm: true})
 	if err != nil {
 		return err
 	}
@@ -41,6 +41,7 @@ func runToolchain(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		{"kwok " + toolchain.KwokVersion, binaries.Kwok},
 		{"external-secrets " + toolchain.ExternalSecretsVersion, binaries.ExternalSecrets},
 		{"external-secrets CRDs", binaries.ExternalSecretsCRDs},
+		{"helm " + toolchain.HelmVersion, binaries.Helm},
 	} {
 		fmt.Fprintf(w, "%s\t%s\n", row[0], row[1])
 	}

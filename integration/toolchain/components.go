@@ -21,6 +21,9 @@ type component struct {
 	// copyAssets copies files the binaries need at run time (CRDs, stages) out of
 	// the module's source into the cache entry.
 	copyAssets func(moduleDir, assetDir string) error
+	// helm marks the Helm CLI, built only when Options.Helm asks for it: the
+	// control plane does not need it.
+	helm bool
 }
 
 // Versions pinned here must match the require lines of the wrapper modules.
@@ -36,6 +39,10 @@ const (
 	// ExternalSecretsVersion is the ESO controller version; the project's API
 	// types come from the same version.
 	ExternalSecretsVersion = "v0.20.4"
+	// HelmVersion is the Helm CLI the chart tests render with. Helm is built as
+	// a binary, like the control plane, so that its dependencies (newer
+	// Kubernetes libraries among them) stay out of eso-bridge's own module.
+	HelmVersion = "v3.22.0"
 )
 
 // components lists what the local control plane needs, in build order: quick
@@ -75,6 +82,14 @@ var components = []component{
 		binaries:     map[string]string{"external-secrets": "github.com/external-secrets/external-secrets"},
 		coldEstimate: 5 * time.Minute,
 		copyAssets:   copyESOCRDs,
+	},
+	{
+		name:         "helm",
+		module:       "helm.sh/helm/v3",
+		version:      HelmVersion,
+		binaries:     map[string]string{"helm": "helm.sh/helm/v3/cmd/helm"},
+		coldEstimate: 3 * time.Minute,
+		helm:         true,
 	},
 }
 

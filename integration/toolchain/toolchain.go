@@ -1,6 +1,7 @@
 // Package toolchain builds the binaries of the local control plane — etcd,
 // kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok and the
-// External Secrets Operator — from the Go module proxy, at pinned versions.
+// External Secrets Operator — and the Helm CLI the chart tests use, from the Go
+// module proxy, at pinned versions.
 //
 // The wrapper modules that pin them are embedded (modules/*.mod and *.sum), so
 // an installed eso-bridge binary can build its sandbox without a source tree.
@@ -42,6 +43,8 @@ type Binaries struct {
 	ExternalSecretsCRDs string
 	// KwokStages are the Stage files kwok needs to make nodes and pods Ready.
 	KwokStages []string
+	// Helm renders the chart in tests; "" unless Options.Helm asked for it.
+	Helm string
 }
 
 // Options tunes Build.
@@ -52,6 +55,8 @@ type Options struct {
 	Progress io.Writer
 	// ProgressInterval is how often a running build reports; 30s when zero.
 	ProgressInterval time.Duration
+	// Helm builds the Helm CLI too (Binaries.Helm), for the chart tests.
+	Helm bool
 }
 
 // minFreeBytes is what a cold build needs: about 0.9 GB of binaries plus the
@@ -98,6 +103,9 @@ func Build(ctx context.Context, opts Options) (Binaries, error) {
 
 	dirs := map[string]string{}
 	for _, c := range components {
+		if c.helm && !opts.Helm {
+			continue
+		}
 		dir, err := ensure(ctx, c, opts)
 		if err != nil {
 			return Binaries{}, fmt.Errorf("building %s %s: %w", c.name, c.version, err)
@@ -119,7 +127,16 @@ func Build(ctx context.Context, opts Options) (Binaries, error) {
 		ExternalSecrets:       filepath.Join(dirs["eso"], "external-secrets"),
 		ExternalSecretsCRDs:   filepath.Join(dirs["eso"], "external-secrets-crds.yaml"),
 		KwokStages:            stages,
+		Helm:                  helmPath(dirs),
 	}, nil
+}
+
+// helmPath is the Helm CLI's path, or "" when it was not asked for.
+func helmPath(dirs map[string]string) string {
+	if dirs["helm"] == "" {
+		return ""
+	}
+	return filepath.Join(dirs["helm"], "helm")
 }
 
 // completeMarker is written last into a cache entry; an entry without it is a
