@@ -10,12 +10,9 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/eso-bridge/eso-bridge/bridge"
 	"github.com/eso-bridge/eso-bridge/integration/harness"
@@ -429,25 +426,9 @@ func TestArgoRolloutTemplateRestartedOnce(t *testing.T) {
 
 // installArgoRolloutCRD serves argoproj.io/v1alpha1 Rollouts with a schema that
 // keeps every field, which is all eso-bridge needs of the real CRD.
-func installArgoRolloutCRD(t *testing.T, s *harness.Scenario) {
+func installArgoRolloutCRD(t *testing.T, _ *harness.Scenario) {
 	t.Helper()
-	crd := &apiextensionsv1.CustomResourceDefinition{
-		ObjectMeta: metav1.ObjectMeta{Name: "rollouts.argoproj.io"},
-		Spec: apiextensionsv1.CustomResourceDefinitionSpec{
-			Group: "argoproj.io",
-			Names: apiextensionsv1.CustomResourceDefinitionNames{Plural: "rollouts", Singular: "rollout", Kind: "Rollout", ListKind: "RolloutList"},
-			Scope: apiextensionsv1.NamespaceScoped,
-			Versions: []apiextensionsv1.CustomResourceDefinitionVersion{{
-				Name: "v1alpha1", Served: true, Storage: true,
-				Schema: &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &apiextensionsv1.JSONSchemaProps{
-					Type: "object", XPreserveUnknownFields: ptr.To(true),
-				}},
-			}},
-		},
-	}
-	if _, err := envtest.InstallCRDs(s.CP.Config, envtest.CRDInstallOptions{CRDs: []*apiextensionsv1.CustomResourceDefinition{crd}}); err != nil {
-		t.Fatalf("installing the Rollout CRD: %v", err)
-	}
+	harness.InstallOpenCRD(t, bridge.ArgoRolloutGVK)
 }
 
 // Two replicas with leader election restart a workload once per rotation, and

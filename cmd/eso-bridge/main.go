@@ -35,6 +35,11 @@ func subcommands() []subcommand {
 	}
 }
 
+// runController runs the controller, logging this binary's version.
+func runController(ctx context.Context, args []string, _, stderr io.Writer) error {
+	return cli.Run(ctx, args, stderr, versionString())
+}
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)

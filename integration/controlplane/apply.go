@@ -30,6 +30,11 @@ func ApplyYAML(ctx context.Context, c client.Client, manifest []byte, opts Apply
 	if err != nil {
 		return nil, err
 	}
+	return objects, ApplyObjects(ctx, c, objects, opts)
+}
+
+// ApplyObjects applies objects with server-side apply, in order.
+func ApplyObjects(ctx context.Context, c client.Client, objects []*unstructured.Unstructured, opts ApplyOptions) error {
 	owner := opts.FieldOwner
 	if owner == "" {
 		owner = "eso-bridge"
@@ -42,17 +47,17 @@ func ApplyYAML(ctx context.Context, c client.Client, manifest []byte, opts Apply
 		if opts.Namespace != "" && obj.GetNamespace() == "" {
 			namespaced, err := c.IsObjectNamespaced(obj)
 			if err != nil {
-				return nil, fmt.Errorf("%s %s: %w", obj.GetKind(), obj.GetName(), err)
+				return fmt.Errorf("%s %s: %w", obj.GetKind(), obj.GetName(), err)
 			}
 			if namespaced {
 				obj.SetNamespace(opts.Namespace)
 			}
 		}
 		if err := c.Patch(ctx, obj, client.Apply, patchOpts...); err != nil {
-			return nil, fmt.Errorf("applying %s %s: %w", obj.GetKind(), obj.GetName(), err)
+			return fmt.Errorf("applying %s %s: %w", obj.GetKind(), obj.GetName(), err)
 		}
 	}
-	return objects, nil
+	return nil
 }
 
 // DecodeYAML splits a multi-document YAML stream into objects, skipping

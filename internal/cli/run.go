@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -13,7 +13,6 @@ import (
 	crzap "sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/eso-bridge/eso-bridge/bridge"
-	"github.com/eso-bridge/eso-bridge/internal/cli"
 )
 
 // runOptions are the flags of `eso-bridge run`.
@@ -44,9 +43,12 @@ func (o *runOptions) BindFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.awsPollInterval, "aws-poll-interval", 30*time.Second, "how often AWS Secrets Manager is swept for moved versions of the secrets ExternalSecrets read; 0 turns the AWS provider off")
 }
 
-func runController(ctx context.Context, args []string, _, stderr io.Writer) error {
+// Run is `eso-bridge run`: the controller, until ctx ends. version is logged
+// at start.
+func Run(ctx context.Context, args []string, stderr io.Writer, version string) error {
 	opts := runOptions{bridge: bridge.DefaultOptions()}
-	fs := newFlagSet("run", stderr)
+	fs := flag.NewFlagSet("eso-bridge run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	opts.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -59,11 +61,11 @@ func runController(ctx context.Context, args []string, _, stderr io.Writer) erro
 		return err
 	}
 	ctrl.SetLogger(logger)
-	cfg, err := cli.RestConfig(opts.kubeconfig)
+	cfg, err := RestConfig(opts.kubeconfig)
 	if err != nil {
 		return err
 	}
-	logger.Info("starting", "version", versionString(), "autoAll", opts.bridge.AutoAll, "namespaces", opts.bridge.Namespaces,
+	logger.Info("starting", "version", version, "autoAll", opts.bridge.AutoAll, "namespaces", opts.bridge.Namespaces,
 		"settle", opts.bridge.Settle, "maxGateWait", opts.bridge.MaxGateWait)
 	mo := bridge.ManagerOptions{
 		MetricsAddr: opts.metricsAddr, HealthAddr: opts.healthAddr,

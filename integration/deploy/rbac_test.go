@@ -1,0 +1,151 @@
+package deploy_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/eso-bridge/eso-bridge/bridge"
+	"github.com/eso-bridge/eso-bridge/integration/controlplane"
+	"github.com/eso-bridge/eso-bridge/integration/harness"
+	"github.com/eso-bridge/eso-bridge/internal/cli"
+)
+
+// The controller, started with exactly the arguments of the chart's
+// Deployment and authenticated as the chart's ServiceAccount — bound to the
+// chart's roles only, not an admin — performs a rotation end to end: the
+// trigger, ESO's write, one restart, its rollout reported. Nothing it asked
+// for was refused. Only the listen addresses are moved to loopback.
+func TestControllerWithTheChartsRBACAndArgumentsPerformsARotation(t *testing.T) {
+	s := harness.NewScenario(t)
+	// Tracing on, to a collector on loopback: it needs the most permissions.
+	collector := harness.StartOTLPReceiver(t)
+	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "200")
+	const release = "rbac-e2e"
+	manifest := renderChartAs(t, release, s.NS, "--set", "scope.namespaces={"+s.NS+"}", "--set", "aws.pollInterval=1s", "--set", "settle=1s",
+		"--set", "tracing.otlpEndpoint="+collector.URL)
+	objects, err := controlplane.DecodeYAML([]byte(manifest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rbac []*unstructured.Unstructured
+	for _, obj := range objects {
+		if obj.GetKind() != "Deployment" {
+			rbac = append(rbac, obj)
+		}
+	}
+	if err := controlplane.ApplyObjects(s.Ctx, s.Client, rbac, controlplane.ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	deployment := deploymentOf(t, objects)
+	container := deployment.Spec.Template.Spec.Containers[0]
+	if container.Args[0] != "run" {
+		t.Fatalf("the chart's args %q do not start with the run command", container.Args)
+	}
+	var args []string
+	for _, arg := range container.Args[1:] {
+		switch {
+		case strings.HasPrefix(arg, "--metrics-bind-address="):
+			arg = "--metrics-bind-address=127.0.0.1:0"
+		case strings.HasPrefix(arg, "--health-probe-bind-address="):
+			arg = "--health-probe-bind-address=127.0.0.1:0"
+		}
+		args = append(args, arg)
+	}
+	kubeconfig := impersonating(t, s.CP, "system:serviceaccount:"+s.NS+":"+deployment.Spec.Template.Spec.ServiceAccountName, s.NS)
+	// The chart's environment, then the AWS provider's default credential
+	// chain pointed at the local endpoint.
+	for _, env := range container.Env {
+		if env.ValueFrom == nil {
+			t.Setenv(env.Name, env.Value)
+		}
+	}
+	for name, value := range map[string]string{
+		"AWS_ENDPOINT_URL_SECRETS_MANAGER": s.CP.SecretsManagerURL, "AWS_ENDPOINT_URL_STS": s.CP.SecretsManagerURL,
+		"AWS_ACCESS_KEY_ID": controlplane.AWSAccessKeyID, "AWS_SECRET_ACCESS_KEY": controlplane.AWSSecretAccessKey,
+		"AWS_REGION": controlplane.AWSRegion, "AWS_EC2_METADATA_DISABLED": "true",
+	} {
+		t.Setenv(name, value)
+	}
+
+	es := s.ExternalSecret("db", "v1", map[string]string{bridge.AnnotationRollout: "auto"})
+	api := s.Workload(harness.WorkloadKinds[0], "api", nil, "db")
+	var log lockedBuffer
+	ctx, cancel := context.WithCancel(s.Ctx)
+	done := make(chan error, 1)
+	go func() { done <- cli.Run(ctx, append(args, "--kubeconfig", kubeconfig), &log, "test") }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("eso-bridge run exited with: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("eso-bridge log:\n%s", log.String())
+		}
+	})
+	s.WaitAdopted(api)
+	time.Sleep(3 * time.Second) // the AWS provider's first looks: versions it adopts
+
+	if _, err := s.CP.SecretsManager.PutValue(s.Ctx, s.RemoteKey("db"), "v2"); err != nil {
+		t.Fatal(err)
+	}
+	s.ExpectRestarts(api, 1)
+	s.WaitEvent(bridge.ReasonRolloutComplete, "api")
+	if got := s.Get(es).GetAnnotations()[bridge.AnnotationTraceparent]; got == "" {
+		t.Error("the ExternalSecret was not triggered: the AWS provider did not see the rotation")
+	}
+	s.WaitFor("the rotation's workload.rollout span at the collector", func() (bool, string) {
+		n := collector.Count("workload.rollout")
+		return n == 1, fmt.Sprintf("%d workload.rollout spans", n)
+	})
+	for _, line := range strings.Split(log.String(), "\n") {
+		if strings.Contains(line, "forbidden") {
+			t.Errorf("a request was refused: %s", line)
+		}
+	}
+}
+
+// impersonating writes a kubeconfig whose requests the API server
+// authorizes as the ServiceAccount user: the admin's token, impersonating.
+func impersonating(t *testing.T, cp *controlplane.ControlPlane, user, namespace string) string {
+	t.Helper()
+	config := clientcmdapi.NewConfig()
+	config.Clusters["local"] = &clientcmdapi.Cluster{Server: cp.Config.Host, CertificateAuthorityData: cp.Config.CAData}
+	config.AuthInfos["as-serviceaccount"] = &clientcmdapi.AuthInfo{
+		Token: cp.Config.BearerToken, Impersonate: user,
+		ImpersonateGroups: []string{"system:serviceaccounts", "system:serviceaccounts:" + namespace, "system:authenticated"},
+	}
+	config.Contexts["local"] = &clientcmdapi.Context{Cluster: "local", AuthInfo: "as-serviceaccount"}
+	config.CurrentContext = "local"
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*config, path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// lockedBuffer collects the controller's log while it writes from many goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
