@@ -252,7 +252,10 @@ func (p *Poller) pollStore(ctx context.Context, storeID string, keys []string, c
 		watched[key] = true
 	}
 	input := &secretsmanager.ListSecretsInput{MaxResults: aws.Int32(100)}
-	for paginator := secretsmanager.NewListSecretsPaginator(api, input); paginator.HasMorePages(); {
+	// A listing that hands back the token it was given would page forever
+	// (fuzzing found this): the SDK's paginator stops on it.
+	stopOnRepeat := func(o *secretsmanager.ListSecretsPaginatorOptions) { o.StopOnDuplicateToken = true }
+	for paginator := secretsmanager.NewListSecretsPaginator(api, input, stopOnRepeat); paginator.HasMorePages(); {
 		page, err := paginator.NextPage(ctx)
 		p.count("ListSecrets", err)
 		if err != nil {
@@ -394,12 +397,18 @@ func (m matcher) matches(entry types.SecretListEntry) bool {
 	return true
 }
 
-// currentID returns the version labelled AWSCURRENT.
+// currentID returns the version labelled AWSCURRENT. Should a response
+// label two versions so (moto does, AWS does not), the choice is stable, so
+// that the same response never reads as a move.
 func currentID(versionsToStages map[string][]string) string {
+	var current []string
 	for id, labels := range versionsToStages {
 		if slices.Contains(labels, LabelCurrent) {
-			return id
+			current = append(current, id)
 		}
 	}
-	return ""
+	if len(current) == 0 {
+		return ""
+	}
+	return slices.Min(current)
 }
