@@ -58,6 +58,8 @@ type AWSOptions struct {
 	PollInterval time.Duration
 	// Clients builds the client of a store; awsprovider.DefaultClients when nil.
 	Clients awsprovider.ClientFactory
+	// CallTimeout bounds each AWS call; awsprovider.DefaultCallTimeout when zero.
+	CallTimeout time.Duration
 }
 
 // Run runs the controller until ctx is done.
@@ -105,7 +107,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, mo ManagerOptions)
 
 	var vault providers.Source
 	if mo.AWS != nil {
-		vault = &awsprovider.Poller{Interval: mo.AWS.PollInterval, Clients: mo.AWS.Clients,
+		vault = &awsprovider.Poller{Interval: mo.AWS.PollInterval, Clients: mo.AWS.Clients, CallTimeout: mo.AWS.CallTimeout,
 			Calls: NewMetrics(nil).AWSCalls, Log: ctrl.Log.WithName("aws")}
 	}
 	provider, err := mo.Tracing.tracerProvider(ctx)

@@ -1,7 +1,6 @@
 package inprocess_test
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +15,6 @@ import (
 	"github.com/eso-bridge/eso-bridge/bridge"
 	"github.com/eso-bridge/eso-bridge/integration/controlplane"
 	"github.com/eso-bridge/eso-bridge/integration/harness"
-	awsprovider "github.com/eso-bridge/eso-bridge/providers/aws"
 	"github.com/eso-bridge/eso-bridge/providers/aws/localsm"
 )
 
@@ -27,13 +25,7 @@ var rolloutAuto = map[string]string{bridge.AnnotationRollout: "auto"}
 
 // withAWS runs eso-bridge with the AWS provider pointed at the in-process endpoint.
 func withAWS(s *harness.Scenario) bridge.ManagerOptions {
-	url := s.CP.SecretsManagerURL
-	return bridge.ManagerOptions{MetricsAddr: "0", HealthAddr: "0", AWS: &bridge.AWSOptions{
-		PollInterval: pollInterval,
-		Clients: func(context.Context, awsprovider.Store) (awsprovider.API, error) {
-			return controlplane.NewSecretsManager(url).Client, nil
-		},
-	}}
+	return bridge.ManagerOptions{MetricsAddr: "0", HealthAddr: "0", AWS: s.LocalAWS(pollInterval)}
 }
 
 // consumerOfOneSecret creates an ExternalSecret "db" (rollout: auto, refresh

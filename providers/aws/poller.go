@@ -86,6 +86,10 @@ type Poller struct {
 	Calls *prometheus.CounterVec
 	// Log receives errors and backoffs.
 	Log logr.Logger
+	// CallTimeout bounds each AWS call, so that an endpoint that accepts a
+	// request and never answers fails the cycle instead of stalling it:
+	// DefaultCallTimeout when zero.
+	CallTimeout time.Duration
 
 	mu       sync.Mutex
 	watched  map[string]map[string]bool // store ID → keys
@@ -221,6 +225,11 @@ func (p *Poller) client(ctx context.Context, storeID string) (API, error) {
 	if err != nil {
 		return nil, err
 	}
+	timeout := p.CallTimeout
+	if timeout <= 0 {
+		timeout = DefaultCallTimeout
+	}
+	c = boundedAPI{api: c, timeout: timeout}
 	p.mu.Lock()
 	if p.clients == nil {
 		p.clients = map[string]API{}
@@ -395,6 +404,29 @@ func (m matcher) matches(entry types.SecretListEntry) bool {
 		}
 	}
 	return true
+}
+
+// DefaultCallTimeout bounds one AWS call when Poller.CallTimeout is zero.
+// The SDK's HTTP client bounds dialing and TLS, not an answer that never
+// comes.
+const DefaultCallTimeout = 30 * time.Second
+
+// boundedAPI gives each call its own deadline.
+type boundedAPI struct {
+	api     API
+	timeout time.Duration
+}
+
+func (b boundedAPI) ListSecrets(ctx context.Context, in *secretsmanager.ListSecretsInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.ListSecretsOutput, error) {
+	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	defer cancel()
+	return b.api.ListSecrets(ctx, in, opts...)
+}
+
+func (b boundedAPI) DescribeSecret(ctx context.Context, in *secretsmanager.DescribeSecretInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error) {
+	ctx, cancel := context.WithTimeout(ctx, b.timeout)
+	defer cancel()
+	return b.api.DescribeSecret(ctx, in, opts...)
 }
 
 // currentID returns the version labelled AWSCURRENT. Should a response

@@ -35,6 +35,10 @@ type faults struct {
 	// operation ("" for any operation).
 	queue   map[string][]Fault
 	latency time.Duration
+	// hang lists operations that never answer until the faults are cleared.
+	hang map[string]bool
+	// released is closed by ClearFaults, ending the hung calls.
+	released chan struct{}
 }
 
 // next returns the added latency and the fault (or nil) for one call of op.
@@ -67,9 +71,26 @@ func (s *Server) SetLatency(d time.Duration) {
 	s.faults.latency = d
 }
 
-// ClearFaults removes queued faults and latency.
+// Hang makes calls of op accept the request and never answer, as a
+// half-broken network path does, until ClearFaults.
+func (s *Server) Hang(op string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.faults.hang == nil {
+		s.faults.hang = map[string]bool{}
+	}
+	s.faults.hang[op] = true
+	if s.faults.released == nil {
+		s.faults.released = make(chan struct{})
+	}
+}
+
+// ClearFaults removes queued faults, latency and hangs (hung calls then fail).
 func (s *Server) ClearFaults() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.faults.released != nil {
+		close(s.faults.released)
+	}
 	s.faults = faults{}
 }

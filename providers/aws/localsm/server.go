@@ -153,7 +153,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.calls[name]++
 	s.recordSigner(name, r)
 	delay, fault := s.faults.next(name)
+	var hung chan struct{}
+	if s.faults.hang[name] {
+		hung = s.faults.released
+	}
 	s.mu.Unlock()
+	if hung != nil {
+		// Hang until the faults are cleared or the caller gives up; then fail.
+		select {
+		case <-hung:
+			writeError(w, Unavailable.apiError())
+		case <-r.Context().Done():
+		}
+		return
+	}
 	if delay > 0 {
 		select {
 		case <-time.After(delay):
