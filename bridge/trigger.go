@@ -226,9 +226,10 @@ type triggerTarget struct {
 
 // desired returns the annotation es should carry, the vault's newest change
 // time, and whether es must be triggered: its annotation differs, and either
-// it was triggered before or a version it reads moved while eso-bridge
-// watched. An ExternalSecret never triggered is adopted as it is: no refresh
-// for versions that were current before eso-bridge looked.
+// it was triggered before, or a version it reads moved while eso-bridge
+// watched, or changed after ESO's last fetch (while eso-bridge was down). An
+// ExternalSecret never triggered whose data is newer than every version is
+// adopted as it is.
 func (t *VaultTrigger) desired(es *esv1.ExternalSecret, refs []providers.Ref) (triggerTarget, bool) {
 	var pairs, arns []string
 	var newest time.Time
@@ -256,6 +257,15 @@ func (t *VaultTrigger) desired(es *esv1.ExternalSecret, refs []providers.Ref) (t
 		t.mu.Lock()
 		anyMoved = anyMoved || t.moved[ref]
 		t.mu.Unlock()
+		// A version that changed after ESO last fetched is one ESO does not
+		// hold, even if eso-bridge first saw it at start (it was down, or a
+		// new leader took over): ESO discards version IDs, so the vault's
+		// change time is what tells. ESO's refreshTime is to the second, so
+		// only a change past that second counts; a clock skew costs at most
+		// one refresh that writes nothing.
+		if version.ChangedAt.After(es.Status.RefreshTime.Add(time.Second)) {
+			anyMoved = true
+		}
 	}
 	if len(pairs) == 0 {
 		return triggerTarget{}, false

@@ -328,3 +328,25 @@ func TestDisabledRefreshIsReportedOnTheExternalSecret(t *testing.T) {
 		t.Errorf("the Warning says %q", msg)
 	}
 }
+
+// A rotation made while eso-bridge was not running — the vault changed after
+// ESO's last fetch — is caught when it starts, though it first sees that
+// version then: one restart, not zero.
+func TestRotationWhileTheControllerWasDownIsCaughtAtStart(t *testing.T) {
+	s := harness.NewScenario(t)
+	es := s.ExternalSecret("db", "v1", rolloutAuto)
+	api := s.Workload(harness.WorkloadKinds[0], "api", nil, "db")
+	time.Sleep(1100 * time.Millisecond) // past the second of ESO's fetch, which its status records
+	version, err := s.CP.SecretsManager.PutValue(s.Ctx, s.RemoteKey("db"), "v2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.StartBridgeWith(harness.TestOptions(), withAWS(s))
+	s.ExpectRestarts(api, 1)
+	if got := secretValue(s, "db"); got != "v2" {
+		t.Errorf("the Secret holds %q, want v2", got)
+	}
+	if got := annotation(s, es, bridge.AnnotationVaultVersions); !strings.Contains(got, version) {
+		t.Errorf("the ExternalSecret's %s is %q, want %s", bridge.AnnotationVaultVersions, got, version)
+	}
+}
