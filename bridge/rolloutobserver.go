@@ -72,9 +72,13 @@ var _ reconcile.Reconciler = &RolloutObserver{}
 // restart's rollout is unreported.
 func (o *RolloutObserver) SetupWithManager(mgr ctrl.Manager) error {
 	unreported := predicate.NewPredicateFuncs(func(obj client.Object) bool {
-		restartedAt := o.Kind.PodTemplate(obj).Annotations[AnnotationRestartedAt]
+		template := o.Kind.PodTemplate(obj)
+		restartedAt := template.Annotations[AnnotationRestartedAt]
 		result, _ := parseRolloutResult(obj.GetAnnotations()[AnnotationRolloutResult])
-		return restartedAt != "" && result.RestartedAt != restartedAt
+		if restartedAt != "" && result.RestartedAt != restartedAt {
+			return true
+		}
+		return o.tracer.untraced(template, result)
 	})
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(strings.ToLower(o.Kind.Kind())+"-rollout").
@@ -91,7 +95,16 @@ func (o *RolloutObserver) Reconcile(ctx context.Context, req reconcile.Request) 
 	template := o.Kind.PodTemplate(workload)
 	restartedAt := template.Annotations[AnnotationRestartedAt]
 	// Only restarts eso-bridge made are followed, and each is reported once.
-	if previous, _ := parseRolloutResult(workload.GetAnnotations()[AnnotationRolloutResult]); restartedAt == "" || previous.RestartedAt == restartedAt {
+	previous, _ := parseRolloutResult(workload.GetAnnotations()[AnnotationRolloutResult])
+	if restartedAt == "" {
+		return reconcile.Result{}, nil
+	}
+	// Reported already — perhaps by a replica stopped before it traced the
+	// rotation: trace it, once per process.
+	if previous.RestartedAt == restartedAt {
+		if o.tracer.untraced(template, previous) {
+			o.tracer.closeIfFinished(ctx, req.Namespace, parseTraceparent(template.Annotations[AnnotationTraceparent]))
+		}
 		return reconcile.Result{}, nil
 	}
 	progress, ok := ProgressOf(workload)

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -47,6 +48,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options, recorder Recorde
 	if tracing != nil {
 		// Pods are read live, never cached: a cluster's pods are many.
 		tracer = newRotationTracer(tracing, RotationLoader{Client: mgr.GetClient(), Pods: mgr.GetAPIReader(), Kinds: kinds})
+		if err := mgr.Add(manager.RunnableFunc(tracer.recheck)); err != nil {
+			return err
+		}
 	}
 	var versions VaultVersions
 	if vault != nil {

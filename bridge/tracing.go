@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
+	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 )
@@ -74,10 +75,59 @@ type rotationTracer struct {
 
 	mu      sync.Mutex
 	emitted map[trace.SpanID]time.Time
+	// open are rotations seen unfinished, looked at again until they finish:
+	// two workloads of one rotation that finish together may each see the
+	// other unfinished in the cache.
+	open map[openRotation]time.Time
 }
 
+type openRotation struct {
+	namespace string
+	trace     trace.TraceID
+	root      trace.SpanID
+}
+
+// Rotations still open after recheckFor are given up: a stage that never
+// ends (a rollout nobody reports) must not keep them forever.
+const (
+	recheckEvery = 2 * time.Second
+	recheckFor   = 30 * time.Minute
+	// retraceWithin is how recent a rollout reported by another process
+	// must be for this one to trace its rotation: longer than a leader
+	// hand-over or a controller restart takes.
+	retraceWithin = 2 * time.Minute
+)
+
 func newRotationTracer(provider trace.TracerProvider, loader RotationLoader) *rotationTracer {
-	return &rotationTracer{tracer: provider.Tracer("github.com/eso-bridge/eso-bridge"), loader: loader, emitted: map[trace.SpanID]time.Time{}}
+	return &rotationTracer{tracer: provider.Tracer("github.com/eso-bridge/eso-bridge"), loader: loader,
+		emitted: map[trace.SpanID]time.Time{}, open: map[openRotation]time.Time{}}
+}
+
+// recheck looks at the open rotations again every few seconds until ctx
+// ends; it runs on the leader, like the controllers.
+func (t *rotationTracer) recheck(ctx context.Context) error {
+	ticker := time.NewTicker(recheckEvery)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ticker.C:
+		}
+		t.mu.Lock()
+		open := make([]openRotation, 0, len(t.open))
+		for rotation, since := range t.open {
+			if time.Since(since) > recheckFor {
+				delete(t.open, rotation)
+				continue
+			}
+			open = append(open, rotation)
+		}
+		t.mu.Unlock()
+		for _, rotation := range open {
+			t.closeIfFinished(ctx, rotation.namespace, rootSpanContext(rotation.trace, rotation.root))
+		}
+	}
 }
 
 // closeIfFinished emits the spans of the rotation sc in namespace once every
@@ -97,10 +147,36 @@ func (t *rotationTracer) closeIfFinished(ctx context.Context, namespace string, 
 		log.FromContext(ctx).Error(err, "reading a rotation to trace it", "traceID", sc.TraceID().String())
 		return
 	}
-	if !r.Finished() {
-		return
+	key := openRotation{namespace: namespace, trace: sc.TraceID(), root: sc.SpanID()}
+	t.mu.Lock()
+	if r.Finished() {
+		delete(t.open, key)
+	} else if _, known := t.open[key]; !known {
+		t.open[key] = time.Now()
 	}
-	t.emit(ctx, r, sc)
+	t.mu.Unlock()
+	if r.Finished() {
+		t.emit(ctx, r, sc)
+	}
+}
+
+// untraced reports whether a rollout reported within the last
+// retraceWithin belongs to a rotation this process has not traced: the
+// replica that reported it may have stopped before it emitted the spans. A
+// span emitted twice, by two processes, is the same span, with the same IDs;
+// the window keeps such repeats to rotations that just ended.
+func (t *rotationTracer) untraced(template *corev1.PodTemplateSpec, result rolloutResult) bool {
+	if t == nil || result.RestartedAt == "" || time.Since(result.FinishedAt) > retraceWithin {
+		return false
+	}
+	sc := parseTraceparent(template.Annotations[AnnotationTraceparent])
+	if !sc.IsValid() {
+		return false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	_, done := t.emitted[sc.SpanID()]
+	return !done
 }
 
 // firstTime reports whether span has not been emitted by this process, and

@@ -214,10 +214,10 @@ func (s *Scenario) Get(w client.Object) client.Object {
 	return obj
 }
 
-// Restarts counts the workload's rollouts, as `kubectl rollout history` does:
-// each pod-template change makes a new ReplicaSet (Deployment) or
-// ControllerRevision (StatefulSet, DaemonSet) owned by the workload, and
-// eso-bridge's restarts are the only template changes these tests make.
+// Restarts counts the workload's rollouts since it was created, from its
+// revision number as `kubectl rollout history` shows it: each pod-template
+// change is a new revision, and eso-bridge's restarts are the only template
+// changes these tests make.
 func (s *Scenario) Restarts(w client.Object) int64 {
 	s.T.Helper()
 	n, err := controlplane.Revisions(s.Ctx, s.Client, s.Get(w))
