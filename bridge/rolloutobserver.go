@@ -35,11 +35,8 @@ type rolloutResult struct {
 	FinishedAt  time.Time `json:"finishedAt"`
 	RestartedAt string    `json:"restartedAt"`
 	Revision    string    `json:"revision,omitempty"`
-	Detail      string    `json:"message,omitempty"`
+	Message     string    `json:"message,omitempty"`
 }
-
-// Message is the result in words.
-func (r rolloutResult) Message() string { return r.Detail }
 
 func parseRolloutResult(value string) (rolloutResult, bool) {
 	var r rolloutResult
@@ -125,7 +122,7 @@ func (o *RolloutObserver) Reconcile(ctx context.Context, req reconcile.Request) 
 		progress.Stalled = true
 		progress.Message = fmt.Sprintf("not finished %s after the restart: %s", o.Deadline, progress.Message)
 	}
-	result := rolloutResult{Outcome: ReasonRolloutComplete, FinishedAt: now.UTC(), RestartedAt: restartedAt, Revision: progress.Revision, Detail: progress.Message}
+	result := rolloutResult{Outcome: ReasonRolloutComplete, FinishedAt: now.UTC(), RestartedAt: restartedAt, Revision: progress.Revision, Message: progress.Message}
 	if progress.Stalled {
 		result.Outcome = ReasonRolloutStalled
 	}
@@ -168,10 +165,8 @@ func (o *RolloutObserver) relatedExternalSecret(ctx context.Context, namespace s
 	if err := o.Client.List(ctx, &list, client.InNamespace(namespace)); err != nil {
 		return nil
 	}
-	for i := range list.Items {
-		if parseTraceparent(list.Items[i].Annotations[AnnotationTraceparent]).TraceID() == sc.TraceID() {
-			return &list.Items[i]
-		}
+	if es := triggeredBy(list.Items, sc.TraceID()); es != nil {
+		return es
 	}
 	return nil
 }

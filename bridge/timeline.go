@@ -203,12 +203,9 @@ func (l RotationLoader) findExternalSecret(ctx context.Context, namespace string
 	if err := l.Client.List(ctx, &list, client.InNamespace(namespace)); err != nil {
 		return nil, nil, fmt.Errorf("listing ExternalSecrets in %s: %w", namespace, err)
 	}
-	for i := range list.Items {
-		es := &list.Items[i]
-		if parseTraceparent(es.Annotations[AnnotationTraceparent]).TraceID() == tid {
-			secret, err := l.secret(ctx, es)
-			return es, secret, err
-		}
+	if es := triggeredBy(list.Items, tid); es != nil {
+		secret, err := l.secret(ctx, es)
+		return es, secret, err
 	}
 	for i := range list.Items {
 		es := &list.Items[i]
@@ -216,11 +213,21 @@ func (l RotationLoader) findExternalSecret(ctx context.Context, namespace string
 		if err != nil {
 			return nil, nil, err
 		}
-		if secret != nil && writeTrace(namespace, secret.Name, secret.Annotations[ESODataHashAnnotation]).TraceID() == tid {
+		if writeTraceOf(es, secret).TraceID() == tid {
 			return es, secret, nil
 		}
 	}
 	return nil, nil, nil
+}
+
+// triggeredBy returns the ExternalSecret whose trigger started trace tid, or nil.
+func triggeredBy(items []esv1.ExternalSecret, tid trace.TraceID) *esv1.ExternalSecret {
+	for i := range items {
+		if parseTraceparent(items[i].Annotations[AnnotationTraceparent]).TraceID() == tid {
+			return &items[i]
+		}
+	}
+	return nil
 }
 
 // secret reads the metadata of es's Secret; nil when it does not exist.
@@ -321,7 +328,7 @@ func (l RotationLoader) rollout(ctx context.Context, kind WorkloadKind, obj clie
 		w.PatchedAt = *at
 	}
 	if result, ok := parseRolloutResult(obj.GetAnnotations()[AnnotationRolloutResult]); ok && result.RestartedAt == restartedAt {
-		w.Outcome, w.Message, w.Revision = result.Outcome, result.Message(), result.Revision
+		w.Outcome, w.Message, w.Revision = result.Outcome, result.Message, result.Revision
 		w.FinishedAt = &result.FinishedAt
 	} else if progress, ok := ProgressOf(obj); ok {
 		w.Message, w.Revision = progress.Message, progress.Revision
@@ -443,6 +450,12 @@ func sourceTrace(es *esv1.ExternalSecret, secret *metav1.PartialObjectMetadata, 
 			return sc
 		}
 	}
+	return writeTraceOf(es, secret)
+}
+
+// writeTraceOf is the trace of the write that left secret as it is; none
+// when ESO has not written it.
+func writeTraceOf(es *esv1.ExternalSecret, secret *metav1.PartialObjectMetadata) trace.SpanContext {
 	if secret == nil || secret.Annotations[ESODataHashAnnotation] == "" {
 		return trace.SpanContext{}
 	}
@@ -462,10 +475,7 @@ func latestTrace(es *esv1.ExternalSecret, secret *metav1.PartialObjectMetadata) 
 			return sc
 		}
 	}
-	if secret == nil || secret.Annotations[ESODataHashAnnotation] == "" {
-		return trace.SpanContext{}
-	}
-	return writeTrace(es.Namespace, secret.Name, secret.Annotations[ESODataHashAnnotation])
+	return writeTraceOf(es, secret)
 }
 
 // annotationTime parses an RFC 3339 annotation; nil when absent or garbled.

@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
 	"github.com/eso-bridge/eso-bridge/providers/aws/localsm"
+
+	awsprovider "github.com/eso-bridge/eso-bridge/providers/aws"
 )
 
 // The local endpoint accepts any credentials; these are what the SecretStores
@@ -163,4 +165,13 @@ func (s *SecretsManager) DeleteSecret(ctx context.Context, name string) error {
 		return fmt.Errorf("deleting %s: %w", name, err)
 	}
 	return nil
+}
+
+// AWSClients is the AWS provider's client factory for this control plane's
+// Secrets Manager endpoint, whatever store an ExternalSecret names.
+func (cp *ControlPlane) AWSClients() awsprovider.ClientFactory {
+	url := cp.SecretsManagerURL
+	return func(context.Context, awsprovider.Store) (awsprovider.API, error) {
+		return NewSecretsManager(url).Client, nil
+	}
 }

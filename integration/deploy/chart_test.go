@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -98,7 +99,7 @@ func TestHelmChartAppliesWithDefaultsAndEveryOption(t *testing.T) {
 			if err != nil {
 				t.Fatalf("server-side dry run: %v\n%s", err, manifest)
 			}
-			if got := kinds(objects); !mapsEqual(got, tc.kinds) {
+			if got := kinds(objects); !maps.Equal(got, tc.kinds) {
 				t.Errorf("objects by kind: %v, want %v", got, tc.kinds)
 			}
 			expectRestrictedPod(t, deploymentOf(t, objects))
@@ -155,18 +156,6 @@ func expectRestrictedPod(t *testing.T, deployment *appsv1.Deployment) {
 			t.Errorf("container %s: securityContext %+v is not read-only, without privilege escalation and capabilities", c.Name, sc)
 		}
 	}
-}
-
-func mapsEqual(a, b map[string]int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 // The chart's pods are admitted in a namespace that enforces the restricted

@@ -22,7 +22,6 @@ import (
 
 	"github.com/eso-bridge/eso-bridge/bridge"
 	"github.com/eso-bridge/eso-bridge/integration/controlplane"
-	awsprovider "github.com/eso-bridge/eso-bridge/providers/aws"
 )
 
 // Scenario is one test's namespace on the local control plane, with a
@@ -340,11 +339,5 @@ func (s *Scenario) Workload(kind WorkloadKind, name string, annotations map[stri
 // LocalAWS is the AWS provider pointed at the control plane's Secrets Manager
 // endpoint, polling every interval.
 func (s *Scenario) LocalAWS(interval time.Duration) *bridge.AWSOptions {
-	url := s.CP.SecretsManagerURL
-	return &bridge.AWSOptions{
-		PollInterval: interval,
-		Clients: func(context.Context, awsprovider.Store) (awsprovider.API, error) {
-			return controlplane.NewSecretsManager(url).Client, nil
-		},
-	}
+	return &bridge.AWSOptions{PollInterval: interval, Clients: s.CP.AWSClients()}
 }

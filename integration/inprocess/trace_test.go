@@ -3,6 +3,7 @@ package inprocess_test
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -251,7 +252,7 @@ func TestControllerRestartedMidRolloutContinuesTheTrace(t *testing.T) {
 	}
 	s.WaitFor("the restart patch", func() (bool, string) {
 		template := s.Get(api).(*appsv1.Deployment).Spec.Template.Annotations
-		return template[bridge.AnnotationTraceparent] != "", "template annotations: " + strings.Join(mapKeys(template), ",")
+		return template[bridge.AnnotationTraceparent] != "", "template annotations: " + strings.Join(slices.Collect(maps.Keys(template)), ",")
 	})
 	stop()
 	if progress, _ := bridge.ProgressOf(s.Get(api)); progress.Done {
@@ -327,14 +328,6 @@ func mustJSON(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(data)
-}
-
-func mapKeys(m map[string]string) []string {
-	var keys []string
-	for k := range m {
-		keys = append(keys, k)
-	}
-	return keys
 }
 
 // traceCommand runs `eso-bridge trace` on namespace/object and returns what it printed.

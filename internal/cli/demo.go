@@ -25,7 +25,6 @@ import (
 	"github.com/eso-bridge/eso-bridge/bridge"
 	"github.com/eso-bridge/eso-bridge/examples"
 	"github.com/eso-bridge/eso-bridge/integration/controlplane"
-	awsprovider "github.com/eso-bridge/eso-bridge/providers/aws"
 )
 
 // demoNamespace holds the example application.
@@ -224,13 +223,7 @@ func (d *demo) startBridge(ctx context.Context) (stop func(), err error) {
 	d.step("Starting eso-bridge in-process (AWS poll interval %s; its log: %s).", demoPollInterval, logPath)
 	opts := bridge.DefaultOptions()
 	opts.Namespaces = []string{demoNamespace}
-	url := d.cp.SecretsManagerURL
-	mo := bridge.ManagerOptions{MetricsAddr: "0", HealthAddr: "0", AWS: &bridge.AWSOptions{
-		PollInterval: demoPollInterval,
-		Clients: func(context.Context, awsprovider.Store) (awsprovider.API, error) {
-			return controlplane.NewSecretsManager(url).Client, nil
-		},
-	}}
+	mo := bridge.ManagerOptions{MetricsAddr: "0", HealthAddr: "0", AWS: &bridge.AWSOptions{PollInterval: demoPollInterval, Clients: d.cp.AWSClients()}}
 	bridgeCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- bridge.Run(bridgeCtx, d.cp.Config, opts, mo) }()

@@ -37,10 +37,7 @@ func newFixture(b *testing.B, n int, interval time.Duration) *fixture {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = server.Close() })
-	client := secretsmanager.New(secretsmanager.Options{
-		Region: "us-east-1", BaseEndpoint: sdkaws.String(url),
-		Credentials: credentials.NewStaticCredentialsProvider("bench", "bench", ""),
-	})
+	client := clientAt(url)
 	f := &fixture{server: server, client: client}
 	var refs []providers.Ref
 	store := awsprovider.Store{Region: "us-east-1"}.ID()
@@ -58,6 +55,15 @@ func newFixture(b *testing.B, n int, interval time.Duration) *fixture {
 	}
 	f.poller.Watch(refs)
 	return f
+}
+
+// clientAt is a Secrets Manager client for a local endpoint, with static
+// test keys; opts adjust it.
+func clientAt(url string, opts ...func(*secretsmanager.Options)) *secretsmanager.Client {
+	return secretsmanager.New(secretsmanager.Options{
+		Region: "us-east-1", BaseEndpoint: sdkaws.String(url),
+		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
+	}, opts...)
 }
 
 // calls returns the endpoint's calls of the poller's two operations.

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/go-logr/logr"
 
@@ -49,11 +48,7 @@ func FuzzPollerSurvivesAnyResponse(f *testing.F) {
 		go func() { _ = server.Serve(listener) }()
 		defer server.Close()
 
-		client := secretsmanager.New(secretsmanager.Options{
-			Region: "us-east-1", BaseEndpoint: sdkaws.String("http://" + listener.Addr().String()),
-			Credentials: credentials.NewStaticCredentialsProvider("fuzz", "fuzz", ""),
-			Retryer:     sdkaws.NopRetryer{},
-		})
+		client := clientAt("http://"+listener.Addr().String(), func(o *secretsmanager.Options) { o.Retryer = sdkaws.NopRetryer{} })
 		poller := &awsprovider.Poller{Interval: time.Hour, Log: logr.Discard(),
 			Clients: func(context.Context, awsprovider.Store) (awsprovider.API, error) { return client, nil }}
 		store := awsprovider.Store{Region: "us-east-1"}.ID()
