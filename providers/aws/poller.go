@@ -417,16 +417,27 @@ type boundedAPI struct {
 	timeout time.Duration
 }
 
-func (b boundedAPI) ListSecrets(ctx context.Context, in *secretsmanager.ListSecretsInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.ListSecretsOutput, error) {
+func (b boundedAPI) ListSecrets(ctx context.Context, in *secretsmanager.ListSecretsInput, opts ...func(*secretsmanager.Options)) (out *secretsmanager.ListSecretsOutput, err error) {
 	ctx, cancel := context.WithTimeout(ctx, b.timeout)
 	defer cancel()
+	defer recoverDecoding(&err)
 	return b.api.ListSecrets(ctx, in, opts...)
 }
 
-func (b boundedAPI) DescribeSecret(ctx context.Context, in *secretsmanager.DescribeSecretInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error) {
+func (b boundedAPI) DescribeSecret(ctx context.Context, in *secretsmanager.DescribeSecretInput, opts ...func(*secretsmanager.Options)) (out *secretsmanager.DescribeSecretOutput, err error) {
 	ctx, cancel := context.WithTimeout(ctx, b.timeout)
 	defer cancel()
+	defer recoverDecoding(&err)
 	return b.api.DescribeSecret(ctx, in, opts...)
+}
+
+// recoverDecoding turns a panic inside an SDK call into the call's error:
+// smithy-go's JSON decoder panics on some malformed bodies (fuzzing found
+// one), and a garbled answer must fail one cycle, not kill the controller.
+func recoverDecoding(err *error) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("the AWS SDK failed decoding the response: %v", r)
+	}
 }
 
 // currentID returns the version labelled AWSCURRENT. Should a response
