@@ -60,6 +60,12 @@ type AWSOptions struct {
 	Clients awsprovider.ClientFactory
 	// CallTimeout bounds each AWS call; awsprovider.DefaultCallTimeout when zero.
 	CallTimeout time.Duration
+	// EventQueueURL is an SQS queue that an EventBridge rule fills with
+	// Secrets Manager events; empty leaves events off (sweep only).
+	EventQueueURL string
+	// Queue is the SQS client of EventQueueURL; the default credential chain
+	// when nil.
+	Queue awsprovider.QueueAPI
 }
 
 // Run runs the controller until ctx is done.
@@ -107,8 +113,16 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, mo ManagerOptions)
 
 	var vault providers.Source
 	if mo.AWS != nil {
-		vault = &awsprovider.Poller{Interval: mo.AWS.PollInterval, Clients: mo.AWS.Clients, CallTimeout: mo.AWS.CallTimeout,
-			Calls: NewMetrics(nil).AWSCalls, Log: ctrl.Log.WithName("aws")}
+		metrics := NewMetrics(nil)
+		poller := &awsprovider.Poller{Interval: mo.AWS.PollInterval, Clients: mo.AWS.Clients, CallTimeout: mo.AWS.CallTimeout,
+			Calls: metrics.AWSCalls, Log: ctrl.Log.WithName("aws")}
+		vault = poller
+		if mo.AWS.EventQueueURL != "" {
+			vault = &awsprovider.EventDriven{Poller: poller, Queue: &awsprovider.EventQueue{
+				URL: mo.AWS.EventQueueURL, Client: mo.AWS.Queue, Poller: poller,
+				Events: metrics.AWSEvents, EventToTrigger: metrics.EventToTrigger, Log: ctrl.Log.WithName("aws-events"),
+			}}
+		}
 	}
 	provider, err := mo.Tracing.tracerProvider(ctx)
 	if err != nil {

@@ -20,6 +20,8 @@ type Metrics struct {
 	TriggerToSync      prometheus.Histogram
 	VaultToWrite       prometheus.Histogram
 	PatchToReady       prometheus.Histogram
+	AWSEvents          *prometheus.CounterVec
+	EventToTrigger     prometheus.Histogram
 }
 
 // NewMetrics creates the metrics and registers them with reg (the
@@ -61,6 +63,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.PatchToReady = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name: "eso_bridge_patch_to_ready_seconds", Help: "Latency from the workload patch to its rollout completing with every new pod Ready (stage 3 of a rotation).", Buckets: latency,
 	})
+	m.AWSEvents = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "eso_bridge_aws_events_total", Help: "Messages from the Secrets Manager event queue, by result (received, handled, duplicate, ignored, malformed, failed).",
+	}, []string{"result"})
+	m.EventToTrigger = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "eso_bridge_event_to_trigger_seconds", Help: "Latency from an event's arrival in the SQS queue to eso-bridge reporting the move it announced.", Buckets: latency,
+	})
+	register(reg, &m.AWSEvents)
+	register(reg, &m.EventToTrigger)
 	register(reg, &m.VaultToWrite)
 	register(reg, &m.PatchToReady)
 	register(reg, &m.TriggerToSync)

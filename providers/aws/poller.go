@@ -98,7 +98,15 @@ type Poller struct {
 	current  map[providers.Ref]providers.Version
 	clients  map[string]API
 	backoff  map[string]*storeBackoff
+	// wake asks Run for a cycle before the next tick: a secret newly
+	// watched is looked at once, not an interval later (which is long when
+	// events do the work).
+	wake chan struct{}
 }
+
+// minWakeGap spaces the cycles that newly watched secrets cause: when many
+// ExternalSecrets appear together (at start), they share a cycle.
+const minWakeGap = time.Second
 
 var _ providers.Source = &Poller{}
 
@@ -112,10 +120,13 @@ type storeBackoff struct {
 func (p *Poller) Watch(refs []providers.Ref) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	before, patternsBefore := p.watched, p.patterns
+	added := false
 	p.watched = map[string]map[string]bool{}
 	p.patterns = map[string][]providers.Ref{}
 	for _, ref := range refs {
 		if ref.IsPattern() {
+			added = added || !slices.Contains(patternsBefore[ref.Store], ref)
 			p.patterns[ref.Store] = append(p.patterns[ref.Store], ref)
 			continue
 		}
@@ -123,7 +134,22 @@ func (p *Poller) Watch(refs []providers.Ref) {
 			p.watched[ref.Store] = map[string]bool{}
 		}
 		p.watched[ref.Store][ref.Key] = true
+		added = added || !before[ref.Store][ref.Key]
 	}
+	if added {
+		select {
+		case p.wakeChannel() <- struct{}{}:
+		default: // a cycle is already due
+		}
+	}
+}
+
+// wakeChannel returns the wake channel; p.mu must be held.
+func (p *Poller) wakeChannel() chan struct{} {
+	if p.wake == nil {
+		p.wake = make(chan struct{}, 1)
+	}
+	return p.wake
 }
 
 // Current returns the last known current version of ref.
@@ -141,16 +167,27 @@ func (p *Poller) Matching(pattern providers.Ref) []providers.Ref {
 	return slices.Clone(p.matched[pattern])
 }
 
-// Run polls every Interval until ctx ends.
+// Run polls every Interval until ctx ends. A secret newly watched causes a
+// cycle at once (at most one a second).
 func (p *Poller) Run(ctx context.Context, changes chan<- providers.Change) error {
 	ticker := time.NewTicker(p.Interval)
 	defer ticker.Stop()
+	p.mu.Lock()
+	wake := p.wakeChannel()
+	p.mu.Unlock()
 	for {
+		started := time.Now()
 		p.Cycle(ctx, changes)
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-ticker.C:
+		case <-wake:
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(minWakeGap - time.Since(started)):
+			}
 		}
 	}
 }
@@ -338,11 +375,17 @@ func (p *Poller) pollStore(ctx context.Context, storeID string, keys []string, c
 	return nil
 }
 
-// report records the current version of ref and sends the change.
+// report records the current version of ref and sends the change, unless
+// that version is already the one recorded: a sweep and an event can find
+// the same move at once, and it is reported once.
 func (p *Poller) report(ctx context.Context, ref providers.Ref, version providers.Version, first bool, changes chan<- providers.Change) error {
 	p.mu.Lock()
 	if p.current == nil {
 		p.current = map[providers.Ref]providers.Version{}
+	}
+	if known, ok := p.current[ref]; ok && known.ID == version.ID {
+		p.mu.Unlock()
+		return nil
 	}
 	p.current[ref] = version
 	p.mu.Unlock()
@@ -352,6 +395,64 @@ func (p *Poller) report(ctx context.Context, ref providers.Ref, version provider
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// Check describes one watched secret now, out of the sweep, and reports a
+// move of its AWSCURRENT: what an event about the secret asks for. It
+// returns whether it reported a move.
+func (p *Poller) Check(ctx context.Context, ref providers.Ref, changes chan<- providers.Change) (bool, error) {
+	api, err := p.client(ctx, ref.Store)
+	if err != nil {
+		return false, err
+	}
+	out, err := api.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(ref.Key)})
+	p.count("DescribeSecret", err)
+	if err != nil {
+		return false, fmt.Errorf("DescribeSecret %s: %w", ref.Key, err)
+	}
+	id := currentID(out.VersionIdsToStages)
+	known, seen := p.Current(ref)
+	if id == "" || (seen && id == known.ID) {
+		return false, nil
+	}
+	version := providers.Version{ID: id, Labels: out.VersionIdsToStages[id], ChangedAt: aws.ToTime(out.LastChangedDate), ARN: aws.ToString(out.ARN)}
+	if err := p.report(ctx, ref, version, !seen, changes); err != nil {
+		return false, err
+	}
+	return seen, nil
+}
+
+// refsNamed returns the followed secrets an event is about: keys in a store
+// of the event's region that name its secret, watched or matched by a
+// pattern in the last sweep.
+func (p *Poller) refsNamed(e Event) []providers.Ref {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	found := map[providers.Ref]bool{}
+	inRegion := func(storeID string) bool {
+		store, ok := ParseStoreID(storeID)
+		return ok && store.Region == e.Region
+	}
+	for storeID, keys := range p.watched {
+		for key := range keys {
+			if inRegion(storeID) && e.Names(key) {
+				found[providers.Ref{Store: storeID, Key: key}] = true
+			}
+		}
+	}
+	for _, refs := range p.matched {
+		for _, ref := range refs {
+			if inRegion(ref.Store) && e.Names(ref.Key) {
+				found[ref] = true
+			}
+		}
+	}
+	refs := make([]providers.Ref, 0, len(found))
+	for ref := range found {
+		refs = append(refs, ref)
+	}
+	sort.Slice(refs, func(i, j int) bool { return refs[i].Store+refs[i].Key < refs[j].Store+refs[j].Key })
+	return refs
 }
 
 func (p *Poller) count(op string, err error) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/go-logr/logr"
 
@@ -73,4 +74,13 @@ func FuzzPollerSurvivesAnyResponse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// clientAt is a Secrets Manager client for a local endpoint, with static
+// test keys; opts adjust it.
+func clientAt(url string, opts ...func(*secretsmanager.Options)) *secretsmanager.Client {
+	return secretsmanager.New(secretsmanager.Options{
+		Region: "us-east-1", BaseEndpoint: sdkaws.String(url),
+		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
+	}, opts...)
 }

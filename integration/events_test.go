@@ -1,0 +1,156 @@
+package integration_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/eso-bridge/eso-bridge/bridge"
+	"github.com/eso-bridge/eso-bridge/integration/harness"
+)
+
+// The event tests run on moto, which serves Secrets Manager, SQS and
+// EventBridge on one loopback port: each test gets a queue and a rule with
+// the event pattern of examples/aws/eventbridge-to-sqs.yaml, and publishes
+// the events Secrets Manager would send for its rotations.
+
+// eventsBed is a consumer of one rotated secret, with eso-bridge reading an
+// event queue and sweeping every sweep.
+type eventsBed struct {
+	*harness.Scenario
+	queue *harness.EventQueue
+	es    *esv1.ExternalSecret
+	api   client.Object
+}
+
+func newEventsBed(t *testing.T, sweep time.Duration) *eventsBed {
+	s := harness.NewScenario(t)
+	bed := &eventsBed{Scenario: s, queue: harness.NewEventQueue(t, s.NS)}
+	bed.es = s.ExternalSecret("db", "v1", map[string]string{bridge.AnnotationRollout: "auto"})
+	bed.api = s.Workload(harness.WorkloadKinds[0], "api", nil, "db")
+	provider := s.LocalAWS(sweep)
+	provider.EventQueueURL, provider.Queue = bed.queue.URL, bed.queue.SQS
+	listsBefore := harness.Counter(t, "eso_bridge_aws_calls_total", map[string]string{"operation": "ListSecrets"})
+	s.StartBridgeWith(harness.TestOptions(), bridge.ManagerOptions{MetricsAddr: "0", HealthAddr: "0", AWS: provider})
+	s.WaitAdopted(bed.api)
+	// The first sweep, at start, learns the current version; a rotation is
+	// a move from it.
+	s.WaitFor("the first sweep", func() (bool, string) {
+		return harness.Counter(t, "eso_bridge_aws_calls_total", map[string]string{"operation": "ListSecrets"}) > listsBefore, "no ListSecrets yet"
+	})
+	return bed
+}
+
+// rotate puts a new value in AWS and returns its version ID and the
+// secret's ARN, for the events.
+func (bed *eventsBed) rotate() (version, arn string) {
+	bed.T.Helper()
+	version, err := bed.CP.SecretsManager.PutValue(bed.Ctx, bed.RemoteKey("db"), "v2-"+time.Now().Format(time.RFC3339Nano))
+	if err != nil {
+		bed.T.Fatal(err)
+	}
+	described, err := bed.CP.SecretsManager.Client.DescribeSecret(bed.Ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(bed.RemoteKey("db"))})
+	if err != nil {
+		bed.T.Fatal(err)
+	}
+	return version, aws.ToString(described.ARN)
+}
+
+// labelUpdated publishes Secrets Manager's own event for an AWSCURRENT move.
+func (bed *eventsBed) labelUpdated(version, arn string) {
+	bed.queue.Publish("Secret Label Updated", map[string]string{"name": bed.RemoteKey("db"), "labelUpdated": "AWSCURRENT", "versionId": version}, arn)
+}
+
+func (bed *eventsBed) events(result string) float64 {
+	return harness.Counter(bed.T, "eso_bridge_aws_events_total", map[string]string{"result": result})
+}
+
+// waitQueueEmpty waits until every message has been deleted.
+func (bed *eventsBed) waitQueueEmpty() {
+	bed.WaitFor("the queue to be emptied", func() (bool, string) {
+		n, err := bed.queue.Depth()
+		if err != nil {
+			return false, err.Error()
+		}
+		return n == 0, fmt.Sprintf("%d message(s) left", n)
+	})
+}
+
+// An event in the queue triggers ESO and one rollout though the sweep is an
+// hour away.
+func TestEventTriggersRotationWithTheSweepAnHourAway(t *testing.T) {
+	bed := newEventsBed(t, time.Hour)
+	handled, observed := bed.events("handled"), harness.Counter(t, "eso_bridge_event_to_trigger_seconds", nil)
+
+	version, arn := bed.rotate()
+	published := time.Now()
+	bed.labelUpdated(version, arn)
+	bed.WaitFor("the ExternalSecret to be triggered with the new version", func() (bool, string) {
+		got := bed.Get(bed.es).GetAnnotations()[bridge.AnnotationVaultVersions]
+		return strings.Contains(got, version), bridge.AnnotationVaultVersions + "=" + got
+	})
+	t.Logf("event published → ExternalSecret triggered: %s", time.Since(published).Round(time.Millisecond))
+	bed.ExpectRestarts(bed.api, 1)
+	if got := bed.events("handled") - handled; got != 1 {
+		t.Errorf("events handled: %v, want 1", got)
+	}
+	if got := harness.Counter(t, "eso_bridge_event_to_trigger_seconds", nil) - observed; got != 1 {
+		t.Errorf("eso_bridge_event_to_trigger_seconds observed %v events, want 1", got)
+	}
+	bed.waitQueueEmpty()
+}
+
+// The same event delivered twice triggers once; a malformed message and an
+// event about a secret nothing reads are counted and deleted, and the
+// controller goes on.
+func TestDuplicateMalformedAndForeignEventsChangeNothing(t *testing.T) {
+	bed := newEventsBed(t, time.Hour)
+	before := map[string]float64{}
+	for _, result := range []string{"received", "handled", "duplicate", "malformed", "ignored", "failed"} {
+		before[result] = bed.events(result)
+	}
+
+	bed.queue.SendRaw(`{"Message": "not an EventBridge event"`)
+	version, arn := bed.rotate()
+	bed.labelUpdated(version, arn)
+	bed.ExpectRestarts(bed.api, 1)
+	triggeredAt := bed.Get(bed.es).GetAnnotations()[bridge.AnnotationTriggeredAt]
+
+	bed.labelUpdated(version, arn) // EventBridge delivers at least once
+	bed.queue.Publish("Secret Label Updated", map[string]string{"name": "someone-elses/secret", "labelUpdated": "AWSCURRENT", "versionId": "v9"})
+	bed.waitQueueEmpty()
+	bed.WaitFor("all 4 messages counted", func() (bool, string) {
+		got := bed.events("received") - before["received"]
+		return got == 4, fmt.Sprintf("%v received", got)
+	})
+	want := map[string]float64{"handled": 1, "duplicate": 1, "malformed": 1, "ignored": 1, "failed": 0}
+	for result, n := range want {
+		if got := bed.events(result) - before[result]; got != n {
+			t.Errorf("events %s: %v, want %v", result, got, n)
+		}
+	}
+	if got := bed.Get(bed.es).GetAnnotations()[bridge.AnnotationTriggeredAt]; got != triggeredAt {
+		t.Errorf("the duplicate event triggered the ExternalSecret again (triggered-at %s, then %s)", triggeredAt, got)
+	}
+	bed.ExpectNoMoreRestartsThan(bed.api, 1)
+	if log := harness.BridgeLog(t, bed.Scenario); strings.Contains(log, "not an EventBridge event\"") {
+		t.Error("the malformed message's body reached the log")
+	}
+}
+
+// An event that never arrives is caught by the sweep.
+func TestLostEventIsCaughtByTheSweep(t *testing.T) {
+	bed := newEventsBed(t, 2*time.Second)
+	received := bed.events("received")
+	bed.rotate() // and no event
+	bed.ExpectRestarts(bed.api, 1)
+	if got := bed.events("received") - received; got != 0 {
+		t.Errorf("%v events received, want none", got)
+	}
+}
