@@ -31,15 +31,17 @@ var (
 // a panic or a test timeout kills the components through their parent-death
 // signal (see controlplane).
 func Main(m *testing.M) {
-	os.Exit(run(m, controlplane.Options{}))
+	os.Exit(Run(m, controlplane.Options{}))
 }
 
 // MainWith is Main with control plane options, e.g. the in-process AWS endpoint.
 func MainWith(m *testing.M, opts controlplane.Options) {
-	os.Exit(run(m, opts))
+	os.Exit(Run(m, opts))
 }
 
-func run(m *testing.M, opts controlplane.Options) int {
+// Run is MainWith without the exit: it returns the exit code, for a TestMain
+// that has more to do once the control plane is stopped.
+func Run(m *testing.M, opts controlplane.Options) int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	signals := make(chan os.Signal, 1)

@@ -1,0 +1,91 @@
+package bench_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/go-logr/logr"
+
+	"github.com/eso-bridge/eso-bridge/providers"
+	awsprovider "github.com/eso-bridge/eso-bridge/providers/aws"
+	"github.com/eso-bridge/eso-bridge/providers/aws/localsm"
+)
+
+// defaultPollInterval is --aws-poll-interval's default.
+const defaultPollInterval = 30 * time.Second
+
+// dollarsPer10kCalls is the Secrets Manager API price (2025 list price).
+const dollarsPer10kCalls = 0.05
+
+// BenchmarkAWSCalls: AWS calls per poll cycle and per day at the default
+// interval, for 10 to 10,000 watched secrets, against the in-process
+// endpoint, which counts every call. One secret rotates before each cycle,
+// so each steady cycle also confirms one move; the first cycle, which sees
+// every secret for the first time, is reported apart.
+func BenchmarkAWSCalls(b *testing.B) {
+	for _, n := range []int{10, 100, 1000, 10000} {
+		if *quick && n > 100 {
+			continue
+		}
+		b.Run(fmt.Sprintf("secrets=%d", n), func(b *testing.B) {
+			ctx := context.Background()
+			server := localsm.New(localsm.Options{})
+			url, err := server.Start()
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { _ = server.Close() })
+			client := secretsmanager.New(secretsmanager.Options{
+				Region: "us-east-1", BaseEndpoint: sdkaws.String(url),
+				Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
+			})
+			store := awsprovider.Store{Region: "us-east-1"}.ID()
+			var keys []string
+			var refs []providers.Ref
+			for i := range n {
+				key := fmt.Sprintf("bench/%05d", i)
+				if _, err := client.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: &key, SecretString: sdkaws.String("v1")}); err != nil {
+					b.Fatal(err)
+				}
+				keys, refs = append(keys, key), append(refs, providers.Ref{Store: store, Key: key})
+			}
+			poller := &awsprovider.Poller{Interval: time.Hour, Log: logr.Discard(),
+				Clients: func(context.Context, awsprovider.Store) (awsprovider.API, error) { return client, nil }}
+			poller.Watch(refs)
+			calls := func() int { c := server.Calls(); return c["ListSecrets"] + c["DescribeSecret"] }
+			changes := make(chan providers.Change, n+1)
+			poller.Cycle(ctx, changes)
+			first := calls()
+			const cycles = 5
+			for i := range cycles {
+				drain(changes)
+				key := keys[i*7%n]
+				if _, err := client.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: &key, SecretString: sdkaws.String(fmt.Sprint(i))}); err != nil {
+					b.Fatal(err)
+				}
+				poller.Cycle(ctx, changes)
+			}
+			perCycle := float64(calls()-first) / cycles
+			perDay := perCycle * float64(24*time.Hour/defaultPollInterval)
+			report(b, "calls first cycle", float64(first), "calls")
+			report(b, "calls per cycle", perCycle, "calls")
+			report(b, "calls per day at 30s", perDay, "calls")
+			report(b, "cost per day at 30s", perDay/10000*dollarsPer10kCalls, "USD")
+		})
+	}
+}
+
+func drain(changes chan providers.Change) {
+	for {
+		select {
+		case <-changes:
+		default:
+			return
+		}
+	}
+}
