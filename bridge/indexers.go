@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -18,7 +19,16 @@ const (
 	indexFollowedExternalSecrets = "eso-bridge.io/followed-externalsecrets"
 	// indexTargetSecret on an ExternalSecret: the Secret it writes.
 	indexTargetSecret = "eso-bridge.io/target-secret"
+	// indexTraceID on an ExternalSecret: the trace ID of the rotation
+	// eso-bridge last triggered on it.
+	indexTraceID = "eso-bridge.io/trace-id"
+	// indexRolloutWorkloads on an ExternalSecret: the workloads its rollout
+	// annotation names, as "kind/name" (lower-case kind).
+	indexRolloutWorkloads = "eso-bridge.io/rollout-workloads"
 )
+
+// workloadKey is a workload's value in indexRolloutWorkloads.
+func workloadKey(kind, name string) string { return strings.ToLower(kind) + "/" + name }
 
 func setupIndexes(ctx context.Context, mgr ctrl.Manager, kinds []WorkloadKind) error {
 	indexer := mgr.GetFieldIndexer()
@@ -40,6 +50,25 @@ func setupIndexes(ctx context.Context, mgr ctrl.Manager, kinds []WorkloadKind) e
 		return []string{TargetSecret(obj.(*esv1.ExternalSecret))}
 	}); err != nil {
 		return fmt.Errorf("indexing ExternalSecrets by target Secret: %w", err)
+	}
+	if err := indexer.IndexField(ctx, &esv1.ExternalSecret{}, indexRolloutWorkloads, func(obj client.Object) []string {
+		// An unparsable policy indexes nothing; the checker reports it.
+		policy, _ := ParseRolloutPolicy(obj.GetAnnotations()[AnnotationRollout])
+		keys := make([]string, 0, len(policy.Workloads))
+		for _, w := range policy.Workloads {
+			keys = append(keys, workloadKey(w.Kind, w.Name))
+		}
+		return keys
+	}); err != nil {
+		return fmt.Errorf("indexing ExternalSecrets by named workload: %w", err)
+	}
+	if err := indexer.IndexField(ctx, &esv1.ExternalSecret{}, indexTraceID, func(obj client.Object) []string {
+		if sc := parseTraceparent(obj.GetAnnotations()[AnnotationTraceparent]); sc.IsValid() {
+			return []string{sc.TraceID().String()}
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("indexing ExternalSecrets by trace: %w", err)
 	}
 	return nil
 }

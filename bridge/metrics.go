@@ -33,7 +33,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	latency := []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 600}
 	m := &Metrics{
 		Restarts: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eso_bridge_restarts_total", Help: "Workload restarts by kind and result (success, error).",
+			Name: "eso_bridge_restarts_total", Help: "Workload restarts by kind and result (success; conflict: the workload changed meanwhile, retried at once; error).",
 		}, []string{"kind", "result"}),
 		Holds: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "eso_bridge_holds_total", Help: "Restarts held or abandoned by the gate, by reason (SyncError, GateTimedOut).",

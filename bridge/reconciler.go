@@ -103,6 +103,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		return reconcile.Result{RequeueAfter: decision.RequeueAfter}, nil
 	case ActionAdopt:
 		if err := r.patch(ctx, workload, decision.Hash, nil); err != nil {
+			if apierrors.IsConflict(err) {
+				return reconcile.Result{RequeueAfter: conflictRetry}, nil
+			}
 			return reconcile.Result{}, err
 		}
 		logger.Info("adopted", "sources", len(sources))
@@ -123,11 +126,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	}
 	restart := r.restartAnnotations(decision.Hash, sources)
 	if err := r.patch(ctx, workload, decision.Hash, restart); err != nil {
-		r.Metrics.Restarts.WithLabelValues(r.Kind.Kind(), "error").Inc()
 		if apierrors.IsConflict(err) {
-			// Our cache was behind; the next attempt sees the current object.
-			return reconcile.Result{RequeueAfter: 100 * time.Millisecond}, nil
+			r.Metrics.Restarts.WithLabelValues(r.Kind.Kind(), "conflict").Inc()
+			return reconcile.Result{RequeueAfter: conflictRetry}, nil
 		}
+		r.Metrics.Restarts.WithLabelValues(r.Kind.Kind(), "error").Inc()
 		r.Recorder.Warning(workload, related, ReasonRestartFailed, actionRestart, err.Error())
 		return reconcile.Result{}, err
 	}
@@ -151,18 +154,18 @@ func (r *Reconciler) gatherSources(ctx context.Context, workload ctrl.Object) ([
 	if err != nil {
 		r.invalid(workload, nil, AnnotationExternalSecrets, err)
 	}
-	var list esv1.ExternalSecretList
-	if err := r.Client.List(ctx, &list, ctrl.InNamespace(workload.GetNamespace())); err != nil {
-		return nil, fmt.Errorf("listing ExternalSecrets: %w", err)
+	used := secretsUsedBy(r.Kind.PodTemplate(workload))
+	externalSecrets, err := r.candidates(ctx, workload, used, follow)
+	if err != nil {
+		return nil, err
 	}
-	candidates := make([]Candidate, 0, len(list.Items))
-	for i := range list.Items {
+	candidates := make([]Candidate, 0, len(externalSecrets))
+	for _, es := range externalSecrets {
 		// A policy that does not parse is off here; the ExternalSecret checker
 		// reports it on the ExternalSecret itself.
-		policy, _ := ParseRolloutPolicy(list.Items[i].Annotations[AnnotationRollout])
-		candidates = append(candidates, Candidate{ExternalSecret: &list.Items[i], Policy: policy})
+		policy, _ := ParseRolloutPolicy(es.Annotations[AnnotationRollout])
+		candidates = append(candidates, Candidate{ExternalSecret: es, Policy: policy})
 	}
-	used := secretsUsedBy(r.Kind.PodTemplate(workload))
 	selected, missing := SelectSources(r.Kind.Kind(), workload.GetName(), used, OptIn{Auto: auto, Follow: follow}, r.Options.AutoAll, candidates)
 	for _, name := range missing {
 		r.Metrics.InvalidAnnotations.WithLabelValues(r.Kind.Kind()).Inc()
@@ -178,6 +181,61 @@ func (r *Reconciler) gatherSources(ctx context.Context, workload ctrl.Object) ([
 		sources = append(sources, source)
 	}
 	return sources, nil
+}
+
+// conflictRetry is when a patch that lost an optimistic-lock race is tried
+// again: our cache was behind (kube-controller-manager writes a workload's
+// status often), and the next attempt sees the current object. A retry
+// through the error path would back off exponentially instead.
+const conflictRetry = 100 * time.Millisecond
+
+// candidates are the ExternalSecrets of the workload's namespace that can be
+// its sources: those writing a Secret its pod template uses, those it
+// follows by name, and those whose rollout annotation names it. They are
+// found through indexes, not by listing the namespace: with thousands of
+// ExternalSecrets a list (a deep copy of each) per reconcile cost more CPU
+// than everything else together (the scale benchmark found it).
+func (r *Reconciler) candidates(ctx context.Context, workload ctrl.Object, used, follow []string) ([]*esv1.ExternalSecret, error) {
+	namespace := workload.GetNamespace()
+	found := map[string]*esv1.ExternalSecret{}
+	add := func(field, value string) error {
+		var list esv1.ExternalSecretList
+		if err := r.Client.List(ctx, &list, ctrl.InNamespace(namespace), ctrl.MatchingFields{field: value}); err != nil {
+			return fmt.Errorf("listing ExternalSecrets by %s: %w", field, err)
+		}
+		for i := range list.Items {
+			found[list.Items[i].Name] = &list.Items[i]
+		}
+		return nil
+	}
+	for _, secret := range used {
+		if err := add(indexTargetSecret, secret); err != nil {
+			return nil, err
+		}
+	}
+	if err := add(indexRolloutWorkloads, workloadKey(r.Kind.Kind(), workload.GetName())); err != nil {
+		return nil, err
+	}
+	for _, name := range follow {
+		if _, ok := found[name]; ok {
+			continue
+		}
+		es := &esv1.ExternalSecret{}
+		err := r.Client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, es)
+		switch {
+		case apierrors.IsNotFound(err):
+			// SelectSources reports it missing.
+		case err != nil:
+			return nil, fmt.Errorf("reading ExternalSecret %s: %w", name, err)
+		default:
+			found[name] = es
+		}
+	}
+	out := make([]*esv1.ExternalSecret, 0, len(found))
+	for _, es := range found {
+		out = append(out, es)
+	}
+	return out, nil
 }
 
 // source reads one ExternalSecret's Secret — metadata only — and status.

@@ -162,7 +162,7 @@ func (o *RolloutObserver) relatedExternalSecret(ctx context.Context, namespace s
 		return nil
 	}
 	var list esv1.ExternalSecretList
-	if err := o.Client.List(ctx, &list, client.InNamespace(namespace)); err != nil {
+	if err := o.Client.List(ctx, &list, client.InNamespace(namespace), client.MatchingFields{indexTraceID: sc.TraceID().String()}); err != nil {
 		return nil
 	}
 	if es := triggeredBy(list.Items, sc.TraceID()); es != nil {

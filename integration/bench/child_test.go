@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -236,8 +237,9 @@ func (c *child) scrape() (map[string]*dto.MetricFamily, error) {
 	return parseMetrics(resp.Body)
 }
 
-// sum adds up every series of the metric family name (a counter or gauge).
-func (c *child) sum(b *testing.B, name string) float64 {
+// sum adds up every series of the metric family name (a counter or gauge)
+// whose labels include the label=value pairs of where.
+func (c *child) sum(b *testing.B, name string, where ...string) float64 {
 	b.Helper()
 	families, err := c.scrape()
 	if err != nil {
@@ -245,7 +247,13 @@ func (c *child) sum(b *testing.B, name string) float64 {
 	}
 	total := 0.0
 	if family, ok := families[name]; ok {
+	series:
 		for _, m := range family.GetMetric() {
+			for i := 0; i+1 < len(where); i += 2 {
+				if !slices.ContainsFunc(m.GetLabel(), func(l *dto.LabelPair) bool { return l.GetName() == where[i] && l.GetValue() == where[i+1] }) {
+					continue series
+				}
+			}
 			switch {
 			case m.GetCounter() != nil:
 				total += m.GetCounter().GetValue()

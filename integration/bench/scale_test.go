@@ -67,7 +67,8 @@ func BenchmarkScale(b *testing.B) {
 	report(b, "API requests per rotation", (controller.sum(b, "rest_client_requests_total")-requests)/float64(rotations), "req")
 	report(b, "CPU per rotation", float64(busy.CPU-idle.CPU)/float64(time.Millisecond)/float64(rotations), "ms")
 	report(b, "RSS after rotations", busy.RSSBytes/(1<<20), "MiB")
-	report(b, "restarts total", controller.sum(b, "eso_bridge_restarts_total"), "n")
+	report(b, "restarts", controller.sum(b, "eso_bridge_restarts_total", "result", "success"), "n")
+	report(b, "patch conflicts retried", controller.sum(b, "eso_bridge_restarts_total", "result", "conflict"), "n")
 }
 
 // waitAdopted waits until eso-bridge has recorded a source hash on every
