@@ -154,3 +154,28 @@ func TestLostEventIsCaughtByTheSweep(t *testing.T) {
 		t.Errorf("%v events received, want none", got)
 	}
 }
+
+// The example rule routes a put recorded by CloudTrail and leaves out
+// CloudTrail's record of a read, ESO's own GetSecretValue: the queue would
+// otherwise receive an event for every sync.
+func TestExampleRuleRoutesCloudTrailPutsButNotReads(t *testing.T) {
+	bed := newEventsBed(t, time.Hour)
+	received, handled := bed.events("received"), bed.events("handled")
+
+	cloudTrail := func(eventName string, request map[string]string, response map[string]string) map[string]any {
+		return map[string]any{"eventSource": "secretsmanager.amazonaws.com", "eventName": eventName, "awsRegion": "us-east-1",
+			"requestParameters": request, "responseElements": response}
+	}
+	bed.queue.Publish("AWS API Call via CloudTrail", cloudTrail("GetSecretValue", map[string]string{"secretId": bed.RemoteKey("db")}, nil))
+	version, arn := bed.rotate()
+	bed.queue.Publish("AWS API Call via CloudTrail", cloudTrail("PutSecretValue",
+		map[string]string{"secretId": bed.RemoteKey("db")}, map[string]string{"arn": arn, "versionId": version}))
+	bed.ExpectRestarts(bed.api, 1)
+	bed.waitQueueEmpty()
+	if got := bed.events("handled") - handled; got != 1 {
+		t.Errorf("events handled: %v, want 1", got)
+	}
+	if got := bed.events("received") - received; got != 1 {
+		t.Errorf("events received: %v, want 1 (the put; the rule must leave the read out)", got)
+	}
+}
