@@ -1,6 +1,7 @@
 package integration_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -12,7 +13,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/eso-bridge/eso-bridge/bridge"
+	"github.com/eso-bridge/eso-bridge/integration/controlplane"
 	"github.com/eso-bridge/eso-bridge/integration/harness"
+	awsprovider "github.com/eso-bridge/eso-bridge/providers/aws"
 )
 
 // The event tests run on moto, which serves Secrets Manager, SQS and
@@ -30,11 +33,22 @@ type eventsBed struct {
 }
 
 func newEventsBed(t *testing.T, sweep time.Duration) *eventsBed {
+	return newEventsBedVia(t, sweep, nil)
+}
+
+// newEventsBedVia is newEventsBed with eso-bridge reaching Secrets Manager
+// through outage (nil: directly); SQS is always reached directly.
+func newEventsBedVia(t *testing.T, sweep time.Duration, outage *harness.Outage) *eventsBed {
 	s := harness.NewScenario(t)
 	bed := &eventsBed{Scenario: s, queue: harness.NewEventQueue(t, s.NS)}
 	bed.es = s.ExternalSecret("db", "v1", map[string]string{bridge.AnnotationRollout: "auto"})
 	bed.api = s.Workload(harness.WorkloadKinds[0], "api", nil, "db")
 	provider := s.LocalAWS(sweep)
+	if outage != nil {
+		provider.Clients = func(context.Context, awsprovider.Store) (awsprovider.API, error) {
+			return controlplane.NewSecretsManager(outage.URL).Client, nil
+		}
+	}
 	provider.EventQueueURL, provider.Queue = bed.queue.URL, bed.queue.SQS
 	listsBefore := harness.Counter(t, "eso_bridge_aws_calls_total", map[string]string{"operation": "ListSecrets"})
 	s.StartBridgeWith(harness.TestOptions(), bridge.ManagerOptions{MetricsAddr: "0", HealthAddr: "0", AWS: provider})
@@ -178,4 +192,33 @@ func TestExampleRuleRoutesCloudTrailPutsButNotReads(t *testing.T) {
 	if got := bed.events("received") - received; got != 1 {
 		t.Errorf("events received: %v, want 1 (the put; the rule must leave the read out)", got)
 	}
+}
+
+// An event whose check fails (Secrets Manager down) stays in the queue: it
+// comes back after its visibility timeout (10 s here) and then rotates the
+// workload, once. Nothing restarts during the outage.
+func TestEventWhoseCheckFailsStaysInTheQueueUntilItSucceeds(t *testing.T) {
+	outage := harness.NewOutage(t, harness.ControlPlane(t).SecretsManagerURL)
+	bed := newEventsBedVia(t, time.Hour, outage)
+	failed, handled := bed.events("failed"), bed.events("handled")
+
+	outage.Down(true)
+	version, arn := bed.rotate()
+	bed.labelUpdated(version, arn)
+	bed.WaitFor("the check to fail", func() (bool, string) {
+		got := bed.events("failed") - failed
+		return got >= 1, fmt.Sprintf("%v failed", got)
+	})
+	if n, err := bed.queue.Depth(); err != nil || n != 1 {
+		t.Errorf("the queue holds %d message(s) (%v) after the failed check, want the event still there", n, err)
+	}
+	bed.ExpectNoMoreRestartsThan(bed.api, 0)
+
+	outage.Down(false)
+	bed.ExpectRestarts(bed.api, 1)
+	bed.waitQueueEmpty()
+	if got := bed.events("handled") - handled; got != 1 {
+		t.Errorf("events handled: %v, want 1 (after the redelivery)", got)
+	}
+	t.Logf("%d requests refused during the outage", outage.Refused.Load())
 }
