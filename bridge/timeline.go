@@ -394,7 +394,30 @@ func (r *Rotation) orderStages() {
 		for j := range w.Pods {
 			clamp(w.Pods[j].ReadyAt, &w.PatchedAt)
 		}
+		// Pods in the order they became Ready: a pod Ready in the second of
+		// the patch is moved to the patch, before one Ready the next second,
+		// whatever their names.
+		slices.SortStableFunc(w.Pods, func(a, b PodReady) int {
+			switch {
+			case a.ReadyAt == nil || b.ReadyAt == nil:
+				return boolCompare(a.ReadyAt == nil, b.ReadyAt == nil)
+			default:
+				return a.ReadyAt.Compare(*b.ReadyAt)
+			}
+		})
 		clamp(w.FinishedAt, &w.PatchedAt)
+	}
+}
+
+// boolCompare orders false before true.
+func boolCompare(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	default:
+		return -1
 	}
 }
 
