@@ -7,10 +7,10 @@ import (
 	"time"
 
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/go-logr/logr"
 
+	"github.com/eso-bridge/eso-bridge/integration/controlplane"
 	"github.com/eso-bridge/eso-bridge/providers"
 	awsprovider "github.com/eso-bridge/eso-bridge/providers/aws"
 	"github.com/eso-bridge/eso-bridge/providers/aws/localsm"
@@ -40,10 +40,7 @@ func BenchmarkAWSCalls(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.Cleanup(func() { _ = server.Close() })
-			client := secretsmanager.New(secretsmanager.Options{
-				Region: "us-east-1", BaseEndpoint: sdkaws.String(url),
-				Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
-			})
+			client := controlplane.NewSecretsManager(url).Client
 			store := awsprovider.Store{Region: "us-east-1"}.ID()
 			var keys []string
 			var refs []providers.Ref

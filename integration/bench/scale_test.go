@@ -17,7 +17,7 @@ import (
 )
 
 // unlimited lifts the restart rate limits, which the benchmarks do not
-// measure, and turns the AWS provider off.
+// measure.
 var unlimited = []string{
 	"--rollouts-per-second", "10000", "--rollout-burst", "10000",
 	"--namespace-rollouts-per-second", "10000", "--namespace-rollout-burst", "10000",

@@ -84,13 +84,10 @@ func (bed *vaultBed) deployment(b *testing.B, name string, annotations map[strin
 // events-on default when args name an event queue).
 func (bed *vaultBed) controller(b *testing.B, interval time.Duration, args ...string) *child {
 	b.Helper()
-	env := []string{
-		"AWS_ENDPOINT_URL_SECRETS_MANAGER=" + bed.cp.SecretsManagerURL, "AWS_ENDPOINT_URL_STS=" + bed.cp.SecretsManagerURL,
-		"AWS_ACCESS_KEY_ID=" + controlplane.AWSAccessKeyID, "AWS_SECRET_ACCESS_KEY=" + controlplane.AWSSecretAccessKey,
-		"AWS_REGION=" + controlplane.AWSRegion, "AWS_EC2_METADATA_DISABLED=true",
-		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
+	var env []string
+	for name, value := range bed.cp.AWSEnv() {
+		env = append(env, name+"="+value)
 	}
-	env = append(env, "AWS_ENDPOINT_URL_SQS="+bed.cp.SecretsManagerURL)
 	events := slices.Contains(args, "--aws-events-queue-url")
 	switch {
 	case interval > 0:

@@ -68,11 +68,7 @@ func TestControllerWithTheChartsRBACAndArgumentsPerformsARotation(t *testing.T) 
 			t.Setenv(env.Name, env.Value)
 		}
 	}
-	for name, value := range map[string]string{
-		"AWS_ENDPOINT_URL_SECRETS_MANAGER": s.CP.SecretsManagerURL, "AWS_ENDPOINT_URL_STS": s.CP.SecretsManagerURL,
-		"AWS_ACCESS_KEY_ID": controlplane.AWSAccessKeyID, "AWS_SECRET_ACCESS_KEY": controlplane.AWSSecretAccessKey,
-		"AWS_REGION": controlplane.AWSRegion, "AWS_EC2_METADATA_DISABLED": "true",
-	} {
+	for name, value := range s.CP.AWSEnv() {
 		t.Setenv(name, value)
 	}
 

@@ -354,25 +354,33 @@ func (p *Poller) pollStore(ctx context.Context, storeID string, keys []string, c
 		}
 		// Moved, or not listed (yet): DescribeSecret has the truth, as the
 		// listing may lag behind.
-		out, err := api.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(key)})
-		p.count("DescribeSecret", err)
 		var notFound *types.ResourceNotFoundException
-		if errors.As(err, &notFound) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("DescribeSecret %s: %w", key, err)
-		}
-		id := currentID(out.VersionIdsToStages)
-		if id == "" || (seen && id == known.ID) {
-			continue
-		}
-		version := providers.Version{ID: id, Labels: out.VersionIdsToStages[id], ChangedAt: aws.ToTime(out.LastChangedDate), ARN: aws.ToString(out.ARN)}
-		if err := p.report(ctx, ref, version, !seen, changes); err != nil {
+		if _, err := p.describe(ctx, api, ref, changes); err != nil && !errors.As(err, &notFound) {
 			return err
 		}
 	}
 	return nil
+}
+
+// describe calls DescribeSecret for ref and reports its AWSCURRENT when it
+// is not the version known: a move, or a first sighting. It returns whether
+// it reported a move.
+func (p *Poller) describe(ctx context.Context, api API, ref providers.Ref, changes chan<- providers.Change) (bool, error) {
+	out, err := api.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(ref.Key)})
+	p.count("DescribeSecret", err)
+	if err != nil {
+		return false, fmt.Errorf("DescribeSecret %s: %w", ref.Key, err)
+	}
+	id := currentID(out.VersionIdsToStages)
+	known, seen := p.Current(ref)
+	if id == "" || (seen && id == known.ID) {
+		return false, nil
+	}
+	version := providers.Version{ID: id, Labels: out.VersionIdsToStages[id], ChangedAt: aws.ToTime(out.LastChangedDate), ARN: aws.ToString(out.ARN)}
+	if err := p.report(ctx, ref, version, !seen, changes); err != nil {
+		return false, err
+	}
+	return seen, nil
 }
 
 // report records the current version of ref and sends the change, unless
@@ -405,21 +413,7 @@ func (p *Poller) Check(ctx context.Context, ref providers.Ref, changes chan<- pr
 	if err != nil {
 		return false, err
 	}
-	out, err := api.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(ref.Key)})
-	p.count("DescribeSecret", err)
-	if err != nil {
-		return false, fmt.Errorf("DescribeSecret %s: %w", ref.Key, err)
-	}
-	id := currentID(out.VersionIdsToStages)
-	known, seen := p.Current(ref)
-	if id == "" || (seen && id == known.ID) {
-		return false, nil
-	}
-	version := providers.Version{ID: id, Labels: out.VersionIdsToStages[id], ChangedAt: aws.ToTime(out.LastChangedDate), ARN: aws.ToString(out.ARN)}
-	if err := p.report(ctx, ref, version, !seen, changes); err != nil {
-		return false, err
-	}
-	return seen, nil
+	return p.describe(ctx, api, ref, changes)
 }
 
 // refsNamed returns the followed secrets an event is about: keys in a store
@@ -434,8 +428,11 @@ func (p *Poller) refsNamed(e Event) []providers.Ref {
 		return ok && store.Region == e.Region
 	}
 	for storeID, keys := range p.watched {
+		if !inRegion(storeID) {
+			continue
+		}
 		for key := range keys {
-			if inRegion(storeID) && e.Names(key) {
+			if e.Names(key) {
 				found[providers.Ref{Store: storeID, Key: key}] = true
 			}
 		}
