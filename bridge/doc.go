@@ -1,8 +1,14 @@
-// Package bridge is the eso-bridge controller. For each workload (Deployment,
-// StatefulSet, DaemonSet, CronJob) it gathers the ESO-managed Secrets the
-// workload follows — Secrets watched as metadata only — asks the Gate whether
-// ESO has really finished writing them, and then restarts the workload once by
-// patching its pod template with the hash of all its sources. The hash it last
-// rolled to is recorded on the workload, so a controller restart or a leader
-// change neither repeats nor loses a restart.
+// Package bridge assembles the eso-bridge controller: its options, the
+// manager, and the wiring of the controllers that each live in a package of
+// their own. A rotation flows through them in this order:
+//
+//	providers (a Vault)  a remote secret's current version moves
+//	trigger              annotates the ExternalSecrets that read it: ESO refreshes
+//	restart              gathers each consumer's sources, asks gate, patches once
+//	rollout              follows the rollout until the new pods are Ready
+//	tracing / rotation   one trace per rotation, read back from the cluster
+//
+// The pure decisions (gate, optin, the annotation codecs, traceparent, eso)
+// import no client; workload adapts each kind of workload; the read model
+// (rotation) feeds tracing and the CLI, never the write path.
 package bridge

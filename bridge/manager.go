@@ -3,15 +3,15 @@ package bridge
 import (
 	"context"
 	"fmt"
-	"time"
 
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
+	"go.opentelemetry.io/otel/trace"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/events"
+	clientevents "k8s.io/client-go/tools/events"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -20,10 +20,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	"go.opentelemetry.io/otel/trace"
-
+	"github.com/eso-bridge/eso-bridge/bridge/events"
+	"github.com/eso-bridge/eso-bridge/bridge/tracing"
 	"github.com/eso-bridge/eso-bridge/providers"
-	awsprovider "github.com/eso-bridge/eso-bridge/providers/aws"
 )
 
 // Scheme holds the built-in types and ESO's v1 API.
@@ -46,26 +45,11 @@ type ManagerOptions struct {
 	LeaderElection          bool
 	LeaderElectionID        string
 	LeaderElectionNamespace string
-	// AWS turns on the AWS Secrets Manager provider; nil leaves it off.
-	AWS *AWSOptions
+	// Vault is the vault whose rotations eso-bridge follows (built by the
+	// composition root); nil: ESO's status alone drives restarts.
+	Vault providers.Vault
 	// Tracing says where the spans of rotations go.
-	Tracing TracingOptions
-}
-
-// AWSOptions configure the AWS Secrets Manager provider.
-type AWSOptions struct {
-	// PollInterval is the time between sweeps of Secrets Manager.
-	PollInterval time.Duration
-	// Clients builds the client of a store; awsprovider.DefaultClients when nil.
-	Clients awsprovider.ClientFactory
-	// CallTimeout bounds each AWS call; awsprovider.DefaultCallTimeout when zero.
-	CallTimeout time.Duration
-	// EventQueueURL is an SQS queue that an EventBridge rule fills with
-	// Secrets Manager events; empty leaves events off (sweep only).
-	EventQueueURL string
-	// Queue is the SQS client of EventQueueURL; the default credential chain
-	// when nil.
-	Queue awsprovider.QueueAPI
+	Tracing tracing.Options
 }
 
 // Run runs the controller until ctx is done.
@@ -104,36 +88,23 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, mo ManagerOptions)
 	if err != nil {
 		return err
 	}
-	broadcaster := events.NewBroadcaster(&events.EventSinkImpl{Interface: clientset.EventsV1()})
+	broadcaster := clientevents.NewBroadcaster(&clientevents.EventSinkImpl{Interface: clientset.EventsV1()})
 	if err := broadcaster.StartRecordingToSinkWithContext(ctx); err != nil {
 		return fmt.Errorf("starting the event recorder: %w", err)
 	}
 	defer broadcaster.Shutdown()
-	recorder := Recorder{EventRecorder: broadcaster.NewRecorder(Scheme, "eso-bridge")}
+	recorder := events.Recorder{EventRecorder: broadcaster.NewRecorder(Scheme, "eso-bridge")}
 
-	var vault providers.Source
-	if mo.AWS != nil {
-		metrics := NewMetrics(nil)
-		poller := &awsprovider.Poller{Interval: mo.AWS.PollInterval, Clients: mo.AWS.Clients, CallTimeout: mo.AWS.CallTimeout,
-			Calls: metrics.AWSCalls, Log: ctrl.Log.WithName("aws")}
-		vault = poller
-		if mo.AWS.EventQueueURL != "" {
-			vault = &awsprovider.EventDriven{Poller: poller, Queue: &awsprovider.EventQueue{
-				URL: mo.AWS.EventQueueURL, Client: mo.AWS.Queue, Poller: poller,
-				Events: metrics.AWSEvents, EventToTrigger: metrics.EventToTrigger, Log: ctrl.Log.WithName("aws-events"),
-			}}
-		}
-	}
-	provider, err := mo.Tracing.tracerProvider(ctx)
+	provider, err := mo.Tracing.Provider(ctx)
 	if err != nil {
 		return fmt.Errorf("setting up tracing: %w", err)
 	}
-	defer shutdownTracing(provider)
-	var tracing trace.TracerProvider
+	defer tracing.Shutdown(provider)
+	var tracerProvider trace.TracerProvider
 	if provider != nil {
-		tracing = provider
+		tracerProvider = provider
 	}
-	if err := Setup(ctx, mgr, opts, recorder, vault, tracing); err != nil {
+	if err := Setup(ctx, mgr, opts, recorder, mo.Vault, tracerProvider); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {

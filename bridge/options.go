@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/eso-bridge/eso-bridge/bridge/restart"
 )
 
 // Options are the controller's behaviour and scope, bound to flags.
@@ -99,6 +101,11 @@ func (o *Options) Validate() error {
 		errs = append(errs, errors.New("--workers must be >= 1"))
 	}
 	return errors.Join(errs...)
+}
+
+// restart is what the restart controller takes of the options.
+func (o *Options) restart() restart.Options {
+	return restart.Options{AutoAll: o.AutoAll, Settle: o.Settle, MaxGateWait: o.MaxGateWait, Workers: o.Workers}
 }
 
 func listFlag(target *[]string) func(string) error {

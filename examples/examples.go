@@ -1,5 +1,5 @@
 // Package examples holds the ready-to-apply manifests of this folder, so that
-// `eso-bridge demo` applies the same files a reader sees.
+// `eso-bridge-dev demo` applies the same files a reader sees.
 package examples
 
 import "embed"

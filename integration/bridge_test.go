@@ -15,12 +15,16 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/eso-bridge/eso-bridge/bridge"
+	"github.com/eso-bridge/eso-bridge/bridge/annotations"
+	"github.com/eso-bridge/eso-bridge/bridge/events"
+	"github.com/eso-bridge/eso-bridge/bridge/gate"
+	"github.com/eso-bridge/eso-bridge/bridge/workload"
 	"github.com/eso-bridge/eso-bridge/integration/harness"
 )
 
 var (
-	rolloutAuto = map[string]string{bridge.AnnotationRollout: "auto"}
-	workloadOn  = map[string]string{bridge.AnnotationAuto: "true"}
+	rolloutAuto = map[string]string{annotations.AnnotationRollout: "auto"}
+	workloadOn  = map[string]string{annotations.AnnotationAuto: "true"}
 )
 
 // A rotation restarts each consumer exactly once, the rollout completes to
@@ -45,19 +49,19 @@ func TestRotationRestartsEachConsumerOnce(t *testing.T) {
 				t.Errorf("a workload not using the rotated Secret was restarted %d time(s)", got)
 			}
 			template := podTemplate(t, s.Get(consumer))
-			if template.Annotations[bridge.AnnotationSourceHash] != s.Get(consumer).GetAnnotations()[bridge.AnnotationSourceHash] {
-				t.Errorf("pod template hash %q differs from the recorded hash %q", template.Annotations[bridge.AnnotationSourceHash], s.Get(consumer).GetAnnotations()[bridge.AnnotationSourceHash])
+			if template.Annotations[annotations.AnnotationSourceHash] != s.Get(consumer).GetAnnotations()[annotations.AnnotationSourceHash] {
+				t.Errorf("pod template hash %q differs from the recorded hash %q", template.Annotations[annotations.AnnotationSourceHash], s.Get(consumer).GetAnnotations()[annotations.AnnotationSourceHash])
 			}
-			if msg := s.WaitEvent(bridge.ReasonRestarted, "consumer"); !strings.Contains(msg, "db") {
+			if msg := s.WaitEvent(events.ReasonRestarted, "consumer"); !strings.Contains(msg, "db") {
 				t.Errorf("Restarted event %q does not name the ExternalSecret", msg)
 			}
 			// The rollout is followed to its end and reported once.
-			s.WaitEvent(bridge.ReasonRolloutComplete, "consumer")
-			if got := countEvents(s, bridge.ReasonRolloutComplete, "consumer"); got != 1 {
+			s.WaitEvent(events.ReasonRolloutComplete, "consumer")
+			if got := countEvents(s, events.ReasonRolloutComplete, "consumer"); got != 1 {
 				t.Errorf("%d RolloutComplete Events, want 1", got)
 			}
-			if result := s.Get(consumer).GetAnnotations()[bridge.AnnotationRolloutResult]; !strings.Contains(result, bridge.ReasonRolloutComplete) {
-				t.Errorf("the workload's %s is %q", bridge.AnnotationRolloutResult, result)
+			if result := s.Get(consumer).GetAnnotations()[annotations.AnnotationRolloutResult]; !strings.Contains(result, events.ReasonRolloutComplete) {
+				t.Errorf("the workload's %s is %q", annotations.AnnotationRolloutResult, result)
 			}
 		})
 	}
@@ -87,15 +91,15 @@ func TestSyncErrorHoldsRestartUntilFixed(t *testing.T) {
 	s.StartBridge(harness.TestOptions())
 	s.WaitAdopted(api)
 
-	heldBefore := harness.Counter(t, "eso_bridge_holds_total", map[string]string{"reason": bridge.ReasonSyncError})
+	heldBefore := harness.Counter(t, "eso_bridge_holds_total", map[string]string{"reason": gate.ReasonSyncError})
 	if err := s.CP.SecretsManager.DeleteSecret(s.Ctx, s.RemoteKey("db")); err != nil {
 		t.Fatal(err)
 	}
 	touch(s, "db")
-	if msg := s.WaitEvent(bridge.ReasonSyncError, "api"); !strings.Contains(msg, "ExternalSecret db") {
+	if msg := s.WaitEvent(gate.ReasonSyncError, "api"); !strings.Contains(msg, "ExternalSecret db") {
 		t.Errorf("the Warning %q does not name the ExternalSecret", msg)
 	}
-	if held := harness.Counter(t, "eso_bridge_holds_total", map[string]string{"reason": bridge.ReasonSyncError}); held <= heldBefore {
+	if held := harness.Counter(t, "eso_bridge_holds_total", map[string]string{"reason": gate.ReasonSyncError}); held <= heldBefore {
 		t.Errorf("eso_bridge_holds_total{reason=SyncError} stayed at %v after a held restart", held)
 	}
 	s.ExpectNoMoreRestartsThan(api, 0)
@@ -150,7 +154,7 @@ func TestAdoptionAndUnchangedRefreshRestartNothing(t *testing.T) {
 func TestIgnoreAnnotationNeverRestarts(t *testing.T) {
 	s := harness.NewScenario(t)
 	s.ExternalSecret("db", "v1", rolloutAuto)
-	ignored := s.Workload(harness.WorkloadKinds[0], "ignored", map[string]string{bridge.AnnotationIgnore: "true", bridge.AnnotationAuto: "true"}, "db")
+	ignored := s.Workload(harness.WorkloadKinds[0], "ignored", map[string]string{annotations.AnnotationIgnore: "true", annotations.AnnotationAuto: "true"}, "db")
 	opts := harness.TestOptions()
 	opts.AutoAll = true
 	s.StartBridge(opts)
@@ -187,15 +191,15 @@ func TestAutoAllRestartsUnannotatedConsumers(t *testing.T) {
 // ExternalSecrets does the same from the other side.
 func TestExplicitListsRestartExactlyTheNamedWorkloads(t *testing.T) {
 	s := harness.NewScenario(t)
-	s.ExternalSecret("db", "v1", map[string]string{bridge.AnnotationRollout: "deployment/named, statefulset/missing"})
+	s.ExternalSecret("db", "v1", map[string]string{annotations.AnnotationRollout: "deployment/named, statefulset/missing"})
 	s.ExternalSecret("cert", "v1", nil)
 	named := s.Workload(harness.WorkloadKinds[0], "named", nil)
 	unnamed := s.Workload(harness.WorkloadKinds[0], "unnamed", nil, "db")
-	follower := s.Workload(harness.WorkloadKinds[0], "follower", map[string]string{bridge.AnnotationExternalSecrets: "cert"})
+	follower := s.Workload(harness.WorkloadKinds[0], "follower", map[string]string{annotations.AnnotationExternalSecrets: "cert"})
 	s.StartBridge(harness.TestOptions())
 	s.WaitAdopted(named)
 	s.WaitAdopted(follower)
-	if msg := s.WaitEvent(bridge.ReasonMissingReference, "db"); !strings.Contains(msg, "statefulset/missing") {
+	if msg := s.WaitEvent(events.ReasonMissingReference, "db"); !strings.Contains(msg, "statefulset/missing") {
 		t.Errorf("the Warning %q does not name the missing workload", msg)
 	}
 
@@ -234,8 +238,8 @@ func TestNamespaceScopeLeavesOtherNamespacesAlone(t *testing.T) {
 	}
 	inside.ExpectRestarts(workloads[inside], 1)
 	for _, s := range []*harness.Scenario{outside, excluded} {
-		if annotations := s.Get(workloads[s]).GetAnnotations(); annotations[bridge.AnnotationSourceHash] != "" {
-			t.Errorf("a workload in out-of-scope namespace %s was adopted: %v", s.NS, annotations)
+		if own := s.Get(workloads[s]).GetAnnotations(); own[annotations.AnnotationSourceHash] != "" {
+			t.Errorf("a workload in out-of-scope namespace %s was adopted: %v", s.NS, own)
 		}
 		if got := s.Restarts(workloads[s]); got != 0 {
 			t.Errorf("a workload in out-of-scope namespace %s was restarted %d time(s)", s.NS, got)
@@ -254,21 +258,21 @@ func TestBadAnnotationsWarnAndChangeNothing(t *testing.T) {
 	victim.ExternalSecret("db", "v1", nil)
 	victimWorkload := victim.Workload(harness.WorkloadKinds[0], "api", nil, "db")
 
-	s.ExternalSecret("cross", "v1", map[string]string{bridge.AnnotationRollout: victim.NS + "/deployment/api"})
-	s.ExternalSecret("garbled", "v1", map[string]string{bridge.AnnotationRollout: "deployment"})
+	s.ExternalSecret("cross", "v1", map[string]string{annotations.AnnotationRollout: victim.NS + "/deployment/api"})
+	s.ExternalSecret("garbled", "v1", map[string]string{annotations.AnnotationRollout: "deployment"})
 	s.ExternalSecret("db", "v1", rolloutAuto)
-	bad := s.Workload(harness.WorkloadKinds[0], "bad", map[string]string{bridge.AnnotationAuto: "yes please", bridge.AnnotationExternalSecrets: "no-such-es"}, "cross")
+	bad := s.Workload(harness.WorkloadKinds[0], "bad", map[string]string{annotations.AnnotationAuto: "yes please", annotations.AnnotationExternalSecrets: "no-such-es"}, "cross")
 	good := s.Workload(harness.WorkloadKinds[0], "good", nil, "db")
 	opts := harness.TestOptions()
 	opts.Namespaces = []string{s.NS, victim.NS}
 	s.StartBridge(opts)
 
-	if msg := s.WaitEvent(bridge.ReasonInvalidAnnotation, "cross"); !strings.Contains(msg, "own namespace") {
+	if msg := s.WaitEvent(events.ReasonInvalidAnnotation, "cross"); !strings.Contains(msg, "own namespace") {
 		t.Errorf("the cross-namespace Warning says %q", msg)
 	}
-	s.WaitEvent(bridge.ReasonInvalidAnnotation, "garbled")
-	s.WaitEvent(bridge.ReasonInvalidAnnotation, "bad")
-	if msg := s.WaitEvent(bridge.ReasonMissingReference, "bad"); !strings.Contains(msg, "no-such-es") {
+	s.WaitEvent(events.ReasonInvalidAnnotation, "garbled")
+	s.WaitEvent(events.ReasonInvalidAnnotation, "bad")
+	if msg := s.WaitEvent(events.ReasonMissingReference, "bad"); !strings.Contains(msg, "no-such-es") {
 		t.Errorf("the missing-reference Warning says %q", msg)
 	}
 
@@ -351,7 +355,7 @@ func TestRotationUpdatesCronJobTemplateOnce(t *testing.T) {
 	s.StartBridge(harness.TestOptions())
 	s.WaitAdopted(cron)
 	restartedAt := func() string {
-		return s.Get(cron).(*batchv1.CronJob).Spec.JobTemplate.Spec.Template.Annotations[bridge.AnnotationRestartedAt]
+		return s.Get(cron).(*batchv1.CronJob).Spec.JobTemplate.Spec.Template.Annotations[annotations.AnnotationRestartedAt]
 	}
 	if got := restartedAt(); got != "" {
 		t.Fatalf("adoption changed the job template (restarted-at %q)", got)
@@ -366,7 +370,7 @@ func TestRotationUpdatesCronJobTemplateOnce(t *testing.T) {
 		t.Errorf("the job template was updated twice: %q then %q", first, got)
 	}
 	updated := s.Get(cron).(*batchv1.CronJob)
-	if got, want := updated.Spec.JobTemplate.Spec.Template.Annotations[bridge.AnnotationSourceHash], updated.Annotations[bridge.AnnotationSourceHash]; got != want {
+	if got, want := updated.Spec.JobTemplate.Spec.Template.Annotations[annotations.AnnotationSourceHash], updated.Annotations[annotations.AnnotationSourceHash]; got != want {
 		t.Errorf("job template hash %q, recorded hash %q", got, want)
 	}
 	if got := restartsCounted(t, "CronJob") - before; got != 1 {
@@ -385,7 +389,7 @@ func restartsCounted(t *testing.T, kind string) float64 {
 func TestArgoRolloutTemplateRestartedOnce(t *testing.T) {
 	s := harness.NewScenario(t)
 	installArgoRolloutCRD(t, s)
-	s.ExternalSecret("db", "v1", map[string]string{bridge.AnnotationRollout: "rollout/canary"})
+	s.ExternalSecret("db", "v1", map[string]string{annotations.AnnotationRollout: "rollout/canary"})
 	rollout := &unstructured.Unstructured{Object: map[string]any{
 		"spec": map[string]any{
 			"replicas": int64(1),
@@ -399,7 +403,7 @@ func TestArgoRolloutTemplateRestartedOnce(t *testing.T) {
 			},
 		},
 	}}
-	rollout.SetGroupVersionKind(bridge.ArgoRolloutGVK)
+	rollout.SetGroupVersionKind(workload.ArgoRolloutGVK)
 	rollout.SetNamespace(s.NS)
 	rollout.SetName("canary")
 	if err := s.Client.Create(s.Ctx, rollout); err != nil {
@@ -408,7 +412,7 @@ func TestArgoRolloutTemplateRestartedOnce(t *testing.T) {
 	s.StartBridge(harness.TestOptions())
 	s.WaitAdopted(rollout)
 	restartedAt := func() string {
-		value, _, _ := unstructured.NestedString(s.Get(rollout).(*unstructured.Unstructured).Object, "spec", "template", "metadata", "annotations", bridge.AnnotationRestartedAt)
+		value, _, _ := unstructured.NestedString(s.Get(rollout).(*unstructured.Unstructured).Object, "spec", "template", "metadata", "annotations", annotations.AnnotationRestartedAt)
 		return value
 	}
 	if got := restartedAt(); got != "" {
@@ -428,7 +432,7 @@ func TestArgoRolloutTemplateRestartedOnce(t *testing.T) {
 // keeps every field, which is all eso-bridge needs of the real CRD.
 func installArgoRolloutCRD(t *testing.T, _ *harness.Scenario) {
 	t.Helper()
-	harness.InstallOpenCRD(t, bridge.ArgoRolloutGVK)
+	harness.InstallOpenCRD(t, workload.ArgoRolloutGVK)
 }
 
 // Two replicas with leader election restart a workload once per rotation, and

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/eso-bridge/eso-bridge/bridge"
+	"github.com/eso-bridge/eso-bridge/bridge/annotations"
 	"github.com/eso-bridge/eso-bridge/integration/controlplane"
 	"github.com/eso-bridge/eso-bridge/integration/harness"
 	awsprovider "github.com/eso-bridge/eso-bridge/providers/aws"
@@ -41,9 +42,9 @@ func newEventsBed(t *testing.T, sweep time.Duration) *eventsBed {
 func newEventsBedVia(t *testing.T, sweep time.Duration, outage *harness.Outage) *eventsBed {
 	s := harness.NewScenario(t)
 	bed := &eventsBed{Scenario: s, queue: harness.NewEventQueue(t, s.NS)}
-	bed.es = s.ExternalSecret("db", "v1", map[string]string{bridge.AnnotationRollout: "auto"})
+	bed.es = s.ExternalSecret("db", "v1", map[string]string{annotations.AnnotationRollout: "auto"})
 	bed.api = s.Workload(harness.WorkloadKinds[0], "api", nil, "db")
-	provider := s.LocalAWS(sweep)
+	provider := s.LocalAWSOptions(sweep)
 	if outage != nil {
 		provider.Clients = func(context.Context, awsprovider.Store) (awsprovider.API, error) {
 			return controlplane.NewSecretsManager(outage.URL).Client, nil
@@ -51,7 +52,7 @@ func newEventsBedVia(t *testing.T, sweep time.Duration, outage *harness.Outage) 
 	}
 	provider.EventQueueURL, provider.Queue = bed.queue.URL, bed.queue.SQS
 	listsBefore := harness.Counter(t, "eso_bridge_aws_calls_total", map[string]string{"operation": "ListSecrets"})
-	s.StartBridgeWith(harness.TestOptions(), bridge.ManagerOptions{MetricsAddr: "0", HealthAddr: "0", AWS: provider})
+	s.StartBridgeWith(harness.TestOptions(), bridge.ManagerOptions{MetricsAddr: "0", HealthAddr: "0", Vault: awsprovider.New(provider)})
 	s.WaitAdopted(bed.api)
 	// The first sweep, at start, learns the current version; a rotation is
 	// a move from it.
@@ -106,8 +107,8 @@ func TestEventTriggersRotationWithTheSweepAnHourAway(t *testing.T) {
 	published := time.Now()
 	bed.labelUpdated(version, arn)
 	bed.WaitFor("the ExternalSecret to be triggered with the new version", func() (bool, string) {
-		got := bed.Get(bed.es).GetAnnotations()[bridge.AnnotationVaultVersions]
-		return strings.Contains(got, version), bridge.AnnotationVaultVersions + "=" + got
+		got := bed.Get(bed.es).GetAnnotations()[annotations.AnnotationVaultVersions]
+		return strings.Contains(got, version), annotations.AnnotationVaultVersions + "=" + got
 	})
 	t.Logf("event published → ExternalSecret triggered: %s", time.Since(published).Round(time.Millisecond))
 	bed.ExpectRestarts(bed.api, 1)
@@ -134,7 +135,7 @@ func TestDuplicateMalformedAndForeignEventsChangeNothing(t *testing.T) {
 	version, arn := bed.rotate()
 	bed.labelUpdated(version, arn)
 	bed.ExpectRestarts(bed.api, 1)
-	triggeredAt := bed.Get(bed.es).GetAnnotations()[bridge.AnnotationTriggeredAt]
+	triggeredAt := bed.Get(bed.es).GetAnnotations()[annotations.AnnotationTriggeredAt]
 
 	bed.labelUpdated(version, arn) // EventBridge delivers at least once
 	bed.queue.Publish("Secret Label Updated", map[string]string{"name": "someone-elses/secret", "labelUpdated": "AWSCURRENT", "versionId": "v9"})
@@ -149,7 +150,7 @@ func TestDuplicateMalformedAndForeignEventsChangeNothing(t *testing.T) {
 			t.Errorf("events %s: %v, want %v", result, got, n)
 		}
 	}
-	if got := bed.Get(bed.es).GetAnnotations()[bridge.AnnotationTriggeredAt]; got != triggeredAt {
+	if got := bed.Get(bed.es).GetAnnotations()[annotations.AnnotationTriggeredAt]; got != triggeredAt {
 		t.Errorf("the duplicate event triggered the ExternalSecret again (triggered-at %s, then %s)", triggeredAt, got)
 	}
 	bed.ExpectNoMoreRestartsThan(bed.api, 1)

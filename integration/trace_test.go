@@ -19,14 +19,18 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/eso-bridge/eso-bridge/bridge"
+	"github.com/eso-bridge/eso-bridge/bridge/annotations"
+	"github.com/eso-bridge/eso-bridge/bridge/events"
+	"github.com/eso-bridge/eso-bridge/bridge/rotation"
+	"github.com/eso-bridge/eso-bridge/bridge/tracing"
+	"github.com/eso-bridge/eso-bridge/cmd/eso-bridge/app"
 	"github.com/eso-bridge/eso-bridge/integration/controlplane"
 	"github.com/eso-bridge/eso-bridge/integration/harness"
-	"github.com/eso-bridge/eso-bridge/internal/cli"
 )
 
-// tracing runs eso-bridge without a vault provider, every span sent at once to spans.
-func tracing(spans *tracetest.InMemoryExporter) bridge.ManagerOptions {
-	return bridge.ManagerOptions{MetricsAddr: "0", HealthAddr: "0", Tracing: bridge.TracingOptions{Exporter: spans, Synchronous: true}}
+// withSpans runs eso-bridge without a vault provider, every span sent at once to spans.
+func withSpans(spans *tracetest.InMemoryExporter) bridge.ManagerOptions {
+	return bridge.ManagerOptions{MetricsAddr: "0", HealthAddr: "0", Tracing: tracing.Options{Exporter: spans, Synchronous: true}}
 }
 
 // Without a vault provider the trace starts at ESO's write: a root span from
@@ -39,7 +43,7 @@ func TestRotationWithoutVaultProviderIsTracedFromESOWrite(t *testing.T) {
 	s.ExternalSecret("db", "v1", rolloutAuto)
 	api := s.Workload(harness.WorkloadKinds[0], "api", nil, "db")
 	spans := tracetest.NewInMemoryExporter()
-	s.StartBridgeWith(harness.TestOptions(), tracing(spans))
+	s.StartBridgeWith(harness.TestOptions(), withSpans(spans))
 	s.WaitAdopted(api)
 
 	s.Rotate("db")
@@ -65,22 +69,22 @@ func TestRotationWithoutVaultProviderIsTracedFromESOWrite(t *testing.T) {
 		t.Errorf("workload.rollout is not a child of secret.rotation")
 	}
 	template := podTemplate(t, s.Get(api))
-	written, err := time.Parse(time.RFC3339Nano, template.Annotations[bridge.AnnotationWrittenAt])
+	written, err := time.Parse(time.RFC3339Nano, template.Annotations[annotations.AnnotationWrittenAt])
 	if err != nil {
-		t.Fatalf("the pod template's %s: %v", bridge.AnnotationWrittenAt, err)
+		t.Fatalf("the pod template's %s: %v", annotations.AnnotationWrittenAt, err)
 	}
 	if !root.StartTime.Equal(written) {
 		t.Errorf("secret.rotation starts at %s, want ESO's write at %s", root.StartTime, written)
 	}
-	if !strings.Contains(template.Annotations[bridge.AnnotationTraceparent], root.SpanContext.TraceID().String()) {
-		t.Errorf("the pod template's traceparent %q is not the rotation's trace", template.Annotations[bridge.AnnotationTraceparent])
+	if !strings.Contains(template.Annotations[annotations.AnnotationTraceparent], root.SpanContext.TraceID().String()) {
+		t.Errorf("the pod template's traceparent %q is not the rotation's trace", template.Annotations[annotations.AnnotationTraceparent])
 	}
 
 	var stdout, stderr bytes.Buffer
-	if err := cli.Trace(s.Ctx, []string{"--kubeconfig", s.CP.KubeconfigPath, "-o", "json", s.NS + "/db"}, &stdout, &stderr); err != nil {
+	if err := app.Trace(s.Ctx, []string{"--kubeconfig", s.CP.KubeconfigPath, "-o", "json", s.NS + "/db"}, &stdout, &stderr); err != nil {
 		t.Fatalf("eso-bridge trace: %v\n%s", err, stderr.String())
 	}
-	var rotation bridge.Rotation
+	var rotation rotation.Rotation
 	if err := json.Unmarshal(stdout.Bytes(), &rotation); err != nil {
 		t.Fatalf("eso-bridge trace -o json does not parse: %v\n%s", err, stdout.String())
 	}
@@ -121,7 +125,7 @@ func TestStalledRolloutWarnsWithTheReason(t *testing.T) {
 		s.WaitAdopted(app)
 
 		s.Rotate("db")
-		if message := s.WaitEvent(bridge.ReasonRolloutStalled, "app"); !strings.Contains(message, "progress deadline") {
+		if message := s.WaitEvent(events.ReasonRolloutStalled, "app"); !strings.Contains(message, "progress deadline") {
 			t.Errorf("RolloutStalled says %q, want the progress deadline named", message)
 		}
 	})
@@ -139,7 +143,7 @@ func TestStalledRolloutWarnsWithTheReason(t *testing.T) {
 		s.WaitAdopted(app)
 
 		s.Rotate("db")
-		if message := s.WaitEvent(bridge.ReasonRolloutStalled, "app"); !strings.Contains(message, "RollingUpdate") {
+		if message := s.WaitEvent(events.ReasonRolloutStalled, "app"); !strings.Contains(message, "RollingUpdate") {
 			t.Errorf("RolloutStalled says %q, want the update strategy named", message)
 		}
 	})

@@ -3,6 +3,8 @@ package providers
 import (
 	"context"
 	"time"
+
+	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
 )
 
 // Ref names one remote secret — the store that reaches it and its key there —
@@ -54,4 +56,17 @@ type Source interface {
 	// Run follows the refs until ctx ends, sending each first sighting and
 	// every move of a current version to changes.
 	Run(ctx context.Context, changes chan<- Change) error
+}
+
+// Vault is what the controller needs from one kind of vault: which remote
+// secrets an ExternalSecret reads through its store, and word when their
+// current versions move. The composition root (cmd/eso-bridge) builds the
+// vaults; the controller knows none of them by name.
+type Vault interface {
+	Source
+	// Refs returns the remote secrets es reads through a store with spec, at
+	// their current version, as ESO itself would read them; nil when the
+	// store is not this vault's, and for remote references pinned to one
+	// version (they never rotate).
+	Refs(es *esv1.ExternalSecret, store *esv1.SecretStoreSpec) []Ref
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
+
+	"github.com/eso-bridge/eso-bridge/cmd/eso-bridge/app"
 )
 
 // version is set at link time (-ldflags "-X main.version=v1.2.3"); otherwise
@@ -12,7 +14,7 @@ import (
 var version = ""
 
 func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	if err := newFlagSet("version", stderr).Parse(args); err != nil {
+	if err := app.NewFlagSet("eso-bridge version", stderr).Parse(args); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, "eso-bridge", versionString())

@@ -11,9 +11,9 @@ import (
 	"github.com/go-logr/logr"
 
 	"github.com/eso-bridge/eso-bridge/integration/controlplane"
+	"github.com/eso-bridge/eso-bridge/integration/localsm"
 	"github.com/eso-bridge/eso-bridge/providers"
 	awsprovider "github.com/eso-bridge/eso-bridge/providers/aws"
-	"github.com/eso-bridge/eso-bridge/providers/aws/localsm"
 )
 
 // defaultPollInterval is --aws-poll-interval's default.

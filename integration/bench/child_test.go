@@ -25,8 +25,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/eso-bridge/eso-bridge/cmd/eso-bridge/app"
 	"github.com/eso-bridge/eso-bridge/integration/harness"
-	"github.com/eso-bridge/eso-bridge/internal/cli"
 )
 
 // childModeEnv makes the test binary run as a child process instead of the
@@ -51,7 +51,7 @@ func runChild(mode string, args []string) int {
 	var err error
 	switch mode {
 	case modeController:
-		err = cli.Run(ctx, args, os.Stderr, "bench")
+		err = app.Run(ctx, args, os.Stderr, "bench")
 	case modeSecretInformer:
 		err = holdSecrets(ctx, args)
 	default:

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/eso-bridge/eso-bridge/bridge"
+	"github.com/eso-bridge/eso-bridge/bridge/annotations"
 	"github.com/eso-bridge/eso-bridge/integration/harness"
 )
 
@@ -24,7 +24,7 @@ func BenchmarkDetection(b *testing.B) {
 	for _, interval := range intervals {
 		b.Run(fmt.Sprintf("interval=%s", interval), func(b *testing.B) {
 			bed := newVaultBed(b)
-			bed.externalSecret(b, "db", map[string]string{bridge.AnnotationRollout: "auto"})
+			bed.externalSecret(b, "db", map[string]string{annotations.AnnotationRollout: "auto"})
 			writes := watchWrites(b, bed.ns)
 			bed.controller(b, interval)
 			latencies := detect(b, bed, writes, samples, func() {
@@ -42,7 +42,7 @@ func BenchmarkDetection(b *testing.B) {
 // sweep at its events-on default of 10 minutes.
 func BenchmarkDetectionByEvent(b *testing.B) {
 	bed := newVaultBed(b)
-	bed.externalSecret(b, "db", map[string]string{bridge.AnnotationRollout: "auto"})
+	bed.externalSecret(b, "db", map[string]string{annotations.AnnotationRollout: "auto"})
 	writes := watchWrites(b, bed.ns)
 	queue := harness.NewEventQueue(b, bed.ns)
 	bed.controller(b, 0, "--aws-events-queue-url", queue.URL)

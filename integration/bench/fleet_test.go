@@ -19,7 +19,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/eso-bridge/eso-bridge/bridge"
+	"github.com/eso-bridge/eso-bridge/bridge/annotations"
 	"github.com/eso-bridge/eso-bridge/integration/harness"
 )
 
@@ -107,7 +107,7 @@ func (f *fleet) secret(i int) *corev1.Secret {
 func (f *fleet) externalSecret(i int) *esv1.ExternalSecret {
 	return &esv1.ExternalSecret{
 		ObjectMeta: metav1.ObjectMeta{Name: fleetName(i), Namespace: f.namespace,
-			Annotations: map[string]string{bridge.AnnotationRollout: "auto"}},
+			Annotations: map[string]string{annotations.AnnotationRollout: "auto"}},
 		Spec: esv1.ExternalSecretSpec{
 			SecretStoreRef:  esv1.SecretStoreRef{Kind: esv1.SecretStoreKind, Name: fakeStore},
 			RefreshInterval: &metav1.Duration{Duration: time.Hour},

@@ -12,7 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/eso-bridge/eso-bridge/bridge"
+	"github.com/eso-bridge/eso-bridge/bridge/annotations"
 	"github.com/eso-bridge/eso-bridge/integration/harness"
 )
 
@@ -87,7 +87,7 @@ func waitAdopted(b *testing.B, f *fleet) {
 		}
 		adopted := 0
 		for _, d := range list.Items {
-			if d.Annotations[bridge.AnnotationSourceHash] != "" {
+			if d.Annotations[annotations.AnnotationSourceHash] != "" {
 				adopted++
 			}
 		}

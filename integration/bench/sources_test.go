@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/eso-bridge/eso-bridge/bridge"
+	"github.com/eso-bridge/eso-bridge/bridge/annotations"
 )
 
 // BenchmarkRestartsPerRotation: one Deployment reads 1, 3 or 10
@@ -23,7 +24,7 @@ func BenchmarkRestartsPerRotation(b *testing.B) {
 				bed.externalSecret(b, name, nil)
 				names = append(names, name)
 			}
-			app := bed.deployment(b, "app", map[string]string{bridge.AnnotationAuto: "true"}, names...)
+			app := bed.deployment(b, "app", map[string]string{annotations.AnnotationAuto: "true"}, names...)
 			restarts := watchRestarts(b, bed.ns)
 			bed.controller(b, time.Second)
 			bed.waitAdopted(b, app.Name)

@@ -14,7 +14,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/eso-bridge/eso-bridge/bridge"
+	"github.com/eso-bridge/eso-bridge/bridge/annotations"
 	"github.com/eso-bridge/eso-bridge/integration/controlplane"
 	"github.com/eso-bridge/eso-bridge/integration/harness"
 )
@@ -155,7 +155,7 @@ func (bed *vaultBed) waitAdopted(b *testing.B, name string) {
 		if err := bed.cp.Client.Get(context.Background(), client.ObjectKey{Namespace: bed.ns, Name: name}, &d); err != nil {
 			b.Fatal(err)
 		}
-		if d.Annotations[bridge.AnnotationSourceHash] != "" {
+		if d.Annotations[annotations.AnnotationSourceHash] != "" {
 			return
 		}
 		if time.Now().After(deadline) {

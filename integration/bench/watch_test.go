@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -17,9 +18,7 @@ import (
 	"k8s.io/client-go/metadata/metadatainformer"
 	"k8s.io/client-go/tools/cache"
 
-	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
-
-	"github.com/eso-bridge/eso-bridge/bridge"
+	"github.com/eso-bridge/eso-bridge/bridge/annotations"
 	"github.com/eso-bridge/eso-bridge/integration/harness"
 )
 
@@ -75,7 +74,7 @@ func watchRestarts(b *testing.B, namespace string) *changes {
 		if !ok {
 			return "", "", false
 		}
-		return d.Name, d.Spec.Template.Annotations[bridge.AnnotationRestartedAt], true
+		return d.Name, d.Spec.Template.Annotations[annotations.AnnotationRestartedAt], true
 	})
 	return c
 }

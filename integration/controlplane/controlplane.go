@@ -19,8 +19,8 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/eso-bridge/eso-bridge/integration/localsm"
 	"github.com/eso-bridge/eso-bridge/integration/toolchain"
-	"github.com/eso-bridge/eso-bridge/providers/aws/localsm"
 )
 
 // Options tunes Start.
@@ -37,7 +37,7 @@ type Options struct {
 	// Python runs moto; "python3" when empty.
 	Python string
 	// SecretsManager chooses the AWS Secrets Manager endpoint: Moto (the
-	// default) or InProcess (providers/aws/localsm, with fault injection).
+	// default) or InProcess (integration/localsm, with fault injection).
 	SecretsManager Endpoint
 }
 
@@ -48,7 +48,7 @@ type Endpoint int
 const (
 	// Moto runs moto's server, an independent emulator, as a process.
 	Moto Endpoint = iota
-	// InProcess runs providers/aws/localsm inside this process; it needs no
+	// InProcess runs integration/localsm inside this process; it needs no
 	// Python and can inject faults (ControlPlane.LocalSecretsManager).
 	InProcess
 )

@@ -13,8 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
-	"github.com/eso-bridge/eso-bridge/providers/aws/localsm"
-
+	"github.com/eso-bridge/eso-bridge/integration/localsm"
 	awsprovider "github.com/eso-bridge/eso-bridge/providers/aws"
 )
 
@@ -62,7 +61,7 @@ func (cp *ControlPlane) startSecretsManager(ctx context.Context, python string) 
 	})
 }
 
-// startLocalSecretsManager serves providers/aws/localsm on a free loopback port.
+// startLocalSecretsManager serves integration/localsm on a free loopback port.
 func (cp *ControlPlane) startLocalSecretsManager() error {
 	server := localsm.New(localsm.Options{Region: AWSRegion})
 	url, err := server.Start()

@@ -13,10 +13,11 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
-	"github.com/eso-bridge/eso-bridge/bridge"
+	"github.com/eso-bridge/eso-bridge/bridge/annotations"
+	"github.com/eso-bridge/eso-bridge/bridge/events"
+	"github.com/eso-bridge/eso-bridge/cmd/eso-bridge/app"
 	"github.com/eso-bridge/eso-bridge/integration/controlplane"
 	"github.com/eso-bridge/eso-bridge/integration/harness"
-	"github.com/eso-bridge/eso-bridge/internal/cli"
 )
 
 // The controller, started with exactly the arguments of the chart's
@@ -72,12 +73,12 @@ func TestControllerWithTheChartsRBACAndArgumentsPerformsARotation(t *testing.T) 
 		t.Setenv(name, value)
 	}
 
-	es := s.ExternalSecret("db", "v1", map[string]string{bridge.AnnotationRollout: "auto"})
+	es := s.ExternalSecret("db", "v1", map[string]string{annotations.AnnotationRollout: "auto"})
 	api := s.Workload(harness.WorkloadKinds[0], "api", nil, "db")
 	var log lockedBuffer
 	ctx, cancel := context.WithCancel(s.Ctx)
 	done := make(chan error, 1)
-	go func() { done <- cli.Run(ctx, append(args, "--kubeconfig", kubeconfig), &log, "test") }()
+	go func() { done <- app.Run(ctx, append(args, "--kubeconfig", kubeconfig), &log, "test") }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -94,8 +95,8 @@ func TestControllerWithTheChartsRBACAndArgumentsPerformsARotation(t *testing.T) 
 		t.Fatal(err)
 	}
 	s.ExpectRestarts(api, 1)
-	s.WaitEvent(bridge.ReasonRolloutComplete, "api")
-	if got := s.Get(es).GetAnnotations()[bridge.AnnotationTraceparent]; got == "" {
+	s.WaitEvent(events.ReasonRolloutComplete, "api")
+	if got := s.Get(es).GetAnnotations()[annotations.AnnotationTraceparent]; got == "" {
 		t.Error("the ExternalSecret was not triggered: the AWS provider did not see the rotation")
 	}
 	s.WaitFor("the rotation's workload.rollout span at the collector", func() (bool, string) {

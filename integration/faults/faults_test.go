@@ -15,9 +15,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/eso-bridge/eso-bridge/bridge"
+	"github.com/eso-bridge/eso-bridge/bridge/annotations"
+	"github.com/eso-bridge/eso-bridge/bridge/events"
 	"github.com/eso-bridge/eso-bridge/integration/controlplane"
 	"github.com/eso-bridge/eso-bridge/integration/harness"
-	"github.com/eso-bridge/eso-bridge/providers/aws/localsm"
+	"github.com/eso-bridge/eso-bridge/integration/localsm"
+	awsprovider "github.com/eso-bridge/eso-bridge/providers/aws"
 )
 
 func TestMain(m *testing.M) {
@@ -30,15 +33,15 @@ const pollInterval = time.Second
 // rotationReady creates an ExternalSecret "db" (rollout: auto), a Deployment
 // using it, and eso-bridge with the AWS provider, and waits until the
 // provider has adopted the current version.
-func rotationReady(t *testing.T, aws func(*bridge.AWSOptions)) (*harness.Scenario, *esv1.ExternalSecret, client.Object) {
+func rotationReady(t *testing.T, aws func(*awsprovider.Options)) (*harness.Scenario, *esv1.ExternalSecret, client.Object) {
 	s := harness.NewScenario(t)
-	es := s.ExternalSecret("db", "v1", map[string]string{bridge.AnnotationRollout: "auto"})
+	es := s.ExternalSecret("db", "v1", map[string]string{annotations.AnnotationRollout: "auto"})
 	api := s.Workload(harness.WorkloadKinds[0], "api", nil, "db")
-	options := s.LocalAWS(pollInterval)
+	options := s.LocalAWSOptions(pollInterval)
 	if aws != nil {
-		aws(options)
+		aws(&options)
 	}
-	s.StartBridgeWith(harness.TestOptions(), bridge.ManagerOptions{MetricsAddr: "0", HealthAddr: "0", AWS: options})
+	s.StartBridgeWith(harness.TestOptions(), bridge.ManagerOptions{MetricsAddr: "0", HealthAddr: "0", Vault: awsprovider.New(options)})
 	s.WaitAdopted(api)
 	time.Sleep(3 * pollInterval) // the provider adopts the versions it sees first
 	return s, es, api
@@ -58,7 +61,7 @@ func put(s *harness.Scenario, value string) string {
 func waitTriggered(s *harness.Scenario, es *esv1.ExternalSecret, version string) {
 	s.T.Helper()
 	s.WaitFor("the trigger of "+version, func() (bool, string) {
-		got := s.Get(es).GetAnnotations()[bridge.AnnotationVaultVersions]
+		got := s.Get(es).GetAnnotations()[annotations.AnnotationVaultVersions]
 		return strings.Contains(got, version), "vault-versions: " + got
 	})
 }
@@ -69,7 +72,7 @@ var listErrors = map[string]string{"operation": "ListSecrets", "result": "error"
 // errors, backed off); a rotation made meanwhile restarts nothing until AWS
 // answers again, then exactly once.
 func TestAWSCallsThatNeverAnswerTimeOutAndNothingIsMissed(t *testing.T) {
-	s, _, api := rotationReady(t, func(o *bridge.AWSOptions) { o.CallTimeout = time.Second })
+	s, _, api := rotationReady(t, func(o *awsprovider.Options) { o.CallTimeout = time.Second })
 	before := harness.Counter(t, "eso_bridge_aws_calls_total", listErrors)
 	s.CP.LocalSecretsManager.Hang("ListSecrets")
 	t.Cleanup(s.CP.LocalSecretsManager.ClearFaults)
@@ -120,7 +123,7 @@ func TestESOKilledMidRotationRestartsOnceAfterItReturns(t *testing.T) {
 	}
 	restarted = true
 	s.ExpectRestarts(api, 1)
-	s.WaitEvent(bridge.ReasonRolloutComplete, "api")
+	s.WaitEvent(events.ReasonRolloutComplete, "api")
 }
 
 // The API server restarted between eso-bridge's trigger and the restart:
@@ -137,5 +140,5 @@ func TestAPIServerRestartedMidRotationTheRotationFinishes(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.ExpectRestarts(api, 1)
-	s.WaitEvent(bridge.ReasonRolloutComplete, "api")
+	s.WaitEvent(events.ReasonRolloutComplete, "api")
 }

@@ -16,6 +16,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/eso-bridge/eso-bridge/bridge"
+	"github.com/eso-bridge/eso-bridge/bridge/annotations"
+	"github.com/eso-bridge/eso-bridge/bridge/eso"
+	"github.com/eso-bridge/eso-bridge/bridge/rotation"
+	"github.com/eso-bridge/eso-bridge/bridge/tracing"
+	"github.com/eso-bridge/eso-bridge/bridge/workload"
 	"github.com/eso-bridge/eso-bridge/integration/harness"
 )
 
@@ -47,7 +52,7 @@ func TestSoakEveryWorkloadRollsOncePerRotationThroughKillsAndLeaderChanges(t *te
 		return v
 	}
 	for _, name := range sources {
-		s.ExternalSecret(name, canary(), map[string]string{bridge.AnnotationRollout: "auto"})
+		s.ExternalSecret(name, canary(), map[string]string{annotations.AnnotationRollout: "auto"})
 	}
 	workloads := []*soakWorkload{
 		{name: "orders", sources: []string{"db"}},
@@ -64,9 +69,9 @@ func TestSoakEveryWorkloadRollsOncePerRotationThroughKillsAndLeaderChanges(t *te
 		spans := tracetest.NewInMemoryExporter()
 		exporters = append(exporters, spans)
 		return s.StartBridgeWith(harness.TestOptions(), bridge.ManagerOptions{
-			MetricsAddr: "0", HealthAddr: "0", AWS: s.LocalAWS(pollInterval),
+			MetricsAddr: "0", HealthAddr: "0", Vault: s.LocalAWS(pollInterval),
 			LeaderElection: true, LeaderElectionID: "eso-bridge-soak", LeaderElectionNamespace: s.NS,
-			Tracing: bridge.TracingOptions{Exporter: spans, Synchronous: true},
+			Tracing: tracing.Options{Exporter: spans, Synchronous: true},
 		})
 	}
 	replicas := []func(){replica(), replica()}
@@ -136,8 +141,8 @@ func TestSoakEveryWorkloadRollsOncePerRotationThroughKillsAndLeaderChanges(t *te
 					}
 				}
 			}
-			loader := bridge.RotationLoader{Client: s.Client, Pods: s.Client, Kinds: bridge.BuiltinKinds()}
-			rotation, err := loader.ForWorkload(s.Ctx, bridge.BuiltinKinds()[0], client.ObjectKeyFromObject(w.object))
+			loader := rotation.Loader{Client: s.Client, Pods: s.Client, Kinds: workload.Builtin()}
+			rotation, err := loader.ForWorkload(s.Ctx, workload.Builtin()[0], client.ObjectKeyFromObject(w.object))
 			state := fmt.Sprint(err)
 			if err == nil {
 				data, _ := json.Marshal(rotation)
@@ -192,7 +197,7 @@ func restartCounts(workloads []*soakWorkload) string {
 
 // traceIDOf is the trace ID of the Deployment's last restart.
 func traceIDOf(s *harness.Scenario, w client.Object) string {
-	value := s.Get(w).(*appsv1.Deployment).Spec.Template.Annotations[bridge.AnnotationTraceparent]
+	value := s.Get(w).(*appsv1.Deployment).Spec.Template.Annotations[annotations.AnnotationTraceparent]
 	parts := strings.Split(value, "-")
 	if len(parts) != 4 {
 		return "(none: " + value + ")"
@@ -205,5 +210,5 @@ func dataHash(s *harness.Scenario, name string) string {
 	if err := s.Client.Get(s.Ctx, client.ObjectKey{Namespace: s.NS, Name: name}, &secret); err != nil {
 		s.T.Fatal(err)
 	}
-	return secret.Annotations[bridge.ESODataHashAnnotation]
+	return secret.Annotations[eso.DataHashAnnotation]
 }

@@ -21,7 +21,10 @@ import (
 	crzap "sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/eso-bridge/eso-bridge/bridge"
+	"github.com/eso-bridge/eso-bridge/bridge/annotations"
 	"github.com/eso-bridge/eso-bridge/integration/controlplane"
+	"github.com/eso-bridge/eso-bridge/providers"
+	awsprovider "github.com/eso-bridge/eso-bridge/providers/aws"
 )
 
 // Scenario is one test's namespace on the local control plane, with a
@@ -199,7 +202,7 @@ func (s *Scenario) WaitAdopted(w client.Object) {
 	s.T.Helper()
 	s.WaitFor("adoption of "+w.GetName(), func() (bool, string) {
 		obj := s.Get(w)
-		return obj.GetAnnotations()[bridge.AnnotationSourceHash] != "", fmt.Sprintf("annotations %v", obj.GetAnnotations())
+		return obj.GetAnnotations()[annotations.AnnotationSourceHash] != "", fmt.Sprintf("annotations %v", obj.GetAnnotations())
 	})
 }
 
@@ -336,8 +339,14 @@ func (s *Scenario) Workload(kind WorkloadKind, name string, annotations map[stri
 	return obj
 }
 
-// LocalAWS is the AWS provider pointed at the control plane's Secrets Manager
-// endpoint, polling every interval.
-func (s *Scenario) LocalAWS(interval time.Duration) *bridge.AWSOptions {
-	return &bridge.AWSOptions{PollInterval: interval, Clients: s.CP.AWSClients()}
+// LocalAWSOptions are the AWS provider's options pointed at the control
+// plane's Secrets Manager endpoint, polling every interval.
+func (s *Scenario) LocalAWSOptions(interval time.Duration) awsprovider.Options {
+	return awsprovider.Options{PollInterval: interval, Clients: s.CP.AWSClients(), Log: ctrl.Log.WithName("aws")}
+}
+
+// LocalAWS is the AWS provider of LocalAWSOptions, built as the composition
+// root builds it.
+func (s *Scenario) LocalAWS(interval time.Duration) providers.Vault {
+	return awsprovider.New(s.LocalAWSOptions(interval))
 }

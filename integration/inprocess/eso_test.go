@@ -1,5 +1,5 @@
 // Package inprocess_test runs the real ESO against the in-process Secrets
-// Manager endpoint (providers/aws/localsm), which the demo, the benchmarks and
+// Manager endpoint (integration/localsm), which the demo, the benchmarks and
 // the fault tests use in place of moto.
 package inprocess_test
 

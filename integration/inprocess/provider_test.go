@@ -13,19 +13,21 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/eso-bridge/eso-bridge/bridge"
+	"github.com/eso-bridge/eso-bridge/bridge/annotations"
+	"github.com/eso-bridge/eso-bridge/bridge/events"
 	"github.com/eso-bridge/eso-bridge/integration/controlplane"
 	"github.com/eso-bridge/eso-bridge/integration/harness"
-	"github.com/eso-bridge/eso-bridge/providers/aws/localsm"
+	"github.com/eso-bridge/eso-bridge/integration/localsm"
 )
 
 // pollInterval is short so that tests wait seconds, not the 30s default.
 const pollInterval = time.Second
 
-var rolloutAuto = map[string]string{bridge.AnnotationRollout: "auto"}
+var rolloutAuto = map[string]string{annotations.AnnotationRollout: "auto"}
 
 // withAWS runs eso-bridge with the AWS provider pointed at the in-process endpoint.
 func withAWS(s *harness.Scenario) bridge.ManagerOptions {
-	return bridge.ManagerOptions{MetricsAddr: "0", HealthAddr: "0", AWS: s.LocalAWS(pollInterval)}
+	return bridge.ManagerOptions{MetricsAddr: "0", HealthAddr: "0", Vault: s.LocalAWS(pollInterval)}
 }
 
 // consumerOfOneSecret creates an ExternalSecret "db" (rollout: auto, refresh
@@ -49,7 +51,7 @@ func letPollerLook() { time.Sleep(3 * pollInterval) }
 // a refreshInterval of an hour: only eso-bridge's trigger can have done it.
 func TestVaultRotationReachesPodsWithoutWaitingForRefreshInterval(t *testing.T) {
 	s, es, api := consumerOfOneSecret(t)
-	if got := annotation(s, es, bridge.AnnotationVaultVersions); got != "" {
+	if got := annotation(s, es, annotations.AnnotationVaultVersions); got != "" {
 		t.Errorf("eso-bridge triggered an ExternalSecret whose version had not moved (%s)", got)
 	}
 
@@ -65,8 +67,8 @@ func TestVaultRotationReachesPodsWithoutWaitingForRefreshInterval(t *testing.T) 
 		return got == "v2", "the Secret holds " + got
 	})
 	t.Logf("vault put → ESO-written Secret: %s (poll interval %s)", time.Since(put).Round(time.Millisecond), pollInterval)
-	if got := annotation(s, es, bridge.AnnotationVaultVersions); !strings.Contains(got, version) {
-		t.Errorf("the ExternalSecret's %s is %q, want the new version %s", bridge.AnnotationVaultVersions, got, version)
+	if got := annotation(s, es, annotations.AnnotationVaultVersions); !strings.Contains(got, version) {
+		t.Errorf("the ExternalSecret's %s is %q, want the new version %s", annotations.AnnotationVaultVersions, got, version)
 	}
 	s.ExpectRestarts(api, 1)
 	if got := harness.Counter(t, "eso_bridge_vault_detection_seconds", nil) - detectedBefore; got != 1 {
@@ -87,7 +89,7 @@ func TestPendingVersionWaitsForPromotion(t *testing.T) {
 		t.Fatal(err)
 	}
 	letPollerLook()
-	if got := annotation(s, es, bridge.AnnotationVaultVersions); got != "" {
+	if got := annotation(s, es, annotations.AnnotationVaultVersions); got != "" {
 		t.Errorf("a pending version triggered the ExternalSecret (%s)", got)
 	}
 	s.ExpectNoMoreRestartsThan(api, 0)
@@ -126,7 +128,7 @@ func TestPinnedVersionIsNeverTriggered(t *testing.T) {
 		t.Fatal(err)
 	}
 	letPollerLook()
-	if got := annotation(s, es, bridge.AnnotationVaultVersions); got != "" {
+	if got := annotation(s, es, annotations.AnnotationVaultVersions); got != "" {
 		t.Errorf("a pinned ExternalSecret was triggered (%s)", got)
 	}
 	s.ExpectNoMoreRestartsThan(api, 0)
@@ -213,11 +215,11 @@ func TestEveryReaderOfARotatedSecretIsTriggered(t *testing.T) {
 	s.ExpectRestarts(useB, 1)
 	s.ExpectRestarts(useBoth, 1)
 	for _, es := range []*esv1.ExternalSecret{a, b} {
-		if got := annotation(s, es, bridge.AnnotationVaultVersions); !strings.Contains(got, shared) {
+		if got := annotation(s, es, annotations.AnnotationVaultVersions); !strings.Contains(got, shared) {
 			t.Errorf("ExternalSecret %s was not triggered with the new version %s: %q", es.Name, shared, got)
 		}
 	}
-	if got := annotation(s, both, bridge.AnnotationVaultVersions); !strings.Contains(got, x) || !strings.Contains(got, y) {
+	if got := annotation(s, both, annotations.AnnotationVaultVersions); !strings.Contains(got, x) || !strings.Contains(got, y) {
 		t.Errorf("ExternalSecret both carries %q, want versions %s and %s", got, x, y)
 	}
 }
@@ -252,7 +254,7 @@ func TestFindByNameFollowsEveryMatchingSecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	letPollerLook()
-	if got := annotation(s, es, bridge.AnnotationVaultVersions); got != "" {
+	if got := annotation(s, es, annotations.AnnotationVaultVersions); got != "" {
 		t.Errorf("a secret the find does not match triggered the ExternalSecret (%s)", got)
 	}
 	version, err := sm.PutValue(s.Ctx, names[1], "v2")
@@ -260,7 +262,7 @@ func TestFindByNameFollowsEveryMatchingSecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.ExpectRestarts(api, 1)
-	if got := annotation(s, es, bridge.AnnotationVaultVersions); !strings.Contains(got, names[1]+"="+version) || !strings.Contains(got, names[0]+"=") {
+	if got := annotation(s, es, annotations.AnnotationVaultVersions); !strings.Contains(got, names[1]+"="+version) || !strings.Contains(got, names[0]+"=") {
 		t.Errorf("the ExternalSecret carries %q, want both matching secrets with %s's new version", got, names[1])
 	}
 }
@@ -299,7 +301,7 @@ func TestFindByTagsFollowsEveryTaggedSecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.ExpectRestarts(api, 1)
-	if got := annotation(s, es, bridge.AnnotationVaultVersions); !strings.Contains(got, tagged[0]+"="+version) || !strings.Contains(got, tagged[1]+"=") {
+	if got := annotation(s, es, annotations.AnnotationVaultVersions); !strings.Contains(got, tagged[0]+"="+version) || !strings.Contains(got, tagged[1]+"=") {
 		t.Errorf("the ExternalSecret carries %q, want both tagged secrets with %s's new version", got, tagged[0])
 	}
 }
@@ -324,7 +326,7 @@ func TestDisabledRefreshIsReportedOnTheExternalSecret(t *testing.T) {
 	if _, err := s.CP.SecretsManager.PutValue(s.Ctx, s.RemoteKey("once"), "v2"); err != nil {
 		t.Fatal(err)
 	}
-	if msg := s.WaitEvent(bridge.ReasonRefreshDisabled, "once"); !strings.Contains(msg, "refreshInterval is 0") {
+	if msg := s.WaitEvent(events.ReasonRefreshDisabled, "once"); !strings.Contains(msg, "refreshInterval is 0") {
 		t.Errorf("the Warning says %q", msg)
 	}
 }
@@ -346,7 +348,7 @@ func TestRotationWhileTheControllerWasDownIsCaughtAtStart(t *testing.T) {
 	if got := secretValue(s, "db"); got != "v2" {
 		t.Errorf("the Secret holds %q, want v2", got)
 	}
-	if got := annotation(s, es, bridge.AnnotationVaultVersions); !strings.Contains(got, version) {
-		t.Errorf("the ExternalSecret's %s is %q, want %s", bridge.AnnotationVaultVersions, got, version)
+	if got := annotation(s, es, annotations.AnnotationVaultVersions); !strings.Contains(got, version) {
+		t.Errorf("the ExternalSecret's %s is %q, want %s", annotations.AnnotationVaultVersions, got, version)
 	}
 }

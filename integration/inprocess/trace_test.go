@@ -17,14 +17,20 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/eso-bridge/eso-bridge/bridge"
+	"github.com/eso-bridge/eso-bridge/bridge/annotations"
+	"github.com/eso-bridge/eso-bridge/bridge/eso"
+	"github.com/eso-bridge/eso-bridge/bridge/events"
+	"github.com/eso-bridge/eso-bridge/bridge/rotation"
+	"github.com/eso-bridge/eso-bridge/bridge/tracing"
+	"github.com/eso-bridge/eso-bridge/bridge/workload"
+	"github.com/eso-bridge/eso-bridge/cmd/eso-bridge/app"
 	"github.com/eso-bridge/eso-bridge/integration/harness"
-	"github.com/eso-bridge/eso-bridge/internal/cli"
 )
 
 // withTracing is withAWS with every span sent at once to spans.
 func withTracing(s *harness.Scenario, spans *tracetest.InMemoryExporter) bridge.ManagerOptions {
 	mo := withAWS(s)
-	mo.Tracing = bridge.TracingOptions{Exporter: spans, Synchronous: true}
+	mo.Tracing = tracing.Options{Exporter: spans, Synchronous: true}
 	return mo
 }
 
@@ -129,7 +135,7 @@ func newPods(s *harness.Scenario, app string, tid trace.TraceID) (carrying, othe
 		if !pod.DeletionTimestamp.IsZero() {
 			continue
 		}
-		if strings.Contains(pod.Annotations[bridge.AnnotationTraceparent], tid.String()) {
+		if strings.Contains(pod.Annotations[annotations.AnnotationTraceparent], tid.String()) {
 			carrying = append(carrying, pod.Name)
 		} else {
 			others = append(others, pod.Name)
@@ -164,14 +170,14 @@ func TestRotationIsOneTraceFromVaultToReadyPods(t *testing.T) {
 	root, refresh, rollout := byName["secret.rotation"], byName["eso.refresh"], byName["workload.rollout"]
 	tid := root.SpanContext.TraceID()
 
-	if got := annotation(s, es, bridge.AnnotationTraceparent); !strings.Contains(got, tid.String()) {
+	if got := annotation(s, es, annotations.AnnotationTraceparent); !strings.Contains(got, tid.String()) {
 		t.Errorf("the ExternalSecret's traceparent is %q, want trace %s", got, tid)
 	}
 	var secret corev1.Secret
 	if err := s.Client.Get(s.Ctx, client.ObjectKey{Namespace: s.NS, Name: "db"}, &secret); err != nil {
 		t.Fatal(err)
 	}
-	if got := secret.Annotations[bridge.AnnotationTraceparent]; !strings.Contains(got, tid.String()) {
+	if got := secret.Annotations[annotations.AnnotationTraceparent]; !strings.Contains(got, tid.String()) {
 		t.Errorf("ESO carried traceparent %q to the Secret, want trace %s", got, tid)
 	}
 	carrying, others := newPods(s, "api", tid)
@@ -179,7 +185,7 @@ func TestRotationIsOneTraceFromVaultToReadyPods(t *testing.T) {
 		t.Errorf("pods carrying the trace: %v, without it: %v; want the 2 new pods with it", carrying, others)
 	}
 
-	changed, err := time.Parse(time.RFC3339Nano, annotation(s, es, bridge.AnnotationVaultChangedAt))
+	changed, err := time.Parse(time.RFC3339Nano, annotation(s, es, annotations.AnnotationVaultChangedAt))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,18 +219,18 @@ func TestRotationIsOneTraceFromVaultToReadyPods(t *testing.T) {
 			t.Errorf("%s observed %v times during the rotation, want 1", name, got)
 		}
 	}
-	s.WaitEvent(bridge.ReasonRolloutComplete, "api")
+	s.WaitEvent(events.ReasonRolloutComplete, "api")
 
 	table := traceCommand(s, "db")
 	expectStagesInOrder(t, table, "vault change", "triggered", "ESO wrote", "ESO confirmed", "restarted", "pod Ready", "pod Ready", "rollout complete")
 	if !strings.Contains(table, tid.String()) || !strings.Contains(table, "Waiting: nothing.") {
 		t.Errorf("eso-bridge trace names another trace or waits for something:\n%s", table)
 	}
-	var parsed bridge.Rotation
+	var parsed rotation.Rotation
 	if err := json.Unmarshal([]byte(traceCommand(s, "deployment/api", "-o", "json")), &parsed); err != nil {
 		t.Fatalf("eso-bridge trace -o json does not parse: %v", err)
 	}
-	if parsed.TraceID != tid.String() || len(parsed.Workloads) != 1 || parsed.Workloads[0].Outcome != bridge.ReasonRolloutComplete || len(parsed.Workloads[0].Pods) != 2 {
+	if parsed.TraceID != tid.String() || len(parsed.Workloads) != 1 || parsed.Workloads[0].Outcome != events.ReasonRolloutComplete || len(parsed.Workloads[0].Pods) != 2 {
 		t.Errorf("eso-bridge trace -o json of deployment/api: %+v, want trace %s with one complete rollout of 2 pods", parsed, tid)
 	}
 }
@@ -252,10 +258,10 @@ func TestControllerRestartedMidRolloutContinuesTheTrace(t *testing.T) {
 	}
 	s.WaitFor("the restart patch", func() (bool, string) {
 		template := s.Get(api).(*appsv1.Deployment).Spec.Template.Annotations
-		return template[bridge.AnnotationTraceparent] != "", "template annotations: " + strings.Join(slices.Collect(maps.Keys(template)), ",")
+		return template[annotations.AnnotationTraceparent] != "", "template annotations: " + strings.Join(slices.Collect(maps.Keys(template)), ",")
 	})
 	stop()
-	if progress, _ := bridge.ProgressOf(s.Get(api)); progress.Done {
+	if progress, _ := (workload.Deployment{}).Progress(s.Get(api)); progress.Done {
 		t.Fatal("the rollout finished before the controller stopped; the test did not stop it mid-rollout")
 	}
 	s.StartBridgeWith(harness.TestOptions(), withTracing(s, second))
@@ -290,7 +296,7 @@ func TestNoSecretValueOrDataHashInSpansEventsLogsOrMetrics(t *testing.T) {
 	}
 	waitForRoot(s, spans)
 	s.ExpectRestarts(api, 1)
-	s.WaitEvent(bridge.ReasonRolloutComplete, "api")
+	s.WaitEvent(events.ReasonRolloutComplete, "api")
 	newHash := secretDataHash(s, "db")
 	if oldHash == "" || newHash == "" || oldHash == newHash {
 		t.Fatalf("ESO's data hashes before and after (%q, %q) are not two different values", oldHash, newHash)
@@ -302,7 +308,7 @@ func TestNoSecretValueOrDataHashInSpansEventsLogsOrMetrics(t *testing.T) {
 		"log":     harness.BridgeLog(t, s),
 		"metrics": harness.MetricsText(t),
 	}
-	if !strings.Contains(exported["spans"], "workload.rollout") || !strings.Contains(exported["Events"], bridge.ReasonRolloutComplete) || !strings.Contains(exported["log"], s.NS) {
+	if !strings.Contains(exported["spans"], "workload.rollout") || !strings.Contains(exported["Events"], events.ReasonRolloutComplete) || !strings.Contains(exported["log"], s.NS) {
 		t.Fatal("the scan has nothing to look at: spans, Events or log lines of this rotation are missing")
 	}
 	for where, text := range exported {
@@ -319,7 +325,7 @@ func secretDataHash(s *harness.Scenario, name string) string {
 	if err := s.Client.Get(s.Ctx, client.ObjectKey{Namespace: s.NS, Name: name}, &secret); err != nil {
 		s.T.Fatal(err)
 	}
-	return secret.Annotations[bridge.ESODataHashAnnotation]
+	return secret.Annotations[eso.DataHashAnnotation]
 }
 
 func mustJSON(t *testing.T, v any) string {
@@ -335,7 +341,7 @@ func traceCommand(s *harness.Scenario, object string, flags ...string) string {
 	s.T.Helper()
 	var stdout, stderr bytes.Buffer
 	args := append([]string{"--kubeconfig", s.CP.KubeconfigPath}, flags...)
-	if err := cli.Trace(s.Ctx, append(args, s.NS+"/"+object), &stdout, &stderr); err != nil {
+	if err := app.Trace(s.Ctx, append(args, s.NS+"/"+object), &stdout, &stderr); err != nil {
 		s.T.Fatalf("eso-bridge trace %s: %v\n%s", object, err, stderr.String())
 	}
 	s.T.Logf("eso-bridge trace %s:\n%s", object, stdout.String())

@@ -9,9 +9,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/go-logr/logr"
 
+	"github.com/eso-bridge/eso-bridge/integration/localsm"
 	"github.com/eso-bridge/eso-bridge/providers"
 	awsprovider "github.com/eso-bridge/eso-bridge/providers/aws"
-	"github.com/eso-bridge/eso-bridge/providers/aws/localsm"
 )
 
 // The default clients use the controller's own credentials from the default

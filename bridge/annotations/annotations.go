@@ -1,0 +1,184 @@
+// Package annotations names every annotation eso-bridge reads or writes and
+// parses the ones users write. It imports no client: what a value means is
+// decided here, what is done about it elsewhere.
+package annotations
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// Annotations a user sets. All carry the eso-bridge.io/ prefix.
+const (
+	// AnnotationRollout on an ExternalSecret: "auto" restarts every workload in
+	// the namespace whose pod template uses the ES's target Secret; a list such
+	// as "deployment/api, statefulset/db" restarts exactly those; "off" or
+	// absent triggers nothing unless a workload opts in.
+	AnnotationRollout = "eso-bridge.io/rollout"
+	// AnnotationAuto on a workload: "true" restarts it when any ESO-managed
+	// Secret its pod template uses changes.
+	AnnotationAuto = "eso-bridge.io/auto"
+	// AnnotationExternalSecrets on a workload: a comma-separated list of
+	// ExternalSecrets in the workload's namespace to follow, even if the pod
+	// template does not name their Secrets.
+	AnnotationExternalSecrets = "eso-bridge.io/externalsecrets"
+	// AnnotationIgnore on a workload: "true" means never restart it.
+	AnnotationIgnore = "eso-bridge.io/ignore"
+)
+
+// Annotations eso-bridge writes.
+const (
+	// AnnotationSourceHash is the digest of the workload's sources (sorted
+	// Secret name and ESO data-hash pairs). On the workload's metadata it is the
+	// hash eso-bridge last adopted or rolled to; on the pod template, the hash
+	// the template was rolled for.
+	AnnotationSourceHash = "eso-bridge.io/source-hash"
+	// AnnotationRestartedAt on the pod template is when eso-bridge restarted it
+	// (RFC 3339); changing it is what rolls the pods.
+	AnnotationRestartedAt = "eso-bridge.io/restarted-at"
+	// AnnotationTraceparent is the W3C traceparent of a rotation: on an
+	// ExternalSecret, the one eso-bridge triggered (ESO copies it onto the
+	// Secret when there is no target template); on a pod template, and so on
+	// each new pod, the one the restart was for.
+	AnnotationTraceparent = "eso-bridge.io/traceparent"
+	// AnnotationWrittenAt on the pod template is when ESO wrote the newest
+	// source the restart was for (RFC 3339, as eso-bridge saw it).
+	AnnotationWrittenAt = "eso-bridge.io/written-at"
+	// AnnotationRolloutResult on the workload's metadata records how the
+	// rollout of the last restart ended (JSON: outcome, finishedAt,
+	// restartedAt, revision, message), so that it is reported once, even
+	// across controller restarts.
+	AnnotationRolloutResult = "eso-bridge.io/rollout-result"
+)
+
+// Annotations the vault trigger writes on an ExternalSecret. Any annotation
+// change makes ESO refresh at once (when refreshInterval > 0), and without a
+// target template ESO copies them onto the Secret.
+const (
+	// AnnotationVaultVersions lists the current vault version of each remote
+	// secret the ExternalSecret reads: "key=versionID,..." sorted by key.
+	AnnotationVaultVersions = "eso-bridge.io/vault-versions"
+	// AnnotationVaultChangedAt is the vault's own time of the newest change (RFC 3339).
+	AnnotationVaultChangedAt = "eso-bridge.io/vault-changed-at"
+	// AnnotationTriggeredAt is when eso-bridge triggered the refresh (RFC 3339).
+	AnnotationTriggeredAt = "eso-bridge.io/triggered-at"
+	// AnnotationVaultARNs lists the ARNs of the remote secrets, where the
+	// vault reports them: "key=arn,..." sorted by key.
+	AnnotationVaultARNs = "eso-bridge.io/vault-arns"
+)
+
+// Values of AnnotationRollout with a special meaning.
+const (
+	rolloutAuto = "auto"
+	rolloutOff  = "off"
+)
+
+// WorkloadRef names a workload in the ExternalSecret's own namespace.
+type WorkloadRef struct {
+	// Kind is the lower-case kind: deployment, statefulset, daemonset, cronjob, rollout.
+	Kind string
+	Name string
+}
+
+// String is the form the annotation uses: kind/name.
+func (w WorkloadRef) String() string { return w.Kind + "/" + w.Name }
+
+// RolloutPolicy is a parsed AnnotationRollout.
+type RolloutPolicy struct {
+	// Auto restarts every consumer of the target Secret.
+	Auto bool
+	// Workloads are restarted whether or not their pod template names the Secret.
+	Workloads []WorkloadRef
+}
+
+// Includes reports whether the policy names the workload of kind and name.
+func (p RolloutPolicy) Includes(kind, name string) bool {
+	return slices.Contains(p.Workloads, WorkloadRef{Kind: strings.ToLower(kind), Name: name})
+}
+
+// kindAliases maps what users write to the kinds eso-bridge restarts.
+var kindAliases = map[string]string{
+	"deployment": "deployment", "deployments": "deployment", "deploy": "deployment",
+	"statefulset": "statefulset", "statefulsets": "statefulset", "sts": "statefulset",
+	"daemonset": "daemonset", "daemonsets": "daemonset", "ds": "daemonset",
+	"cronjob": "cronjob", "cronjobs": "cronjob", "cj": "cronjob",
+	"rollout": "rollout", "rollouts": "rollout",
+}
+
+// CanonicalKind returns the lower-case kind a user meant by name ("deploy",
+// "StatefulSets", "sts", ...), and false for a kind eso-bridge does not restart.
+func CanonicalKind(name string) (string, bool) {
+	kind, ok := kindAliases[strings.ToLower(name)]
+	return kind, ok
+}
+
+// ParseRolloutPolicy parses the value of AnnotationRollout. An entry naming
+// another namespace ("other/deployment/api") is an error: an ExternalSecret
+// may only restart workloads in its own namespace.
+func ParseRolloutPolicy(value string) (RolloutPolicy, error) {
+	value = strings.TrimSpace(value)
+	switch strings.ToLower(value) {
+	case "", rolloutOff:
+		return RolloutPolicy{}, nil
+	case rolloutAuto:
+		return RolloutPolicy{Auto: true}, nil
+	}
+	var policy RolloutPolicy
+	for _, entry := range SplitList(value) {
+		parts := strings.Split(entry, "/")
+		switch {
+		case len(parts) == 3:
+			return RolloutPolicy{}, fmt.Errorf("%q names namespace %q: only workloads in the ExternalSecret's own namespace can be restarted", entry, parts[0])
+		case len(parts) != 2:
+			return RolloutPolicy{}, fmt.Errorf("%q is not kind/name (want %q, %q, or a list like \"deployment/api, statefulset/db\")", entry, rolloutAuto, rolloutOff)
+		}
+		kind, ok := CanonicalKind(parts[0])
+		if !ok {
+			return RolloutPolicy{}, fmt.Errorf("%q: kind %q is not one of deployment, statefulset, daemonset, cronjob, rollout", entry, parts[0])
+		}
+		if errs := validation.IsDNS1123Subdomain(parts[1]); len(errs) > 0 {
+			return RolloutPolicy{}, fmt.Errorf("%q: %q is not a valid name: %s", entry, parts[1], strings.Join(errs, "; "))
+		}
+		policy.Workloads = append(policy.Workloads, WorkloadRef{Kind: kind, Name: parts[1]})
+	}
+	if len(policy.Workloads) == 0 {
+		return RolloutPolicy{}, fmt.Errorf("%q names no workload", value)
+	}
+	return policy, nil
+}
+
+// ParseNameList parses AnnotationExternalSecrets: a comma-separated list of
+// names in the workload's own namespace.
+func ParseNameList(value string) ([]string, error) {
+	var names []string
+	for _, name := range SplitList(value) {
+		if strings.Contains(name, "/") {
+			return nil, fmt.Errorf("%q names another namespace: only ExternalSecrets in the workload's own namespace can be followed", name)
+		}
+		if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
+			return nil, fmt.Errorf("%q is not a valid name: %s", name, strings.Join(errs, "; "))
+		}
+		names = append(names, name)
+	}
+	return names, nil
+}
+
+// ParseBool parses AnnotationAuto and AnnotationIgnore: "true" or "false"
+// (any case); absent means false.
+func ParseBool(value string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(value)) {
+	case "true":
+		return true, nil
+	case "false", "":
+		return false, nil
+	}
+	return false, fmt.Errorf("%q is neither \"true\" nor \"false\"", value)
+}
+
+// SplitList splits on commas and white space and drops empty entries.
+func SplitList(value string) []string {
+	return strings.FieldsFunc(value, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' })
+}

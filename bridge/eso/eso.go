@@ -1,0 +1,114 @@
+// Package eso holds what eso-bridge knows of External Secrets Operator's
+// behaviour (v0.20's controllers are the reference): the Secret an
+// ExternalSecret writes, the digest ESO puts on it, and how ESO's status says
+// that a sync finished. It imports no client, and none of ESO's controller
+// packages, whose dependencies (sprig, jwx, pkcs12) the controller does not
+// need.
+package eso
+
+import (
+	"crypto/sha3"
+	"fmt"
+	"time"
+
+	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// DataHashAnnotation is the annotation ESO writes on each Secret it manages:
+// a digest of the Secret's data, which changes exactly when the data does.
+const DataHashAnnotation = "reconcile.external-secrets.io/data-hash"
+
+// ReasonSyncError is ESO's Ready reason for a failed sync.
+const ReasonSyncError = esv1.ConditionReasonSecretSyncedError
+
+// TargetSecret is the name of the Secret an ExternalSecret writes.
+func TargetSecret(es *esv1.ExternalSecret) string {
+	if es.Spec.Target.Name != "" {
+		return es.Spec.Target.Name
+	}
+	return es.Name
+}
+
+// ResourceVersion is what ESO records as status.syncedResourceVersion once it
+// has synced the ExternalSecret with meta: the generation and a digest of the
+// labels and annotations. It is ESO's own formula (GetResourceVersion in
+// pkg/controllers/util), written here so that the controller does not link
+// ESO's controller packages; a test compares the two on many inputs.
+func ResourceVersion(meta metav1.ObjectMeta) string {
+	// ESO formats this very struct with %+v: field names and order matter,
+	// the type's name does not appear.
+	type hashed struct {
+		annotations map[string]string
+		labels      map[string]string
+	}
+	text := fmt.Sprintf("%+v", hashed{annotations: meta.Annotations, labels: meta.Labels})
+	return fmt.Sprintf("%d-%x", meta.GetGeneration(), sha3.Sum224([]byte(text)))
+}
+
+// StatusReflectsSpec reports whether ESO's status describes a sync of es as
+// it is now: its generation, labels and annotations.
+func StatusReflectsSpec(es *esv1.ExternalSecret) bool {
+	return es.Status.SyncedResourceVersion == ResourceVersion(es.ObjectMeta)
+}
+
+// Ready returns es's Ready condition; nil before ESO reported one.
+func Ready(es *esv1.ExternalSecret) *esv1.ExternalSecretStatusCondition {
+	for i := range es.Status.Conditions {
+		if es.Status.Conditions[i].Type == esv1.ExternalSecretReady {
+			return &es.Status.Conditions[i]
+		}
+	}
+	return nil
+}
+
+// Synced reports whether ESO's status is Ready and reflects es's latest metadata.
+func Synced(es *esv1.ExternalSecret) bool {
+	if !StatusReflectsSpec(es) {
+		return false
+	}
+	cond := Ready(es)
+	return cond != nil && cond.Status == corev1.ConditionTrue
+}
+
+// ReadyMessage says where ESO's Ready condition stands, for a reader.
+func ReadyMessage(es *esv1.ExternalSecret) string {
+	if cond := Ready(es); cond != nil {
+		return fmt.Sprintf("Ready=%s %s %s", cond.Status, cond.Reason, cond.Message)
+	}
+	return "ESO has reported no status yet"
+}
+
+// LastWrite is the newest write the API server recorded on the object.
+func LastWrite(obj *metav1.PartialObjectMetadata) time.Time {
+	newest := obj.CreationTimestamp.Time
+	for _, entry := range obj.ManagedFields {
+		if entry.Time != nil && entry.Time.After(newest) {
+			newest = entry.Time.Time
+		}
+	}
+	return newest
+}
+
+// StatusWritten is when ESO last wrote the ExternalSecret's status, to the
+// second. ESO's refreshTime is when its sync *started*, which can fall in the
+// second before the Secret write; the API server's record of the status write
+// comes after the Secret write, which is the order the gate checks.
+func StatusWritten(es *esv1.ExternalSecret) time.Time {
+	newest := es.Status.RefreshTime.Time
+	for _, entry := range es.ManagedFields {
+		if entry.Subresource == "status" && entry.Time != nil && entry.Time.After(newest) {
+			newest = entry.Time.Time
+		}
+	}
+	return newest
+}
+
+// SecretMetadata is an empty Secret read as metadata only: no secret data is
+// ever held or read.
+func SecretMetadata() *metav1.PartialObjectMetadata {
+	secret := &metav1.PartialObjectMetadata{}
+	secret.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	return secret
+}

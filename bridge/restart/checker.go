@@ -1,0 +1,92 @@
+package restart
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/eso-bridge/eso-bridge/bridge/annotations"
+	"github.com/eso-bridge/eso-bridge/bridge/events"
+	"github.com/eso-bridge/eso-bridge/bridge/metrics"
+	"github.com/eso-bridge/eso-bridge/bridge/scope"
+	"github.com/eso-bridge/eso-bridge/bridge/workload"
+)
+
+// ExternalSecretChecker reports, on the ExternalSecret, a rollout annotation
+// that does not parse, names another namespace or names a missing workload.
+// It changes nothing: a bad annotation is otherwise ignored.
+type ExternalSecretChecker struct {
+	Client   client.Client
+	Kinds    []workload.Kind
+	Scope    *scope.Scope
+	Recorder events.Recorder
+	Metrics  *metrics.Metrics
+}
+
+var _ reconcile.Reconciler = &ExternalSecretChecker{}
+
+// SetupWithManager runs the checker on ExternalSecret annotation changes.
+func (c *ExternalSecretChecker) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("externalsecret-checker").
+		For(&esv1.ExternalSecret{}, builder.WithPredicates(predicate.AnnotationChangedPredicate{})).
+		Complete(c)
+}
+
+// Reconcile checks one ExternalSecret's rollout annotation.
+func (c *ExternalSecretChecker) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	es := &esv1.ExternalSecret{}
+	if err := c.Client.Get(ctx, req.NamespacedName, es); err != nil {
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	// Out-of-scope namespaces belong to another installation, if any.
+	if allowed, err := c.Scope.Allows(ctx, c.Client, req.Namespace); err != nil || !allowed {
+		return reconcile.Result{}, err
+	}
+	value, ok := es.Annotations[annotations.AnnotationRollout]
+	if !ok {
+		return reconcile.Result{}, nil
+	}
+	policy, err := annotations.ParseRolloutPolicy(value)
+	if err != nil {
+		c.Metrics.InvalidAnnotations.WithLabelValues("ExternalSecret").Inc()
+		c.Recorder.Warning(es, nil, events.ReasonInvalidAnnotation, events.ActionValidate, fmt.Sprintf("annotation %s ignored: %v", annotations.AnnotationRollout, err))
+		// A user's bad input: retrying cannot fix it, the next edit will.
+		return reconcile.Result{}, reconcile.TerminalError(err)
+	}
+	for _, ref := range policy.Workloads {
+		kind := c.kind(ref.Kind)
+		if kind == nil {
+			c.Recorder.Warning(es, nil, events.ReasonInvalidAnnotation, events.ActionValidate,
+				fmt.Sprintf("annotation %s names %s, a kind this cluster does not serve", annotations.AnnotationRollout, ref))
+			continue
+		}
+		err := c.Client.Get(ctx, types.NamespacedName{Namespace: es.Namespace, Name: ref.Name}, kind.New())
+		if apierrors.IsNotFound(err) {
+			c.Metrics.InvalidAnnotations.WithLabelValues("ExternalSecret").Inc()
+			c.Recorder.Warning(es, nil, events.ReasonMissingReference, events.ActionValidate,
+				fmt.Sprintf("annotation %s names %s, which does not exist in namespace %s", annotations.AnnotationRollout, ref, es.Namespace))
+		} else if err != nil {
+			return reconcile.Result{}, err
+		}
+	}
+	return reconcile.Result{}, nil
+}
+
+func (c *ExternalSecretChecker) kind(name string) workload.Kind {
+	for _, k := range c.Kinds {
+		if strings.ToLower(k.Kind()) == name {
+			return k
+		}
+	}
+	return nil
+}

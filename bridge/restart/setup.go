@@ -1,0 +1,123 @@
+package restart
+
+import (
+	"context"
+	"strings"
+
+	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/workqueue"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/eso-bridge/eso-bridge/bridge/annotations"
+	"github.com/eso-bridge/eso-bridge/bridge/eso"
+	"github.com/eso-bridge/eso-bridge/bridge/index"
+)
+
+// SetupWithManager registers the reconciler for its kind. It reacts to the
+// workload's own changes (spec or annotations, not status), to every change of
+// an ExternalSecret it may follow (ESO's status confirms a sync), and to
+// changes of Secrets — watched as metadata only, so no secret data is ever
+// held or read. The indexes of package index must be set up first.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Writes == nil {
+		r.Writes = NewWriteObserver()
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		Named(strings.ToLower(r.Kind.Kind())).
+		For(r.Kind.New(), builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		Watches(&esv1.ExternalSecret{}, handler.EnqueueRequestsFromMapFunc(r.workloadsForExternalSecret)).
+		WatchesMetadata(&corev1.Secret{}, r.secretHandler(), builder.WithPredicates(esoManaged)).
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.Options.Workers}).
+		Complete(r)
+}
+
+// esoManaged passes Secrets that carry ESO's data-hash annotation.
+var esoManaged = predicate.NewPredicateFuncs(func(obj client.Object) bool {
+	_, ok := obj.GetAnnotations()[eso.DataHashAnnotation]
+	return ok
+})
+
+// workloadsForExternalSecret maps an ExternalSecret to the workloads of this
+// kind it may restart: those using its Secret, those following it by name,
+// and those its rollout annotation names.
+func (r *Reconciler) workloadsForExternalSecret(ctx context.Context, obj client.Object) []reconcile.Request {
+	es, ok := obj.(*esv1.ExternalSecret)
+	if !ok {
+		return nil
+	}
+	requests := r.workloadsUsing(ctx, es.Namespace, index.SecretRefs, eso.TargetSecret(es))
+	requests = append(requests, r.workloadsUsing(ctx, es.Namespace, index.FollowedExternalSecrets, es.Name)...)
+	if policy, err := annotations.ParseRolloutPolicy(es.Annotations[annotations.AnnotationRollout]); err == nil {
+		for _, w := range policy.Workloads {
+			if w.Kind == strings.ToLower(r.Kind.Kind()) {
+				requests = append(requests, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: es.Namespace, Name: w.Name}})
+			}
+		}
+	}
+	return requests
+}
+
+// secretHandler records when a Secret's data-hash changes and maps the Secret
+// to its consumers, and to the followers of the ExternalSecrets that write it.
+func (r *Reconciler) secretHandler() handler.TypedEventHandler[client.Object, reconcile.Request] {
+	enqueue := func(ctx context.Context, obj client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		for _, req := range r.workloadsForSecret(ctx, obj) {
+			q.Add(req)
+		}
+	}
+	return handler.Funcs{
+		CreateFunc: func(ctx context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(ctx, e.Object, q)
+		},
+		UpdateFunc: func(ctx context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			newHash := e.ObjectNew.GetAnnotations()[eso.DataHashAnnotation]
+			if e.ObjectOld.GetAnnotations()[eso.DataHashAnnotation] == newHash {
+				return // metadata churn, not a write of new data
+			}
+			r.Writes.Observe(client.ObjectKeyFromObject(e.ObjectNew), newHash, r.Clock.Now())
+			enqueue(ctx, e.ObjectNew, q)
+		},
+		DeleteFunc: func(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			r.Writes.Forget(client.ObjectKeyFromObject(e.Object))
+			enqueue(ctx, e.Object, q)
+		},
+	}
+}
+
+func (r *Reconciler) workloadsForSecret(ctx context.Context, secret client.Object) []reconcile.Request {
+	requests := r.workloadsUsing(ctx, secret.GetNamespace(), index.SecretRefs, secret.GetName())
+	var writers esv1.ExternalSecretList
+	if err := r.Client.List(ctx, &writers, client.InNamespace(secret.GetNamespace()), client.MatchingFields{index.TargetSecret: secret.GetName()}); err != nil {
+		log.FromContext(ctx).Error(err, "listing the ExternalSecrets writing a Secret", "secret", client.ObjectKeyFromObject(secret))
+		return requests
+	}
+	for _, es := range writers.Items {
+		requests = append(requests, r.workloadsUsing(ctx, es.Namespace, index.FollowedExternalSecrets, es.Name)...)
+	}
+	return requests
+}
+
+// workloadsUsing lists the workloads of this kind whose index field holds value.
+func (r *Reconciler) workloadsUsing(ctx context.Context, namespace, field, value string) []reconcile.Request {
+	list := r.Kind.NewList()
+	if err := r.Client.List(ctx, list, client.InNamespace(namespace), client.MatchingFields{field: value}); err != nil {
+		log.FromContext(ctx).Error(err, "listing workloads by index", "kind", r.Kind.Kind(), "index", field)
+		return nil
+	}
+	items := r.Kind.Items(list)
+	requests := make([]reconcile.Request, 0, len(items))
+	for _, obj := range items {
+		requests = append(requests, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(obj)})
+	}
+	return requests
+}

@@ -1,0 +1,160 @@
+// Package tracing emits one OpenTelemetry trace per rotation, with span IDs
+// fixed by the cluster's state so that whichever replica emits a span, before
+// or after a restart, emits the same one. Spans are made from the rotation
+// read model; tracing is off at no cost when no exporter is configured.
+package tracing
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel/trace"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/eso-bridge/eso-bridge/bridge/annotations"
+	"github.com/eso-bridge/eso-bridge/bridge/rotation"
+	"github.com/eso-bridge/eso-bridge/bridge/traceparent"
+)
+
+// Span names of a rotation's trace.
+const (
+	spanRotation = "secret.rotation"
+	spanRefresh  = "eso.refresh"
+	spanRollout  = "workload.rollout"
+)
+
+// Tracer emits the spans of finished rotations. Each span is
+// emitted once per process; its ID is fixed by the cluster's state, so a span
+// emitted again after a restart is the same span, not a second trace.
+type Tracer struct {
+	tracer trace.Tracer
+	loader rotation.Loader
+
+	mu      sync.Mutex
+	emitted map[trace.SpanID]time.Time
+	// open are rotations seen unfinished, looked at again until they finish:
+	// two workloads of one rotation that finish together may each see the
+	// other unfinished in the cache.
+	open map[openRotation]time.Time
+}
+
+type openRotation struct {
+	namespace string
+	trace     trace.TraceID
+	root      trace.SpanID
+}
+
+// Rotations still open after recheckFor are given up: a stage that never
+// ends (a rollout nobody reports) must not keep them forever.
+const (
+	recheckEvery = 2 * time.Second
+	recheckFor   = 30 * time.Minute
+	// retraceWithin is how recent a rollout reported by another process
+	// must be for this one to trace its rotation: longer than a leader
+	// hand-over or a controller restart takes.
+	retraceWithin = 2 * time.Minute
+)
+
+// NewTracer returns a tracer that emits through provider and reads
+// rotations with loader.
+func NewTracer(provider trace.TracerProvider, loader rotation.Loader) *Tracer {
+	return &Tracer{tracer: provider.Tracer("github.com/eso-bridge/eso-bridge"), loader: loader,
+		emitted: map[trace.SpanID]time.Time{}, open: map[openRotation]time.Time{}}
+}
+
+// Recheck looks at the open rotations again every few seconds until ctx
+// ends; it runs on the leader, like the controllers.
+func (t *Tracer) Recheck(ctx context.Context) error {
+	ticker := time.NewTicker(recheckEvery)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ticker.C:
+		}
+		t.mu.Lock()
+		pending := make([]openRotation, 0, len(t.open))
+		for key, since := range t.open {
+			if time.Since(since) > recheckFor {
+				delete(t.open, key)
+				continue
+			}
+			pending = append(pending, key)
+		}
+		t.mu.Unlock()
+		for _, key := range pending {
+			t.CloseIfFinished(ctx, key.namespace, traceparent.Root(key.trace, key.root))
+		}
+	}
+}
+
+// CloseIfFinished emits the spans of the rotation sc in namespace once every
+// stage that has begun has ended.
+// fresh are objects the caller just wrote, which the cache may not hold yet.
+func (t *Tracer) CloseIfFinished(ctx context.Context, namespace string, sc trace.SpanContext, fresh ...client.Object) {
+	// A stopped controller traces nothing more: its successor will.
+	if t == nil || !sc.IsValid() || ctx.Err() != nil {
+		return
+	}
+	loader := t.loader
+	for _, obj := range fresh {
+		loader = loader.WithFresh(obj)
+	}
+	r, err := loader.Load(ctx, namespace, sc)
+	if err != nil {
+		log.FromContext(ctx).Error(err, "reading a rotation to trace it", "traceID", sc.TraceID().String())
+		return
+	}
+	key := openRotation{namespace: namespace, trace: sc.TraceID(), root: sc.SpanID()}
+	t.mu.Lock()
+	if r.Finished() {
+		delete(t.open, key)
+	} else if _, known := t.open[key]; !known {
+		t.open[key] = time.Now()
+	}
+	t.mu.Unlock()
+	if r.Finished() {
+		t.emit(ctx, r, sc)
+	}
+}
+
+// Untraced reports whether a rollout reported within the last
+// retraceWithin belongs to a rotation this process has not traced: the
+// replica that reported it may have stopped before it emitted the spans. A
+// span emitted twice, by two processes, is the same span, with the same IDs;
+// the window keeps such repeats to rotations that just ended.
+func (t *Tracer) Untraced(template *corev1.PodTemplateSpec, result annotations.RolloutResult) bool {
+	if t == nil || result.RestartedAt == "" || time.Since(result.FinishedAt) > retraceWithin {
+		return false
+	}
+	sc := traceparent.Parse(template.Annotations[annotations.AnnotationTraceparent])
+	if !sc.IsValid() {
+		return false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	_, done := t.emitted[sc.SpanID()]
+	return !done
+}
+
+// firstTime reports whether span has not been emitted by this process, and
+// forgets spans older than an hour.
+func (t *Tracer) firstTime(span trace.SpanID) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := time.Now()
+	if _, done := t.emitted[span]; done {
+		return false
+	}
+	for id, at := range t.emitted {
+		if now.Sub(at) > time.Hour {
+			delete(t.emitted, id)
+		}
+	}
+	t.emitted[span] = now
+	return true
+}

@@ -1,0 +1,79 @@
+package trigger
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	crsource "sigs.k8s.io/controller-runtime/pkg/source"
+
+	"github.com/eso-bridge/eso-bridge/providers"
+)
+
+// SetupWithManager runs the trigger on ExternalSecret changes and on vault
+// moves, and runs the vault source itself.
+func (t *VaultTrigger) SetupWithManager(mgr ctrl.Manager) error {
+	t.refsOf = map[types.NamespacedName][]providers.Ref{}
+	t.readers = map[providers.Ref]map[types.NamespacedName]bool{}
+	t.moved = map[providers.Ref]bool{}
+	t.triggered = map[types.NamespacedName]time.Time{}
+	t.wake = make(chan event.GenericEvent, 1024)
+	if err := mgr.Add(manager.RunnableFunc(t.follow)); err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("externalsecret-trigger").
+		For(&esv1.ExternalSecret{}).
+		WatchesRawSource(crsource.Channel(t.wake, &handler.EnqueueRequestForObject{})).
+		Complete(t)
+}
+
+func objectMeta(key types.NamespacedName) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}
+}
+
+// follow runs the vault source and wakes the readers of each secret it
+// reports: a move triggers them; a first sighting lets them catch up with a
+// move that happened while eso-bridge was not running.
+// It runs only on the leader, like the controllers.
+func (t *VaultTrigger) follow(ctx context.Context) error {
+	changes := make(chan providers.Change)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case change := <-changes:
+				t.mu.Lock()
+				if !change.First {
+					log.FromContext(ctx).Info("vault version moved", "store", change.Ref.Store, "key", change.Ref.Key, "version", change.Version.ID)
+					t.moved[change.Ref] = true
+					if t.Detected != nil {
+						t.Detected(change.Version.ChangedAt)
+					}
+				}
+				var readers []types.NamespacedName
+				for ref, esReaders := range t.readers {
+					if ref == change.Ref || (ref.IsPattern() && slices.Contains(t.Vault.Matching(ref), change.Ref)) {
+						for es := range esReaders {
+							readers = append(readers, es)
+						}
+					}
+				}
+				t.mu.Unlock()
+				for _, es := range readers {
+					t.wake <- event.GenericEvent{Object: &esv1.ExternalSecret{ObjectMeta: objectMeta(es)}}
+				}
+			}
+		}
+	}()
+	return t.Vault.Run(ctx, changes)
+}

@@ -1,0 +1,135 @@
+// Package trigger is the vault trigger: when the current version of a remote
+// secret that an ExternalSecret reads moves, it writes the new version into
+// the ExternalSecret's annotations, which makes ESO refresh at once. It also
+// tells the gate which ExternalSecrets still wait for such a trigger.
+package trigger
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/eso-bridge/eso-bridge/bridge/annotations"
+	"github.com/eso-bridge/eso-bridge/bridge/eso"
+	"github.com/eso-bridge/eso-bridge/bridge/events"
+	"github.com/eso-bridge/eso-bridge/bridge/scope"
+	"github.com/eso-bridge/eso-bridge/bridge/traceparent"
+	"github.com/eso-bridge/eso-bridge/providers"
+)
+
+// VaultTrigger makes ESO fetch a rotated secret at once: when the current
+// version of a remote secret that an ExternalSecret reads moves, it writes the
+// new version into the ExternalSecret's annotations. It also tells the gate
+// which ExternalSecrets still wait for such a trigger (restart.PendingVersions).
+type VaultTrigger struct {
+	Client client.Client
+	// Vault is the vault followed; the composition root builds it.
+	Vault    providers.Vault
+	Scope    *scope.Scope
+	Recorder events.Recorder
+	// Detected is told the vault's change time of each move seen; may be nil.
+	Detected func(changedAt time.Time)
+	// Confirmed is told of each triggered ExternalSecret whose sync ESO's
+	// status confirmed, and how long that took; may be nil.
+	Confirmed func(es *esv1.ExternalSecret, d time.Duration)
+
+	mu      sync.Mutex
+	refsOf  map[types.NamespacedName][]providers.Ref
+	readers map[providers.Ref]map[types.NamespacedName]bool
+	moved   map[providers.Ref]bool
+	wake    chan event.GenericEvent
+	// triggered holds when each ExternalSecret was last triggered, until
+	// ESO's status confirms the sync.
+	triggered map[types.NamespacedName]time.Time
+}
+
+var _ reconcile.Reconciler = &VaultTrigger{}
+
+// Reconcile records what an ExternalSecret reads and triggers it if a version
+// it reads has moved since it was last triggered.
+func (t *VaultTrigger) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	es := &esv1.ExternalSecret{}
+	if err := t.Client.Get(ctx, req.NamespacedName, es); err != nil {
+		if client.IgnoreNotFound(err) == nil {
+			t.record(req.NamespacedName, nil)
+		}
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	// Out-of-scope ExternalSecrets are neither followed nor touched.
+	if allowed, err := t.Scope.Allows(ctx, t.Client, req.Namespace); err != nil || !allowed {
+		t.record(req.NamespacedName, nil)
+		return reconcile.Result{}, err
+	}
+	refs, err := t.refsFor(ctx, es)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	t.record(req.NamespacedName, refs)
+	t.observeConfirmation(req.NamespacedName, es)
+	target, trigger := t.desired(es, refs)
+	if !trigger {
+		return reconcile.Result{}, nil
+	}
+	if es.Spec.RefreshInterval != nil && es.Spec.RefreshInterval.Duration == 0 {
+		t.Recorder.Warning(es, nil, events.ReasonRefreshDisabled, events.ActionGate,
+			"refreshInterval is 0: ESO does not refresh this ExternalSecret on an annotation change, so eso-bridge cannot make it fetch the new vault version; set a refreshInterval")
+	}
+	// The trigger starts the rotation's trace; ESO carries it to the Secret
+	// and the restart to the pods.
+	rotation := traceparent.NewRotation()
+	now := time.Now()
+	patch := client.MergeFrom(es.DeepCopy())
+	annotations.Set(es, annotations.AnnotationVaultVersions, target.versions)
+	annotations.Set(es, annotations.AnnotationVaultChangedAt, annotations.FormatTime(target.changedAt))
+	annotations.Set(es, annotations.AnnotationTriggeredAt, annotations.FormatTime(now))
+	annotations.Set(es, annotations.AnnotationTraceparent, traceparent.Format(rotation))
+	if target.arns != "" {
+		annotations.Set(es, annotations.AnnotationVaultARNs, target.arns)
+	}
+	if err := t.Client.Patch(ctx, es, patch); err != nil {
+		return reconcile.Result{}, fmt.Errorf("triggering ExternalSecret %s: %w", req.NamespacedName, err)
+	}
+	t.mu.Lock()
+	t.triggered[req.NamespacedName] = now
+	t.mu.Unlock()
+	log.FromContext(ctx).Info("triggered ESO refresh", "versions", target.versions, "traceID", rotation.TraceID().String())
+	return reconcile.Result{}, nil
+}
+
+// observeConfirmation reports the trigger-to-sync latency once ESO's status
+// confirms a sync of the triggered ExternalSecret.
+func (t *VaultTrigger) observeConfirmation(key types.NamespacedName, es *esv1.ExternalSecret) {
+	t.mu.Lock()
+	at, ok := t.triggered[key]
+	t.mu.Unlock()
+	if !ok || !eso.StatusReflectsSpec(es) {
+		return
+	}
+	t.mu.Lock()
+	delete(t.triggered, key)
+	t.mu.Unlock()
+	if t.Confirmed != nil {
+		t.Confirmed(es, time.Since(at))
+	}
+}
+
+// Pending returns the newest vault version of es that has not been written
+// into its annotations yet, or "".
+func (t *VaultTrigger) Pending(es *esv1.ExternalSecret) string {
+	t.mu.Lock()
+	refs := t.refsOf[types.NamespacedName{Namespace: es.Namespace, Name: es.Name}]
+	t.mu.Unlock()
+	target, trigger := t.desired(es, refs)
+	if !trigger {
+		return ""
+	}
+	return target.versions
+}

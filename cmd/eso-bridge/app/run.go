@@ -1,0 +1,164 @@
+// Package app is eso-bridge's composition root: the flags of each command of
+// the controller binary (run, trace), the vaults built from them, and the
+// controller they are handed to. Tests and benchmarks run these commands
+// in-process, as the binary does.
+package app
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"time"
+
+	"github.com/go-logr/logr"
+	"go.uber.org/zap/zapcore"
+	ctrl "sigs.k8s.io/controller-runtime"
+	crzap "sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/eso-bridge/eso-bridge/bridge"
+	awsprovider "github.com/eso-bridge/eso-bridge/providers/aws"
+)
+
+// runOptions are the flags of `eso-bridge run`.
+type runOptions struct {
+	bridge                  bridge.Options
+	kubeconfig              string
+	metricsAddr             string
+	healthAddr              string
+	leaderElect             bool
+	leaderElectionID        string
+	leaderElectionNamespace string
+	logFormat               string
+	logLevel                string
+	awsPollInterval         time.Duration
+	awsEventsQueueURL       string
+	kubeAPIQPS              float64
+	kubeAPIBurst            int
+}
+
+// Sweep intervals of the AWS provider: without events the sweep is how
+// rotations are found; with events it only catches the ones that never
+// arrived, and can be slow.
+const (
+	defaultAWSPollInterval   = 30 * time.Second
+	defaultAWSPollWithEvents = 10 * time.Minute
+	flagAWSPollInterval      = "aws-poll-interval"
+	flagAWSEventsQueueURL    = "aws-events-queue-url"
+)
+
+// BindFlags registers the options on fs.
+func (o *runOptions) BindFlags(fs *flag.FlagSet) {
+	o.bridge.BindFlags(fs)
+	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)")
+	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus /metrics endpoint; 0 turns it off")
+	fs.StringVar(&o.healthAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz; 0 turns it off")
+	fs.BoolVar(&o.leaderElect, "leader-elect", false, "elect one active replica through a Lease; the others take over if it stops")
+	fs.StringVar(&o.leaderElectionID, "leader-election-id", "eso-bridge", "name of the Lease; give each installation its own")
+	fs.StringVar(&o.leaderElectionNamespace, "leader-election-namespace", "", "namespace of the Lease (default: the pod's own)")
+	fs.StringVar(&o.logFormat, "log-format", "json", "log format: json or text")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log level: info or debug")
+	fs.DurationVar(&o.awsPollInterval, flagAWSPollInterval, defaultAWSPollInterval, "how often AWS Secrets Manager is swept for moved versions of the secrets ExternalSecrets read (default 10m with --aws-events-queue-url); 0 turns the AWS provider off")
+	// client-go's own default, 5 requests a second, adopts 5,000 workloads
+	// in 17 minutes (the scale benchmark found it); 50 takes under 2.
+	fs.Float64Var(&o.kubeAPIQPS, "kube-api-qps", 50, "requests per second to the Kubernetes API server, sustained")
+	fs.IntVar(&o.kubeAPIBurst, "kube-api-burst", 100, "requests to the Kubernetes API server allowed at once")
+	fs.StringVar(&o.awsEventsQueueURL, flagAWSEventsQueueURL, "", "URL of an SQS queue an EventBridge rule fills with Secrets Manager events: rotations are heard within a second, and the sweep only catches lost events")
+}
+
+// Run is `eso-bridge run`: the controller, until ctx ends. version is logged
+// at start.
+func Run(ctx context.Context, args []string, stderr io.Writer, version string) error {
+	opts := runOptions{bridge: bridge.DefaultOptions()}
+	fs := NewFlagSet("eso-bridge run", stderr)
+	opts.BindFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("run takes no arguments, got %q", fs.Args())
+	}
+	logger, err := newLogger(opts.logFormat, opts.logLevel, stderr)
+	if err != nil {
+		return err
+	}
+	ctrl.SetLogger(logger)
+	cfg, err := RestConfig(opts.kubeconfig)
+	if err != nil {
+		return err
+	}
+	if opts.kubeAPIQPS <= 0 || opts.kubeAPIBurst < 1 {
+		return fmt.Errorf("--kube-api-qps must be > 0 and --kube-api-burst >= 1")
+	}
+	cfg.QPS, cfg.Burst = float32(opts.kubeAPIQPS), opts.kubeAPIBurst
+
+	mo := bridge.ManagerOptions{
+		MetricsAddr: opts.metricsAddr, HealthAddr: opts.healthAddr,
+		LeaderElection: opts.leaderElect, LeaderElectionID: opts.leaderElectionID, LeaderElectionNamespace: opts.leaderElectionNamespace,
+	}
+	aws, err := opts.aws(fs)
+	if err != nil {
+		return err
+	}
+	awsMode := "off"
+	if aws != nil {
+		awsMode = "sweep every " + aws.PollInterval.String()
+		if aws.EventQueueURL != "" {
+			awsMode += ", events from " + aws.EventQueueURL
+		}
+	}
+	logger.Info("starting", "version", version, "autoAll", opts.bridge.AutoAll, "namespaces", opts.bridge.Namespaces,
+		"settle", opts.bridge.Settle, "maxGateWait", opts.bridge.MaxGateWait, "aws", awsMode)
+	if aws != nil {
+		aws.Log = ctrl.Log.WithName("aws")
+		mo.Vault = awsprovider.New(*aws)
+	}
+	return bridge.Run(ctx, cfg, opts.bridge, mo)
+}
+
+// aws returns the AWS provider's options; nil when it is off.
+func (o *runOptions) aws(fs *flag.FlagSet) (*awsprovider.Options, error) {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	interval := o.awsPollInterval
+	if o.awsEventsQueueURL != "" && !set[flagAWSPollInterval] {
+		interval = defaultAWSPollWithEvents
+	}
+	switch {
+	case interval < 0:
+		return nil, fmt.Errorf("--%s must be >= 0, got %s", flagAWSPollInterval, interval)
+	case interval == 0 && o.awsEventsQueueURL != "":
+		return nil, fmt.Errorf("--%s needs the AWS provider, which --%s=0 turns off", flagAWSEventsQueueURL, flagAWSPollInterval)
+	case interval == 0:
+		return nil, nil
+	}
+	if o.awsEventsQueueURL != "" {
+		if u, err := url.Parse(o.awsEventsQueueURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return nil, fmt.Errorf("--%s must be a queue URL such as https://sqs.us-east-1.amazonaws.com/111122223333/eso-bridge-events, got %q", flagAWSEventsQueueURL, o.awsEventsQueueURL)
+		}
+	}
+	return &awsprovider.Options{PollInterval: interval, EventQueueURL: o.awsEventsQueueURL}, nil
+}
+
+func newLogger(format, level string, w io.Writer) (logr.Logger, error) {
+	var encoder crzap.Opts
+	switch format {
+	case "json":
+		encoder = crzap.JSONEncoder()
+	case "text":
+		encoder = crzap.ConsoleEncoder()
+	default:
+		return logr.Logger{}, fmt.Errorf("--log-format must be json or text, got %q", format)
+	}
+	var zapLevel zapcore.Level
+	switch level {
+	case "info":
+		zapLevel = zapcore.InfoLevel
+	case "debug":
+		zapLevel = zapcore.DebugLevel
+	default:
+		return logr.Logger{}, fmt.Errorf("--log-level must be info or debug, got %q", level)
+	}
+	return crzap.New(encoder, crzap.Level(zapLevel), crzap.WriteTo(w)), nil
+}

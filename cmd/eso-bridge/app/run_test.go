@@ -1,0 +1,57 @@
+package app
+
+import (
+	"flag"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eso-bridge/eso-bridge/bridge"
+)
+
+func TestAWSFlagsChooseTheSweepAndTheQueue(t *testing.T) {
+	const queue = "https://sqs.eu-west-1.amazonaws.com/111122223333/eso-bridge-events"
+	tests := []struct {
+		args      []string
+		wantSweep time.Duration // 0: provider off
+		wantQueue string
+		wantErr   string
+	}{
+		{args: nil, wantSweep: 30 * time.Second},
+		{args: []string{"--aws-poll-interval=0"}},
+		{args: []string{"--aws-events-queue-url=" + queue}, wantSweep: 10 * time.Minute, wantQueue: queue},
+		{args: []string{"--aws-events-queue-url=" + queue, "--aws-poll-interval=1m"}, wantSweep: time.Minute, wantQueue: queue},
+		{args: []string{"--aws-events-queue-url=" + queue, "--aws-poll-interval=0"}, wantErr: "needs the AWS provider"},
+		{args: []string{"--aws-events-queue-url=eso-bridge-events"}, wantErr: "must be a queue URL"},
+		{args: []string{"--aws-poll-interval=-1s"}, wantErr: "must be >= 0"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			opts := runOptions{bridge: bridge.DefaultOptions()}
+			fs := flag.NewFlagSet("run", flag.ContinueOnError)
+			fs.SetOutput(io.Discard)
+			opts.BindFlags(fs)
+			if err := fs.Parse(tt.args); err != nil {
+				t.Fatal(err)
+			}
+			got, err := opts.aws(fs)
+			switch {
+			case tt.wantErr != "":
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want one saying %q", err, tt.wantErr)
+				}
+			case err != nil:
+				t.Fatal(err)
+			case tt.wantSweep == 0:
+				if got != nil {
+					t.Fatalf("the AWS provider is on (%+v), want off", got)
+				}
+			case got == nil:
+				t.Fatal("the AWS provider is off")
+			case got.PollInterval != tt.wantSweep || got.EventQueueURL != tt.wantQueue:
+				t.Fatalf("sweep %s, queue %q; want %s, %q", got.PollInterval, got.EventQueueURL, tt.wantSweep, tt.wantQueue)
+			}
+		})
+	}
+}

@@ -1,0 +1,43 @@
+package aws
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/eso-bridge/eso-bridge/bridge/metrics"
+)
+
+// Metrics are the AWS provider's Prometheus metrics.
+type Metrics struct {
+	// Calls counts AWS calls by operation and result.
+	Calls *prometheus.CounterVec
+	// Events counts event queue messages by result (see EventReceived...).
+	Events *prometheus.CounterVec
+	// EventToTrigger observes the time from an event's arrival in the queue
+	// to the move it announced being reported.
+	EventToTrigger prometheus.Histogram
+}
+
+// NewMetrics creates the metrics and registers them with reg (the
+// controller-runtime registry, served on the manager's metrics endpoint,
+// when nil); a second call returns the collectors already registered.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	if reg == nil {
+		reg = crmetrics.Registry
+	}
+	m := &Metrics{
+		Calls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eso_bridge_aws_calls_total", Help: "AWS Secrets Manager calls by operation and result.",
+		}, []string{"operation", "result"}),
+		Events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "eso_bridge_aws_events_total", Help: "Messages from the Secrets Manager event queue, by result (received, handled, duplicate, ignored, malformed, failed).",
+		}, []string{"result"}),
+		EventToTrigger: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "eso_bridge_event_to_trigger_seconds", Help: "Latency from an event's arrival in the SQS queue to eso-bridge reporting the move it announced.", Buckets: metrics.LatencyBuckets,
+		}),
+	}
+	metrics.Register(reg, &m.Calls)
+	metrics.Register(reg, &m.Events)
+	metrics.Register(reg, &m.EventToTrigger)
+	return m
+}

@@ -1,0 +1,74 @@
+package aws
+
+import (
+	"slices"
+	"sort"
+	"strings"
+
+	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
+
+	"github.com/eso-bridge/eso-bridge/providers"
+)
+
+// Refs implements providers.Vault for stores of ESO's AWS provider with
+// service SecretsManager: the secrets es reads at their current version, with
+// the store's prefix. A remoteRef pinned to a version ID or another label
+// never rotates and is left out; a dataFrom.find becomes a pattern the sweep
+// expands.
+func (p *Poller) Refs(es *esv1.ExternalSecret, store *esv1.SecretStoreSpec) []providers.Ref {
+	if store == nil || store.Provider == nil || store.Provider.AWS == nil || store.Provider.AWS.Service != esv1.AWSServiceSecretsManager {
+		return nil
+	}
+	aws := store.Provider.AWS
+	storeID := Store{Region: aws.Region, Role: aws.Role}.ID()
+	var refs []providers.Ref
+	add := func(ref providers.Ref) {
+		if !slices.Contains(refs, ref) {
+			refs = append(refs, ref)
+		}
+	}
+	addRemote := func(remote esv1.ExternalSecretDataRemoteRef) {
+		if remote.Key != "" && followsCurrent(remote.Version) {
+			add(providers.Ref{Store: storeID, Key: aws.Prefix + remote.Key})
+		}
+	}
+	for _, data := range es.Spec.Data {
+		addRemote(data.RemoteRef)
+	}
+	for _, from := range es.Spec.DataFrom {
+		if from.Extract != nil {
+			addRemote(*from.Extract)
+		}
+		if find := from.Find; find != nil {
+			pattern := providers.Ref{Store: storeID, Path: aws.Prefix + valueOf(find.Path), Tags: canonicalTags(find.Tags)}
+			if find.Name != nil {
+				pattern.NameRegexp = find.Name.RegExp
+			}
+			add(pattern)
+		}
+	}
+	return refs
+}
+
+// followsCurrent reports whether a remoteRef.version reads AWSCURRENT: empty,
+// or that label itself. "uuid/..." pins a version; any other label pins it.
+func followsCurrent(version string) bool {
+	return version == "" || version == LabelCurrent
+}
+
+// canonicalTags writes tags as "k=v,..." sorted by key.
+func canonicalTags(tags map[string]string) string {
+	pairs := make([]string, 0, len(tags))
+	for k, v := range tags {
+		pairs = append(pairs, k+"="+v)
+	}
+	sort.Strings(pairs)
+	return strings.Join(pairs, ",")
+}
+
+func valueOf(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
