@@ -93,7 +93,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, mo ManagerOptions)
 		return fmt.Errorf("starting the event recorder: %w", err)
 	}
 	defer broadcaster.Shutdown()
-	recorder := events.Recorder{EventRecorder: broadcaster.NewRecorder(Scheme, "eso-bridge")}
+	recorder := events.NewRecorder(broadcaster.NewRecorder(Scheme, "eso-bridge"))
 
 	provider, err := mo.Tracing.Provider(ctx)
 	if err != nil {
@@ -104,13 +104,10 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, mo ManagerOptions)
 	if provider != nil {
 		tracerProvider = provider
 	}
-	if err := Setup(ctx, mgr, opts, recorder, mo.Vault, tracerProvider); err != nil {
+	if err := Setup(ctx, mgr, opts, recorder, mo.Vault, tracerProvider, mo.LeaderElection); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
-		return err
-	}
-	if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
 		return err
 	}
 	return mgr.Start(ctx)

@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/eso-bridge/eso-bridge/bridge/annotations"
+	"github.com/eso-bridge/eso-bridge/bridge/eso"
 	"github.com/eso-bridge/eso-bridge/bridge/events"
 	"github.com/eso-bridge/eso-bridge/bridge/index"
 	"github.com/eso-bridge/eso-bridge/bridge/metrics"
@@ -28,12 +29,14 @@ import (
 
 // Setup wires everything eso-bridge runs into mgr: the indexes, one restart
 // reconciler and one rollout observer per workload kind, the vault trigger
-// when there is a vault, and the ExternalSecret checker. vault is nil without
-// one; tracerProvider is nil when no spans are exported.
-func Setup(ctx context.Context, mgr ctrl.Manager, opts Options, recorder events.Recorder, vault providers.Vault, tracerProvider trace.TracerProvider) error {
+// when there is a vault, the ExternalSecret checker, and the readiness
+// check. vault is nil without one; tracerProvider is nil when no spans are
+// exported; leaderElection says whether this replica may be a standby.
+func Setup(ctx context.Context, mgr ctrl.Manager, opts Options, recorder events.Recorder, vault providers.Vault, tracerProvider trace.TracerProvider, leaderElection bool) error {
 	if err := opts.Validate(); err != nil {
 		return err
 	}
+	ready := &readiness{cache: mgr.GetCache(), elected: mgr.Elected(), leaderElection: leaderElection}
 	inScope, err := scope.New(opts.Namespaces, opts.ExcludeNamespaces, opts.NamespaceSelector)
 	if err != nil {
 		return err
@@ -41,6 +44,11 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options, recorder events.
 	kinds := workload.Served(mgr.GetRESTMapper())
 	if err := index.Setup(ctx, mgr, kinds); err != nil {
 		return err
+	}
+	// Every replica caches Secret metadata from the start, not only once
+	// elected: a standby that takes over decides at once.
+	if _, err := mgr.GetCache().GetInformer(ctx, eso.SecretMetadata()); err != nil {
+		return fmt.Errorf("caching Secret metadata: %w", err)
 	}
 	m := metrics.New(nil)
 	var tracer *tracing.Tracer
@@ -71,7 +79,10 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options, recorder events.
 		if err := vaultTrigger.SetupWithManager(mgr); err != nil {
 			return fmt.Errorf("setting up the vault trigger: %w", err)
 		}
-		versions = vaultTrigger
+		versions, ready.trigger = vaultTrigger, vaultTrigger
+	}
+	if err := mgr.AddReadyzCheck("able-to-decide", ready.check); err != nil {
+		return err
 	}
 	limiter := restart.NewLimiter(opts.RolloutsPerSecond, opts.RolloutBurst, opts.NamespaceRolloutsPerSecond, opts.NamespaceRolloutBurst)
 	writes := restart.NewWriteObserver()

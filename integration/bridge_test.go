@@ -19,6 +19,7 @@ import (
 	"github.com/eso-bridge/eso-bridge/bridge/events"
 	"github.com/eso-bridge/eso-bridge/bridge/gate"
 	"github.com/eso-bridge/eso-bridge/bridge/workload"
+	"github.com/eso-bridge/eso-bridge/integration/controlplane"
 	"github.com/eso-bridge/eso-bridge/integration/harness"
 )
 
@@ -454,4 +455,102 @@ func TestLeaderElectionHandsOverWithoutRepeatingRestarts(t *testing.T) {
 	first() // the leader or the standby: either way one replica is left
 	s.Rotate("db")
 	s.ExpectRestarts(api, 2)
+}
+
+// Every bad annotation reaches the user as a Warning of its own: a long
+// value is quoted short (an Event holds 1,024 characters, and the API server
+// drops a longer one), a path is not taken for a namespace, and two problems
+// on one object stay two Warnings.
+func TestEveryBadAnnotationGetsAWarningOfItsOwn(t *testing.T) {
+	s := harness.NewScenario(t)
+	long := strings.Repeat("ä", 5*1024)
+	values := map[string]string{
+		"long":     "deployment/" + long,
+		"pathlike": "deployment/../x",
+		"empty":    " , ,",
+		"unicode":  "deployment/äpi",
+		"missing":  "deployment/gone, statefulset/away",
+	}
+	for name, value := range values {
+		s.ExternalSecret(name, "v1", map[string]string{annotations.AnnotationRollout: value})
+	}
+	twice := s.Workload(harness.WorkloadKinds[0], "twice", map[string]string{
+		annotations.AnnotationAuto: "yes please", annotations.AnnotationExternalSecrets: "../db",
+	}, "long")
+	s.StartBridge(harness.TestOptions())
+
+	s.WaitEventSaying(events.ReasonInvalidAnnotation, "long", "(10251 bytes)")
+	s.WaitEventSaying(events.ReasonInvalidAnnotation, "pathlike", `"deployment/../x" is not kind/name`)
+	s.WaitEventSaying(events.ReasonInvalidAnnotation, "empty", "names no workload")
+	s.WaitEventSaying(events.ReasonInvalidAnnotation, "unicode", "is not a valid name")
+	s.WaitEventSaying(events.ReasonMissingReference, "missing", "deployment/gone, statefulset/away")
+	s.WaitEventSaying(events.ReasonInvalidAnnotation, "twice", annotations.AnnotationAuto)
+	s.WaitEventSaying(events.ReasonInvalidAnnotation, "twice", annotations.AnnotationExternalSecrets)
+
+	var list corev1.EventList
+	if err := s.Client.List(s.Ctx, &list, client.InNamespace(s.NS)); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range list.Items {
+		if len(e.Message) > 1024 {
+			t.Errorf("the %s Event about %s is %d bytes long", e.Reason, e.InvolvedObject.Name, len(e.Message))
+		}
+		if e.Reason == events.ReasonInvalidAnnotation && e.Count > 1 {
+			t.Errorf("the %s Event about %s was sent %d times; once per cause is enough", e.Reason, e.InvolvedObject.Name, e.Count)
+		}
+	}
+	if got := s.Restarts(twice); got != 0 {
+		t.Errorf("a workload with unparsable opt-in annotations was restarted %d time(s)", got)
+	}
+}
+
+// A user who adds a Secret to their own pod template gets their own rollout,
+// and only that one: the set of sources changed, no source's data did, so
+// eso-bridge records the new set without a restart of its own. The added
+// source is followed from then on.
+func TestAUsersOwnPodTemplateEditRollsOnceNotTwice(t *testing.T) {
+	s := harness.NewScenario(t)
+	s.ExternalSecret("db", "v1", nil)
+	s.ExternalSecret("cache", "v1", nil)
+	api := s.Workload(harness.WorkloadKinds[0], "api", workloadOn, "db")
+	s.StartBridge(harness.TestOptions())
+	s.WaitAdopted(api)
+
+	edited := s.Get(api).(*appsv1.Deployment)
+	container := &edited.Spec.Template.Spec.Containers[0]
+	container.EnvFrom = append(container.EnvFrom, corev1.EnvFromSource{
+		SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "cache"}},
+	})
+	if err := s.Client.Update(s.Ctx, edited); err != nil {
+		t.Fatal(err)
+	}
+	s.ExpectRestarts(api, 1) // the user's own
+	s.WaitFor("the new set of sources to be recorded", func() (bool, string) {
+		digests := s.Get(api).GetAnnotations()[annotations.AnnotationSourceDigests]
+		return strings.Contains(digests, "cache="), "source-digests: " + digests
+	})
+
+	s.Rotate("cache")
+	s.ExpectRestarts(api, 2)
+}
+
+// A source whose Secret ESO never writes — an ExternalSecret whose remote
+// key does not exist — holds nothing: the workload is adopted, a rotation of
+// its other source restarts it once, and past the maximum wait a Warning
+// names the Secret that never came.
+func TestASourceWhoseSecretIsNeverWrittenHoldsNothing(t *testing.T) {
+	s := harness.NewScenario(t)
+	s.ExternalSecret("db", "v1", nil)
+	ghost := controlplane.ExternalSecret(s.NS, "ghost", s.RemoteKey("no-such-secret"), "value", time.Hour)
+	if err := s.Client.Create(s.Ctx, ghost); err != nil {
+		t.Fatal(err)
+	}
+	api := s.Workload(harness.WorkloadKinds[0], "api", workloadOn, "db", "ghost")
+	opts := harness.TestOptions()
+	opts.MaxGateWait = 20 * time.Second
+	s.StartBridge(opts)
+	s.WaitAdopted(api)
+	s.Rotate("db")
+	s.ExpectRestarts(api, 1)
+	s.WaitEventSaying(gate.ReasonSecretMissing, "api", "ExternalSecret ghost has not written Secret ghost")
 }

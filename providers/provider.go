@@ -56,6 +56,9 @@ type Source interface {
 	// Run follows the refs until ctx ends, sending each first sighting and
 	// every move of a current version to changes.
 	Run(ctx context.Context, changes chan<- Change) error
+	// Synced reports whether the source has looked at every ref it was last
+	// asked to watch (a look that failed counts: the vault was asked).
+	Synced() bool
 }
 
 // Vault is what the controller needs from one kind of vault: which remote

@@ -6,7 +6,9 @@ package annotations
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 )
@@ -36,6 +38,11 @@ const (
 	// hash eso-bridge last adopted or rolled to; on the pod template, the hash
 	// the template was rolled for.
 	AnnotationSourceHash = "eso-bridge.io/source-hash"
+	// AnnotationSourceDigests on the workload's metadata records each
+	// source's digest (Secret name and ESO data-hash) as last adopted or
+	// rolled to: "secret=digest,..." sorted by Secret. A restart is for a
+	// source whose digest changed; a source added or removed is re-adopted.
+	AnnotationSourceDigests = "eso-bridge.io/source-digests"
 	// AnnotationRestartedAt on the pod template is when eso-bridge restarted it
 	// (RFC 3339); changing it is what rolls the pods.
 	AnnotationRestartedAt = "eso-bridge.io/restarted-at"
@@ -130,22 +137,22 @@ func ParseRolloutPolicy(value string) (RolloutPolicy, error) {
 	for _, entry := range SplitList(value) {
 		parts := strings.Split(entry, "/")
 		switch {
-		case len(parts) == 3:
-			return RolloutPolicy{}, fmt.Errorf("%q names namespace %q: only workloads in the ExternalSecret's own namespace can be restarted", entry, parts[0])
+		case len(parts) == 3 && isNamespace(parts[0]) && isKind(parts[1]):
+			return RolloutPolicy{}, fmt.Errorf("%s names namespace %s: only workloads in the ExternalSecret's own namespace can be restarted", Quote(entry), Quote(parts[0]))
 		case len(parts) != 2:
-			return RolloutPolicy{}, fmt.Errorf("%q is not kind/name (want %q, %q, or a list like \"deployment/api, statefulset/db\")", entry, rolloutAuto, rolloutOff)
+			return RolloutPolicy{}, fmt.Errorf("%s is not kind/name (want %q, %q, or a list like \"deployment/api, statefulset/db\")", Quote(entry), rolloutAuto, rolloutOff)
 		}
 		kind, ok := CanonicalKind(parts[0])
 		if !ok {
-			return RolloutPolicy{}, fmt.Errorf("%q: kind %q is not one of deployment, statefulset, daemonset, cronjob, rollout", entry, parts[0])
+			return RolloutPolicy{}, fmt.Errorf("%s: kind %s is not one of deployment, statefulset, daemonset, cronjob, rollout", Quote(entry), Quote(parts[0]))
 		}
 		if errs := validation.IsDNS1123Subdomain(parts[1]); len(errs) > 0 {
-			return RolloutPolicy{}, fmt.Errorf("%q: %q is not a valid name: %s", entry, parts[1], strings.Join(errs, "; "))
+			return RolloutPolicy{}, fmt.Errorf("%s: %s is not a valid name: %s", Quote(entry), Quote(parts[1]), strings.Join(errs, "; "))
 		}
 		policy.Workloads = append(policy.Workloads, WorkloadRef{Kind: kind, Name: parts[1]})
 	}
 	if len(policy.Workloads) == 0 {
-		return RolloutPolicy{}, fmt.Errorf("%q names no workload", value)
+		return RolloutPolicy{}, fmt.Errorf("%s names no workload", Quote(value))
 	}
 	return policy, nil
 }
@@ -155,11 +162,11 @@ func ParseRolloutPolicy(value string) (RolloutPolicy, error) {
 func ParseNameList(value string) ([]string, error) {
 	var names []string
 	for _, name := range SplitList(value) {
-		if strings.Contains(name, "/") {
-			return nil, fmt.Errorf("%q names another namespace: only ExternalSecrets in the workload's own namespace can be followed", name)
+		if namespace, _, found := strings.Cut(name, "/"); found && isNamespace(namespace) && strings.Count(name, "/") == 1 {
+			return nil, fmt.Errorf("%s names another namespace: only ExternalSecrets in the workload's own namespace can be followed", Quote(name))
 		}
 		if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
-			return nil, fmt.Errorf("%q is not a valid name: %s", name, strings.Join(errs, "; "))
+			return nil, fmt.Errorf("%s is not a valid name: %s", Quote(name), strings.Join(errs, "; "))
 		}
 		names = append(names, name)
 	}
@@ -175,10 +182,35 @@ func ParseBool(value string) (bool, error) {
 	case "false", "":
 		return false, nil
 	}
-	return false, fmt.Errorf("%q is neither \"true\" nor \"false\"", value)
+	return false, fmt.Errorf("%s is neither \"true\" nor \"false\"", Quote(value))
 }
 
 // SplitList splits on commas and white space and drops empty entries.
 func SplitList(value string) []string {
 	return strings.FieldsFunc(value, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' })
+}
+
+// quoted is how much of a user's value a message quotes: enough to find it,
+// and a message stays within what an Event can hold however long the value.
+const quoted = 64
+
+// Quote quotes at most the first 64 bytes of value, marking a cut.
+func Quote(value string) string {
+	if len(value) <= quoted {
+		return strconv.Quote(value)
+	}
+	cut := quoted
+	for cut > 0 && !utf8.RuneStart(value[cut]) {
+		cut--
+	}
+	return strconv.Quote(value[:cut]) + fmt.Sprintf("… (%d bytes)", len(value))
+}
+
+// isNamespace reports whether s could name a namespace.
+func isNamespace(s string) bool { return len(validation.IsDNS1123Label(s)) == 0 }
+
+// isKind reports whether s names a kind eso-bridge restarts.
+func isKind(s string) bool {
+	_, ok := CanonicalKind(s)
+	return ok
 }

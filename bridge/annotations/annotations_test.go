@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestParseRolloutPolicy(t *testing.T) {
@@ -17,6 +18,7 @@ func TestParseRolloutPolicy(t *testing.T) {
 		"auto restarts every consumer":            {value: " auto ", want: RolloutPolicy{Auto: true}},
 		"a list names workloads by kind and name": {value: "deployment/api, sts/db", want: RolloutPolicy{Workloads: []WorkloadRef{{"deployment", "api"}, {"statefulset", "db"}}}},
 		"another namespace is refused":            {value: "prod/deployment/api", wantErr: "only workloads in the ExternalSecret's own namespace"},
+		"a path-like name is not a namespace":     {value: "deployment/../x", wantErr: `"deployment/../x" is not kind/name`},
 		"a bare word is not kind/name":            {value: "deployment", wantErr: "is not kind/name"},
 		"an unknown kind is refused":              {value: "pod/api", wantErr: `kind "pod"`},
 		"an invalid name is refused":              {value: "deployment/API_1", wantErr: "not a valid name"},
@@ -63,5 +65,28 @@ func TestRolloutResultParses(t *testing.T) {
 		if _, got := ParseRolloutResult(value); got != ok {
 			t.Errorf("ParseRolloutResult(%q) ok = %v, want %v", value, got, ok)
 		}
+	}
+}
+
+// An error quotes a short prefix of a long value: a Warning that quotes it
+// whole exceeds what an Event can hold, and the API server drops it.
+func TestErrorsQuoteAShortPrefixOfLongValues(t *testing.T) {
+	long := strings.Repeat("ä", 5*1024) // 10 KiB of two-byte characters
+	_, policyErr := ParseRolloutPolicy("deployment/" + long)
+	_, listErr := ParseNameList(long)
+	_, boolErr := ParseBool(long)
+	for _, err := range []error{policyErr, listErr, boolErr} {
+		if err == nil {
+			t.Fatal("a 10 KiB value was accepted")
+		}
+		if msg := err.Error(); len(msg) > 700 || !strings.Contains(msg, "bytes)") || !utf8.ValidString(msg) {
+			t.Errorf("the error is %d bytes (valid UTF-8: %v), want a short prefix and the length: %.120s", len(msg), utf8.ValidString(msg), msg)
+		}
+	}
+	if _, err := ParseNameList("team-a/db"); err == nil || !strings.Contains(err.Error(), "another namespace") {
+		t.Errorf("a name in another namespace gave %v", err)
+	}
+	if _, err := ParseNameList("../db"); err == nil || strings.Contains(err.Error(), "namespace") {
+		t.Errorf("a path-like name is reported as %v, want an invalid name", err)
 	}
 }

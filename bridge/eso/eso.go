@@ -9,6 +9,7 @@ package eso
 import (
 	"crypto/sha3"
 	"fmt"
+	"strconv"
 	"time"
 
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
@@ -51,6 +52,23 @@ func ResourceVersion(meta metav1.ObjectMeta) string {
 // it is now: its generation, labels and annotations.
 func StatusReflectsSpec(es *esv1.ExternalSecret) bool {
 	return es.Status.SyncedResourceVersion == ResourceVersion(es.ObjectMeta)
+}
+
+// NoRefresh says why ESO will not sync es again when its labels or
+// annotations change — which is how eso-bridge makes ESO fetch a rotation —
+// or "" when it will (ESO's shouldRefresh, v0.20): refreshPolicy CreatedOnce
+// syncs once, Periodic with a refreshInterval of 0 never again; OnChange and
+// Periodic with an interval do.
+func NoRefresh(es *esv1.ExternalSecret) string {
+	switch {
+	case es.Spec.RefreshPolicy == esv1.RefreshPolicyCreatedOnce:
+		return "refreshPolicy is CreatedOnce"
+	case es.Spec.RefreshPolicy == esv1.RefreshPolicyOnChange:
+		return ""
+	case es.Spec.RefreshInterval != nil && es.Spec.RefreshInterval.Duration <= 0:
+		return "refreshInterval is 0"
+	}
+	return ""
 }
 
 // Ready returns es's Ready condition; nil before ESO reported one.
@@ -103,6 +121,28 @@ func StatusWritten(es *esv1.ExternalSecret) time.Time {
 		}
 	}
 	return newest
+}
+
+// StatusWrittenAfter reports whether es, as read, was written after the
+// Secret write that made secretResourceVersion; exact is false when either
+// resource version is not a number. ESO writes the Secret, then the status:
+// an ExternalSecret whose status reflects its metadata and that was written
+// after the Secret write carries the status of that write's sync, or a
+// later one. The API server's times are whole seconds and cannot tell a
+// status written in the same second before the write from one after it;
+// etcd's revisions, which resource versions are, can. Kubernetes calls
+// resource versions opaque; every API server backed by etcd numbers them
+// from one global revision, and where one does not, exact is false.
+func StatusWrittenAfter(es *esv1.ExternalSecret, secretResourceVersion string) (after, exact bool) {
+	esRevision, err := strconv.ParseUint(es.ResourceVersion, 10, 64)
+	if err != nil {
+		return false, false
+	}
+	secretRevision, err := strconv.ParseUint(secretResourceVersion, 10, 64)
+	if err != nil {
+		return false, false
+	}
+	return esRevision > secretRevision, true
 }
 
 // SecretMetadata is an empty Secret read as metadata only: no secret data is

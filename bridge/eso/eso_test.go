@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+	"time"
+
+	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
 
 	ctrlutil "github.com/external-secrets/external-secrets/pkg/controllers/util"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -50,5 +53,50 @@ func TestResourceVersionIsESOsOwnFormula(t *testing.T) {
 		if got, want := ResourceVersion(meta), ctrlutil.GetResourceVersion(meta); got != want {
 			t.Fatalf("input %d (%s): ResourceVersion = %q, ESO's = %q", i, fmt.Sprintf("%+v", meta), got, want)
 		}
+	}
+}
+
+// A status confirms a Secret write only when it was written after it; the
+// order of resource versions tells, where the API server's whole seconds
+// cannot.
+func TestStatusWrittenAfter(t *testing.T) {
+	tests := map[string]struct {
+		es, secret   string
+		after, exact bool
+	}{
+		"a status written after the Secret confirms it":      {es: "1043", secret: "1041", after: true, exact: true},
+		"a status from before the write does not":            {es: "1040", secret: "1041", after: false, exact: true},
+		"numbers, not strings, are compared":                 {es: "1000", secret: "999", after: true, exact: true},
+		"a resource version that is not a number is inexact": {es: "abc", secret: "1041", exact: false},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			es := &esv1.ExternalSecret{ObjectMeta: metav1.ObjectMeta{ResourceVersion: tt.es}}
+			after, exact := StatusWrittenAfter(es, tt.secret)
+			if after != tt.after || exact != tt.exact {
+				t.Errorf("StatusWrittenAfter(%s, %s) = %v, %v; want %v, %v", tt.es, tt.secret, after, exact, tt.after, tt.exact)
+			}
+		})
+	}
+}
+
+func TestNoRefresh(t *testing.T) {
+	interval := func(d time.Duration) *metav1.Duration { return &metav1.Duration{Duration: d} }
+	tests := map[string]struct {
+		spec esv1.ExternalSecretSpec
+		want string
+	}{
+		"an interval refreshes on a change":          {spec: esv1.ExternalSecretSpec{RefreshInterval: interval(time.Hour)}, want: ""},
+		"no interval set is ESO's default, 1h":       {spec: esv1.ExternalSecretSpec{}, want: ""},
+		"an interval of 0 never refreshes again":     {spec: esv1.ExternalSecretSpec{RefreshInterval: interval(0)}, want: "refreshInterval is 0"},
+		"CreatedOnce syncs once":                     {spec: esv1.ExternalSecretSpec{RefreshPolicy: esv1.RefreshPolicyCreatedOnce, RefreshInterval: interval(time.Hour)}, want: "refreshPolicy is CreatedOnce"},
+		"OnChange refreshes on a change, interval 0": {spec: esv1.ExternalSecretSpec{RefreshPolicy: esv1.RefreshPolicyOnChange, RefreshInterval: interval(0)}, want: ""},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := NoRefresh(&esv1.ExternalSecret{Spec: tt.spec}); got != tt.want {
+				t.Errorf("NoRefresh = %q, want %q", got, tt.want)
+			}
+		})
 	}
 }

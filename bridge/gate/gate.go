@@ -5,6 +5,8 @@ package gate
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -26,15 +28,18 @@ type Source struct {
 	// later: the time eso-bridge saw the write when it was watching, else the
 	// end of the second the API server recorded for the write.
 	ChangedAt time.Time
+	// Since is when the ExternalSecret was created: how long ESO has had to
+	// write a Secret that is still missing.
+	Since time.Time
 	// Ready, Reason and Message are the ExternalSecret's Ready condition;
 	// Reason is empty when ESO has not reported one.
 	Ready   bool
 	Reason  string
 	Message string
 	// StatusCurrent is true when ESO's status reflects the ExternalSecret's
-	// latest metadata and its last refresh is no older than the Secret's last
-	// write: ESO writes the Secret first and its status after, so only then
-	// has ESO finished the sync that wrote the Secret.
+	// latest metadata and was written after the Secret write that brought
+	// its data-hash: ESO writes the Secret first and its status after, so
+	// only then has ESO finished the sync that wrote the Secret.
 	StatusCurrent bool
 	// PendingVersion is a vault version that ESO has not written yet (from a
 	// vault provider); empty when none is known.
@@ -50,7 +55,12 @@ type Input struct {
 	// RecordedHash is the source hash eso-bridge last adopted or rolled the
 	// workload to; empty for a workload seen for the first time.
 	RecordedHash string
-	Sources      []Source
+	// Recorded are the digests of each source's data (by Secret name) that
+	// eso-bridge last adopted or rolled the workload to; nil when it has
+	// recorded none (first sight, or recorded by an eso-bridge before 0.2,
+	// which kept RecordedHash only).
+	Recorded map[string]string
+	Sources  []Source
 	// Settle is how long every source must have been quiet, so that sources
 	// rotating together cause one restart.
 	Settle time.Duration
@@ -85,6 +95,8 @@ const (
 	ReasonNoSources       = "NoSources"
 	ReasonUpToDate        = "UpToDate"
 	ReasonAdopted         = "Adopted"
+	ReasonReadopted       = "SourcesChanged"
+	ReasonRecorded        = "Recorded"
 	ReasonSecretMissing   = "SecretMissing"
 	ReasonSyncError       = "SyncError"
 	ReasonWaitingForESO   = "WaitingForESO"
@@ -100,8 +112,12 @@ type Decision struct {
 	Action  Action
 	Reason  string
 	Message string
-	// Hash is the current source hash (empty while a Secret lacks its data-hash).
+	// Hash is the current source hash, over the sources whose Secret ESO
+	// has written.
 	Hash string
+	// Digests is the record to keep for ActionAdopt and ActionRestart: each
+	// source's digest, the last one known for a source whose Secret is gone.
+	Digests map[string]string
 	// RequeueAfter is set for ActionWait.
 	RequeueAfter time.Duration
 	// Waited is how long the change has been waiting, for ActionRestart,
@@ -115,7 +131,111 @@ type Decision struct {
 // is expected to wake it sooner.
 const waitPoll = 2 * time.Second
 
-// Gate decides whether a workload restarts now. The checks run in order:
+// Gate decides whether a workload restarts now. A restart means that the
+// data of a source the pods already used has changed: each source's digest
+// is recorded, and only a source whose recorded digest differs is a change.
+// A source added or removed (the user edited the pod template, an opt-in
+// changed, an ExternalSecret was deleted) is re-adopted without a restart,
+// and only the sources that changed, or are about to (a vault version
+// pending), are waited for. A source whose Secret ESO has not written holds
+// nothing: it keeps its last record, if any, and counts once it is written.
+//
+//  1. no sources → nothing;
+//  2. first sight → adopt the sources written so far, no restart;
+//  3. no recorded digest changed → nothing, or re-adopt a changed set;
+//  4. a changed (or pending) source in SecretSyncedError → hold, with a Warning;
+//  5. a changed (or pending) source not Ready, its status not yet current, a
+//     vault version pending, or a write within the settle window → wait;
+//     past MaxWait → time out;
+//  6. restart, once, with the hash of all sources together.
+//
+// A workload recorded by an eso-bridge that kept only the combined hash is
+// decided as it decided (legacyGate), and its digests are recorded.
+func Gate(in Input) Decision {
+	if len(in.Sources) == 0 {
+		return Decision{Action: ActionNone, Reason: ReasonNoSources, Message: "uses no ESO-managed Secret eso-bridge follows"}
+	}
+	if in.Recorded == nil && in.RecordedHash != "" {
+		return legacyGate(in)
+	}
+	var written, missing []Source
+	for _, s := range in.Sources {
+		if s.SecretFound && s.DataHash != "" {
+			written = append(written, s)
+		} else {
+			missing = append(missing, s)
+		}
+	}
+	hash := SourceHash(written)
+	digests := map[string]string{}
+	for _, s := range written {
+		digests[s.Secret] = Digest(s)
+	}
+	for _, s := range missing {
+		if old, ok := in.Recorded[s.Secret]; ok {
+			digests[s.Secret] = old
+		}
+	}
+	if in.Recorded == nil {
+		if len(written) == 0 {
+			return Decision{Action: ActionNone, Reason: ReasonSecretMissing, Blocking: missing[0].ExternalSecret,
+				Message: fmt.Sprintf("no source's Secret has been written by ESO yet (%s); its creation wakes the workload", SourceNames(missing))}
+		}
+		return Decision{Action: ActionAdopt, Reason: ReasonAdopted, Hash: hash, Digests: digests,
+			Message: fmt.Sprintf("adopted with %d source(s), no restart", len(written))}
+	}
+	var changed []Source
+	for _, s := range written {
+		if old, ok := in.Recorded[s.Secret]; ok && old != digests[s.Secret] {
+			changed = append(changed, s)
+		}
+	}
+	if len(changed) == 0 {
+		if !maps.Equal(digests, in.Recorded) {
+			return Decision{Action: ActionAdopt, Reason: ReasonReadopted, Hash: hash, Digests: digests,
+				Message: "the set of sources changed (" + setChange(in.Recorded, digests) + "); no source's data did, so no restart"}
+		}
+		if d, failed := syncError(in.Sources, hash); failed {
+			return d // reported, though it holds nothing
+		}
+		return Decision{Action: ActionNone, Reason: ReasonUpToDate, Hash: hash, Message: "sources unchanged"}
+	}
+	// Gated: what changed, and what is about to (sources rotating
+	// together restart once). An unchanged source holds nothing.
+	gated := changed
+	for _, s := range written {
+		if s.PendingVersion != "" && !slices.ContainsFunc(changed, func(c Source) bool { return c.Secret == s.Secret }) {
+			gated = append(gated, s)
+		}
+	}
+	d := decide(in, gated, hash)
+	d.Digests = digests
+	if d.Action == ActionRestart {
+		d.Message = fmt.Sprintf("%d source(s) rotated and synced by ESO: %s", len(changed), SourceNames(changed))
+	}
+	return d
+}
+
+// Unwritten returns the sources whose Secret ESO has still not written
+// MaxWait after their ExternalSecret was created, and when the next source
+// will pass that age (zero when none is left to). They hold nothing, but a
+// user must learn that a Secret the workload uses never came.
+func Unwritten(in Input) (stuck []Source, recheckAfter time.Duration) {
+	for _, s := range in.Sources {
+		if s.SecretFound && s.DataHash != "" {
+			continue
+		}
+		age := in.Now.Sub(s.Since)
+		if age >= in.MaxWait {
+			stuck = append(stuck, s)
+		} else if left := in.MaxWait - age; recheckAfter == 0 || left < recheckAfter {
+			recheckAfter = left
+		}
+	}
+	return stuck, recheckAfter
+}
+
+// legacyGate decides for a workload whose record is a combined hash only:
 //
 //  1. no sources → nothing;
 //  2. a Secret missing or without ESO's data-hash → wait (ESO has not written it);
@@ -125,10 +245,7 @@ const waitPoll = 2 * time.Second
 //  6. a source not Ready, status not yet current, a vault version pending, or
 //     a write within the settle window → wait; past MaxWait → time out;
 //  7. restart, once, with the hash of all sources together.
-func Gate(in Input) Decision {
-	if len(in.Sources) == 0 {
-		return Decision{Action: ActionNone, Reason: ReasonNoSources, Message: "uses no ESO-managed Secret eso-bridge follows"}
-	}
+func legacyGate(in Input) Decision {
 	for _, s := range in.Sources {
 		if !s.SecretFound || s.DataHash == "" {
 			return Decision{Action: ActionWait, Reason: ReasonSecretMissing, RequeueAfter: waitPoll, Blocking: s.ExternalSecret,
@@ -136,22 +253,43 @@ func Gate(in Input) Decision {
 		}
 	}
 	hash := SourceHash(in.Sources)
-	if in.RecordedHash == "" {
-		return Decision{Action: ActionAdopt, Reason: ReasonAdopted, Hash: hash,
-			Message: fmt.Sprintf("adopted with %d source(s), no restart", len(in.Sources))}
-	}
+	digests := map[string]string{}
 	for _, s := range in.Sources {
-		if !s.Ready && s.Reason == eso.ReasonSyncError {
-			return Decision{Action: ActionHold, Reason: ReasonSyncError, Hash: hash, Blocking: s.ExternalSecret,
-				Message: fmt.Sprintf("ExternalSecret %s failed to sync, restart held: %s", s.ExternalSecret, s.Message)}
-		}
+		digests[s.Secret] = Digest(s)
+	}
+	if d, failed := syncError(in.Sources, hash); failed {
+		return d
 	}
 	if hash == in.RecordedHash {
-		return Decision{Action: ActionNone, Reason: ReasonUpToDate, Hash: hash, Message: "sources unchanged"}
+		return Decision{Action: ActionAdopt, Reason: ReasonRecorded, Hash: hash, Digests: digests,
+			Message: "sources unchanged; each source's digest recorded, no restart"}
 	}
+	d := decide(in, in.Sources, hash)
+	d.Digests = digests
+	return d
+}
 
+// syncError holds the restart for the first source in ESO's
+// SecretSyncedError, with a Warning naming it.
+func syncError(sources []Source, hash string) (Decision, bool) {
+	for _, s := range sources {
+		if !s.Ready && s.Reason == eso.ReasonSyncError {
+			return Decision{Action: ActionHold, Reason: ReasonSyncError, Hash: hash, Blocking: s.ExternalSecret,
+				Message: fmt.Sprintf("ExternalSecret %s failed to sync, restart held: %s", s.ExternalSecret, s.Message)}, true
+		}
+	}
+	return Decision{}, false
+}
+
+// decide gates a restart on the sources gated: it waits while one is not
+// synced, not confirmed, pending in the vault or within the settle window of
+// its write, and gives up after MaxWait.
+func decide(in Input, gated []Source, hash string) Decision {
+	if d, failed := syncError(gated, hash); failed {
+		return d
+	}
 	newest := time.Time{}
-	for _, s := range in.Sources {
+	for _, s := range gated {
 		if s.ChangedAt.After(newest) {
 			newest = s.ChangedAt
 		}
@@ -164,7 +302,7 @@ func Gate(in Input) Decision {
 		}
 		return Decision{Action: ActionWait, Reason: reason, Hash: hash, Waited: waited, Blocking: blocking, Message: message, RequeueAfter: after}
 	}
-	for _, s := range in.Sources {
+	for _, s := range gated {
 		switch {
 		case !s.Ready:
 			return wait(ReasonWaitingForESO, s.ExternalSecret, fmt.Sprintf("ExternalSecret %s is not Ready (%s)", s.ExternalSecret, orUnknown(s.Reason)), waitPoll)
@@ -178,7 +316,32 @@ func Gate(in Input) Decision {
 		return wait(ReasonSettling, "", fmt.Sprintf("a source changed %s ago; settling for %s", waited.Round(time.Millisecond), in.Settle), in.Settle-waited)
 	}
 	return Decision{Action: ActionRestart, Reason: ReasonSourcesRotated, Hash: hash, Waited: waited,
-		Message: fmt.Sprintf("%d source(s) synced by ESO: %s", len(in.Sources), SourceNames(in.Sources))}
+		Message: fmt.Sprintf("%d source(s) synced by ESO: %s", len(gated), SourceNames(gated))}
+}
+
+// setChange says which sources were added and removed between two records.
+func setChange(before, after map[string]string) string {
+	var added, removed []string
+	for name := range after {
+		if _, ok := before[name]; !ok {
+			added = append(added, name)
+		}
+	}
+	for name := range before {
+		if _, ok := after[name]; !ok {
+			removed = append(removed, name)
+		}
+	}
+	sort.Strings(added)
+	sort.Strings(removed)
+	var parts []string
+	if len(added) > 0 {
+		parts = append(parts, "added "+strings.Join(added, ", "))
+	}
+	if len(removed) > 0 {
+		parts = append(parts, "removed "+strings.Join(removed, ", "))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // SourceNames lists the ExternalSecrets of sources, sorted, for a message.

@@ -1,6 +1,7 @@
 package gate
 
 import (
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -31,6 +32,8 @@ func statusStale(s *Source)                { s.StatusCurrent = false }
 func secretMissing(s *Source)              { s.SecretFound, s.DataHash = false, "" }
 func pending(version string) func(*Source) { return func(s *Source) { s.PendingVersion = version } }
 
+// TestGate decides for workloads recorded with a combined hash only (by an
+// eso-bridge before per-source records) and for workloads seen first.
 func TestGate(t *testing.T) {
 	before := SourceHash([]Source{source("db"), source("api")})
 	rotated := []Source{source("db", withHash("new"), changedAgo(10*time.Second)), source("api")}
@@ -55,9 +58,9 @@ func TestGate(t *testing.T) {
 			recorded: "", sources: []Source{source("db", notReady("SecretSyncedError", "not found"))},
 			wantAction: ActionAdopt, wantReason: ReasonAdopted,
 		},
-		"unchanged sources cause no restart": {
+		"unchanged sources under a combined record get each source's digest recorded, no restart": {
 			recorded: before, sources: []Source{source("db"), source("api")},
-			wantAction: ActionNone, wantReason: ReasonUpToDate,
+			wantAction: ActionAdopt, wantReason: ReasonRecorded,
 		},
 		"rotated and synced sources restart once": {
 			recorded: before, sources: rotated,
@@ -131,5 +134,116 @@ func TestSourceHashIgnoresOrderAndNamesEverySource(t *testing.T) {
 	}
 	if renamed := SourceHash([]Source{source("a"), source("c", withHash("hash-b"))}); renamed == ab {
 		t.Error("a different Secret with the same data-hash left the source hash unchanged")
+	}
+}
+
+// recordOf is the per-source record of sources.
+func recordOf(sources ...Source) map[string]string {
+	record := map[string]string{}
+	for _, s := range sources {
+		record[s.Secret] = Digest(s)
+	}
+	return record
+}
+
+// With a per-source record, a restart means that the data of a source the
+// pods already used changed; the set of sources changing is re-adopted, and
+// a source that did not change holds nothing.
+func TestGateWithPerSourceRecord(t *testing.T) {
+	recorded := recordOf(source("db"), source("api"))
+	rotatedDB := source("db", withHash("new"), changedAgo(10*time.Second))
+	tests := map[string]struct {
+		sources     []Source
+		wantAction  Action
+		wantReason  string
+		wantMessage string
+		wantDigests map[string]string
+	}{
+		"unchanged sources cause no restart": {
+			sources:    []Source{source("db"), source("api")},
+			wantAction: ActionNone, wantReason: ReasonUpToDate,
+		},
+		"a rotated and synced source restarts once, named": {
+			sources:    []Source{rotatedDB, source("api")},
+			wantAction: ActionRestart, wantReason: ReasonSourcesRotated, wantMessage: "1 source(s) rotated and synced by ESO: db",
+			wantDigests: recordOf(rotatedDB, source("api")),
+		},
+		"a Secret added to the pod template is re-adopted, not restarted": {
+			sources:    []Source{source("db"), source("api"), source("cache")},
+			wantAction: ActionAdopt, wantReason: ReasonReadopted, wantMessage: "added cache",
+			wantDigests: recordOf(source("db"), source("api"), source("cache")),
+		},
+		"a source removed (ExternalSecret deleted, opt-in withdrawn) is re-adopted, not restarted": {
+			sources:    []Source{source("db")},
+			wantAction: ActionAdopt, wantReason: ReasonReadopted, wantMessage: "removed api",
+			wantDigests: recordOf(source("db")),
+		},
+		"a source whose Secret was never written holds nothing": {
+			sources:    []Source{rotatedDB, source("api"), source("never", secretMissing)},
+			wantAction: ActionRestart, wantReason: ReasonSourcesRotated,
+			wantDigests: recordOf(rotatedDB, source("api")),
+		},
+		"a source whose Secret is gone keeps its record, so its return with other data is a change": {
+			sources:    []Source{source("db"), source("api", secretMissing)},
+			wantAction: ActionNone, wantReason: ReasonUpToDate,
+		},
+		"an unchanged source that is not current does not hold a changed one": {
+			sources:    []Source{rotatedDB, source("api", statusStale, notReady("", ""))},
+			wantAction: ActionRestart, wantReason: ReasonSourcesRotated,
+		},
+		"an unchanged source in a sync error does not hold a changed one": {
+			sources:    []Source{rotatedDB, source("api", notReady("SecretSyncedError", "denied"))},
+			wantAction: ActionRestart, wantReason: ReasonSourcesRotated,
+		},
+		"a sync error is still reported when nothing changed": {
+			sources:    []Source{source("db"), source("api", notReady("SecretSyncedError", "denied"))},
+			wantAction: ActionHold, wantReason: ReasonSyncError,
+		},
+		"a changed source not confirmed by ESO waits": {
+			sources:    []Source{source("db", withHash("new"), statusStale), source("api")},
+			wantAction: ActionWait, wantReason: ReasonWaitingForESO,
+		},
+		"an unchanged source with a vault version pending is waited for: they rotate together": {
+			sources:    []Source{rotatedDB, source("api", pending("v2"))},
+			wantAction: ActionWait, wantReason: ReasonVersionPending, wantMessage: "ExternalSecret api",
+		},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			got := Gate(Input{Now: gateNow, RecordedHash: "combined", Recorded: recorded, Sources: tt.sources, Settle: 2 * time.Second, MaxWait: 10 * time.Minute})
+			if got.Action != tt.wantAction || got.Reason != tt.wantReason {
+				t.Fatalf("Gate() = action %d reason %s (%s), want action %d reason %s", got.Action, got.Reason, got.Message, tt.wantAction, tt.wantReason)
+			}
+			if !strings.Contains(got.Message, tt.wantMessage) {
+				t.Errorf("message %q does not contain %q", got.Message, tt.wantMessage)
+			}
+			if tt.wantDigests != nil && !maps.Equal(got.Digests, tt.wantDigests) {
+				t.Errorf("Digests = %v, want %v", got.Digests, tt.wantDigests)
+			}
+		})
+	}
+}
+
+// First sight adopts what ESO has written so far; a workload none of whose
+// Secrets exists yet waits for nothing: their creation wakes it.
+func TestFirstSightAdoptsTheWrittenSources(t *testing.T) {
+	got := Gate(Input{Now: gateNow, Sources: []Source{source("db"), source("never", secretMissing)}, MaxWait: time.Minute})
+	if got.Action != ActionAdopt || !maps.Equal(got.Digests, recordOf(source("db"))) {
+		t.Errorf("Gate() = %+v, want db adopted", got)
+	}
+	got = Gate(Input{Now: gateNow, Sources: []Source{source("never", secretMissing)}, MaxWait: time.Minute})
+	if got.Action != ActionNone || got.Reason != ReasonSecretMissing || got.RequeueAfter != 0 {
+		t.Errorf("Gate() = %+v, want nothing to do until the Secret exists", got)
+	}
+}
+
+// A Secret that never came is reported once it is MaxWait overdue, and the
+// workload is looked at again when the next one will be.
+func TestUnwrittenSourcesAreReportedPastTheMaximumWait(t *testing.T) {
+	old := source("old", secretMissing, func(s *Source) { s.Since = gateNow.Add(-11 * time.Minute) })
+	young := source("young", secretMissing, func(s *Source) { s.Since = gateNow.Add(-8 * time.Minute) })
+	stuck, recheck := Unwritten(Input{Now: gateNow, Sources: []Source{source("db"), old, young}, MaxWait: 10 * time.Minute})
+	if len(stuck) != 1 || stuck[0].Secret != "old" || recheck != 2*time.Minute {
+		t.Errorf("Unwritten = %v, recheck %s; want old, and young looked at again in 2m", stuck, recheck)
 	}
 }

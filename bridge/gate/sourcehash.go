@@ -18,3 +18,10 @@ func SourceHash(sources []Source) string {
 	sum := sha256.Sum256([]byte(strings.Join(pairs, "\n")))
 	return hex.EncodeToString(sum[:16])
 }
+
+// Digest is the record of one source's data: a digest of its Secret's name
+// and ESO's data-hash, itself a digest, so no secret value goes in.
+func Digest(s Source) string {
+	sum := sha256.Sum256([]byte(s.Secret + "=" + s.DataHash))
+	return hex.EncodeToString(sum[:8])
+}

@@ -35,7 +35,7 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "eso_bridge_restarts_total", Help: "Workload restarts by kind and result (success; conflict: the workload changed meanwhile, retried at once; error).",
 		}, []string{"kind", "result"}),
 		Holds: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eso_bridge_holds_total", Help: "Restarts held or abandoned by the gate, by reason (SyncError, GateTimedOut).",
+			Name: "eso_bridge_holds_total", Help: "Restarts held or abandoned by the gate, and sources whose Secret never came, by reason (SyncError, GateTimedOut, SecretMissing).",
 		}, []string{"reason"}),
 		GateWait: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "eso_bridge_gate_wait_seconds", Help: "Time a changed workload waited at the gate, from its newest source write to the restart.", Buckets: latency,

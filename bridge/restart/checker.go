@@ -56,30 +56,45 @@ func (c *ExternalSecretChecker) Reconcile(ctx context.Context, req reconcile.Req
 	if !ok {
 		return reconcile.Result{}, nil
 	}
+	return reconcile.Result{}, c.checkRollout(ctx, es, value)
+}
+
+// checkRollout reports what is wrong with es's rollout annotation, value.
+func (c *ExternalSecretChecker) checkRollout(ctx context.Context, es *esv1.ExternalSecret, value string) error {
+	action := events.ValidateAction(annotations.AnnotationRollout)
 	policy, err := annotations.ParseRolloutPolicy(value)
 	if err != nil {
 		c.Metrics.InvalidAnnotations.WithLabelValues("ExternalSecret").Inc()
-		c.Recorder.Warning(es, nil, events.ReasonInvalidAnnotation, events.ActionValidate, fmt.Sprintf("annotation %s ignored: %v", annotations.AnnotationRollout, err))
+		c.Recorder.Warning(es, nil, events.ReasonInvalidAnnotation, action, fmt.Sprintf("annotation %s ignored: %v", annotations.AnnotationRollout, err))
 		// A user's bad input: retrying cannot fix it, the next edit will.
-		return reconcile.Result{}, reconcile.TerminalError(err)
+		return reconcile.TerminalError(err)
 	}
+	// One Warning per reason names every workload concerned: Events about
+	// one object with one reason fold into the first.
+	var unserved, missing []string
 	for _, ref := range policy.Workloads {
 		kind := c.kind(ref.Kind)
 		if kind == nil {
-			c.Recorder.Warning(es, nil, events.ReasonInvalidAnnotation, events.ActionValidate,
-				fmt.Sprintf("annotation %s names %s, a kind this cluster does not serve", annotations.AnnotationRollout, ref))
+			unserved = append(unserved, ref.String())
 			continue
 		}
 		err := c.Client.Get(ctx, types.NamespacedName{Namespace: es.Namespace, Name: ref.Name}, kind.New())
 		if apierrors.IsNotFound(err) {
-			c.Metrics.InvalidAnnotations.WithLabelValues("ExternalSecret").Inc()
-			c.Recorder.Warning(es, nil, events.ReasonMissingReference, events.ActionValidate,
-				fmt.Sprintf("annotation %s names %s, which does not exist in namespace %s", annotations.AnnotationRollout, ref, es.Namespace))
+			missing = append(missing, ref.String())
 		} else if err != nil {
-			return reconcile.Result{}, err
+			return err
 		}
 	}
-	return reconcile.Result{}, nil
+	if len(unserved) > 0 {
+		c.Recorder.Warning(es, nil, events.ReasonInvalidAnnotation, action,
+			fmt.Sprintf("annotation %s names %s, of a kind this cluster does not serve", annotations.AnnotationRollout, strings.Join(unserved, ", ")))
+	}
+	if len(missing) > 0 {
+		c.Metrics.InvalidAnnotations.WithLabelValues("ExternalSecret").Inc()
+		c.Recorder.Warning(es, nil, events.ReasonMissingReference, action,
+			fmt.Sprintf("annotation %s names %s, which do(es) not exist in namespace %s", annotations.AnnotationRollout, strings.Join(missing, ", "), es.Namespace))
+	}
+	return nil
 }
 
 func (c *ExternalSecretChecker) kind(name string) workload.Kind {

@@ -32,12 +32,14 @@ func (r *Reconciler) restartAnnotations(hash string, sources []gate.Source) map[
 	return restart
 }
 
-// patch records hash on the workload; with restart annotations it also
-// changes the pod template, which rolls the pods. The optimistic lock makes a
-// stale cache fail with a conflict instead of restarting twice.
-func (r *Reconciler) patch(ctx context.Context, obj ctrl.Object, hash string, restart map[string]string) error {
+// patch records the decision's hash and digests on the workload; with
+// restart annotations it also changes the pod template, which rolls the
+// pods. The optimistic lock makes a stale cache fail with a conflict instead
+// of restarting twice.
+func (r *Reconciler) patch(ctx context.Context, obj ctrl.Object, decision gate.Decision, restart map[string]string) error {
 	base := obj.DeepCopyObject().(ctrl.Object)
-	annotations.Set(obj, annotations.AnnotationSourceHash, hash)
+	annotations.Set(obj, annotations.AnnotationSourceHash, decision.Hash)
+	annotations.Set(obj, annotations.AnnotationSourceDigests, annotations.FormatSourceDigests(decision.Digests))
 	if restart != nil {
 		if err := r.Kind.AnnotateTemplate(obj, restart); err != nil {
 			return fmt.Errorf("annotating the pod template: %w", err)

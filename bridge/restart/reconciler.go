@@ -82,7 +82,7 @@ const levelDebug = 1
 const conflictRetry = 100 * time.Millisecond
 
 // Reconcile gathers one workload's sources, asks the gate, and acts.
-func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (result reconcile.Result, err error) {
 	logger := log.FromContext(ctx).WithValues("kind", r.Kind.Kind())
 	obj := r.Kind.New()
 	if err := r.Client.Get(ctx, req.NamespacedName, obj); err != nil {
@@ -112,11 +112,31 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	if recorded == "" {
 		recorded = r.Kind.PodTemplate(obj).Annotations[annotations.AnnotationSourceHash]
 	}
-	decision := gate.Gate(gate.Input{
+	input := gate.Input{
 		Now: r.Clock.Now(), RecordedHash: recorded, Sources: sources,
-		Settle: r.Options.Settle, MaxWait: r.Options.MaxGateWait,
-	})
+		Recorded: annotations.ParseSourceDigests(obj.GetAnnotations()[annotations.AnnotationSourceDigests]),
+		Settle:   r.Options.Settle, MaxWait: r.Options.MaxGateWait,
+	}
+	decision := gate.Gate(input)
 	logger.V(levelDebug).Info("gate", "reason", decision.Reason, "message", decision.Message)
+	// A Secret that never came holds nothing, and is reported once it is
+	// overdue; the workload is looked at again when the next one will be.
+	stuck, recheck := gate.Unwritten(input)
+	for _, s := range stuck {
+		es := r.related(ctx, req.Namespace, s.ExternalSecret, nil)
+		if r.Recorder.Warning(obj, es, gate.ReasonSecretMissing, events.ActionGate, fmt.Sprintf(
+			"ExternalSecret %s has not written Secret %s in the %s since it was created; the workload is restarted for its other sources meanwhile",
+			s.ExternalSecret, s.Secret, r.Options.MaxGateWait)) {
+			r.Metrics.Holds.WithLabelValues(gate.ReasonSecretMissing).Inc()
+		}
+	}
+	if recheck > 0 {
+		defer func() {
+			if err == nil && (result.RequeueAfter == 0 || recheck < result.RequeueAfter) {
+				result.RequeueAfter = recheck
+			}
+		}()
+	}
 
 	switch decision.Action {
 	case gate.ActionNone:
@@ -124,13 +144,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	case gate.ActionWait:
 		return reconcile.Result{RequeueAfter: decision.RequeueAfter}, nil
 	case gate.ActionAdopt:
-		if err := r.patch(ctx, obj, decision.Hash, nil); err != nil {
+		if err := r.patch(ctx, obj, decision, nil); err != nil {
 			if apierrors.IsConflict(err) {
 				return reconcile.Result{RequeueAfter: conflictRetry}, nil
 			}
 			return reconcile.Result{}, err
 		}
-		logger.Info("adopted", "sources", len(sources))
+		logger.Info("adopted", "reason", decision.Reason, "message", decision.Message)
 		return reconcile.Result{}, nil
 	case gate.ActionHold, gate.ActionTimedOut:
 		r.Metrics.Holds.WithLabelValues(decision.Reason).Inc()
@@ -147,7 +167,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		return reconcile.Result{RequeueAfter: delay}, nil
 	}
 	restart := r.restartAnnotations(decision.Hash, sources)
-	if err := r.patch(ctx, obj, decision.Hash, restart); err != nil {
+	if err := r.patch(ctx, obj, decision, restart); err != nil {
 		if apierrors.IsConflict(err) {
 			r.Metrics.Restarts.WithLabelValues(r.Kind.Kind(), "conflict").Inc()
 			return reconcile.Result{RequeueAfter: conflictRetry}, nil
@@ -198,5 +218,5 @@ func (r *Reconciler) observeWriteToPatch(namespace string, sources []gate.Source
 // invalid reports an annotation that does not parse.
 func (r *Reconciler) invalid(obj ctrl.Object, related runtime.Object, annotation string, err error) {
 	r.Metrics.InvalidAnnotations.WithLabelValues(r.Kind.Kind()).Inc()
-	r.Recorder.Warning(obj, related, events.ReasonInvalidAnnotation, events.ActionValidate, fmt.Sprintf("annotation %s ignored: %v", annotation, err))
+	r.Recorder.Warning(obj, related, events.ReasonInvalidAnnotation, events.ValidateAction(annotation), fmt.Sprintf("annotation %s ignored: %v", annotation, err))
 }

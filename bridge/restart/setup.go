@@ -84,7 +84,7 @@ func (r *Reconciler) secretHandler() handler.TypedEventHandler[client.Object, re
 			if e.ObjectOld.GetAnnotations()[eso.DataHashAnnotation] == newHash {
 				return // metadata churn, not a write of new data
 			}
-			r.Writes.Observe(client.ObjectKeyFromObject(e.ObjectNew), newHash, r.Clock.Now())
+			r.Writes.Observe(client.ObjectKeyFromObject(e.ObjectNew), newHash, e.ObjectNew.GetResourceVersion(), r.Clock.Now())
 			enqueue(ctx, e.ObjectNew, q)
 		},
 		DeleteFunc: func(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {

@@ -3,6 +3,7 @@ package restart
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
@@ -46,10 +47,12 @@ func (r *Reconciler) gatherSources(ctx context.Context, obj ctrl.Object) ([]gate
 		candidates = append(candidates, optin.Candidate{ExternalSecret: es, Policy: policy})
 	}
 	selected, missing := optin.SelectSources(r.Kind.Kind(), obj.GetName(), used, optin.OptIn{Auto: auto, Follow: follow}, r.Options.AutoAll, candidates)
-	for _, name := range missing {
+	if len(missing) > 0 {
+		// One Warning names them all: Events about one object with one
+		// reason fold into the first.
 		r.Metrics.InvalidAnnotations.WithLabelValues(r.Kind.Kind()).Inc()
-		r.Recorder.Warning(obj, nil, events.ReasonMissingReference, events.ActionValidate,
-			fmt.Sprintf("annotation %s names ExternalSecret %q, which does not exist in namespace %s", annotations.AnnotationExternalSecrets, name, obj.GetNamespace()))
+		r.Recorder.Warning(obj, nil, events.ReasonMissingReference, events.ValidateAction(annotations.AnnotationExternalSecrets),
+			fmt.Sprintf("annotation %s names ExternalSecret(s) %s, which do not exist in namespace %s", annotations.AnnotationExternalSecrets, strings.Join(missing, ", "), obj.GetNamespace()))
 	}
 	sources := make([]gate.Source, 0, len(selected))
 	for _, es := range selected {
@@ -113,7 +116,7 @@ func (r *Reconciler) candidates(ctx context.Context, obj ctrl.Object, used, foll
 
 // source reads one ExternalSecret's Secret — metadata only — and status.
 func (r *Reconciler) source(ctx context.Context, es *esv1.ExternalSecret) (gate.Source, error) {
-	s := gate.Source{ExternalSecret: es.Name, Secret: eso.TargetSecret(es)}
+	s := gate.Source{ExternalSecret: es.Name, Secret: eso.TargetSecret(es), Since: es.CreationTimestamp.Time}
 	if cond := eso.Ready(es); cond != nil {
 		s.Ready = cond.Status == corev1.ConditionTrue && cond.Reason == esv1.ConditionReasonSecretSynced
 		s.Reason, s.Message = cond.Reason, cond.Message
@@ -132,7 +135,21 @@ func (r *Reconciler) source(ctx context.Context, es *esv1.ExternalSecret) (gate.
 	s.SecretFound = true
 	s.DataHash = secret.Annotations[eso.DataHashAnnotation]
 	written := eso.LastWrite(secret)
-	s.StatusCurrent = eso.StatusReflectsSpec(es) && !eso.StatusWritten(es).Before(written)
+	// ESO's status confirms the write it follows: the write eso-bridge saw
+	// bring the data-hash, or else the Secret's latest write.
+	writeVersion := secret.ResourceVersion
+	if seen, ok := r.Writes.WriteResourceVersion(key, s.DataHash); ok {
+		writeVersion = seen
+	}
+	confirmed, exact := eso.StatusWrittenAfter(es, writeVersion)
+	if !exact {
+		// An API server whose resource versions are not numbers: the
+		// times it records, to the second.
+		confirmed = !eso.StatusWritten(es).Before(written)
+	}
+	// ESO never syncs again an ExternalSecret it does not refresh: a status
+	// that no longer reflects its metadata is still that of its only sync.
+	s.StatusCurrent = (eso.StatusReflectsSpec(es) || eso.NoRefresh(es) != "") && confirmed
 	if seen, ok := r.Writes.SeenAt(key, s.DataHash); ok {
 		s.ChangedAt = seen
 	} else {

@@ -10,16 +10,18 @@ import (
 // WriteObserver remembers when eso-bridge saw each Secret's current data-hash
 // appear. The API server records write times to the second only; a write seen
 // live is known to the millisecond, which makes the settle window and the
-// write-to-patch latency exact. After a controller restart the API server's
-// time is used instead.
+// write-to-patch latency exact; the Secret's resourceVersion at that write
+// is what ESO's status must come after to confirm it. After a controller
+// restart the API server's record is used instead.
 type WriteObserver struct {
 	mu   sync.Mutex
 	seen map[types.NamespacedName]observedWrite
 }
 
 type observedWrite struct {
-	dataHash string
-	at       time.Time
+	dataHash        string
+	resourceVersion string
+	at              time.Time
 }
 
 // NewWriteObserver returns an observer that has seen nothing yet.
@@ -27,15 +29,16 @@ func NewWriteObserver() *WriteObserver {
 	return &WriteObserver{seen: map[types.NamespacedName]observedWrite{}}
 }
 
-// Observe records that secret carries dataHash as of at, unless that hash was
-// already seen (the first sighting is the closest to the write).
-func (o *WriteObserver) Observe(secret types.NamespacedName, dataHash string, at time.Time) {
+// Observe records that secret carries dataHash as of at, in the write that
+// made resourceVersion, unless that hash was already seen (the first
+// sighting is the write that brought it).
+func (o *WriteObserver) Observe(secret types.NamespacedName, dataHash, resourceVersion string, at time.Time) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if prev, ok := o.seen[secret]; ok && prev.dataHash == dataHash {
 		return
 	}
-	o.seen[secret] = observedWrite{dataHash: dataHash, at: at}
+	o.seen[secret] = observedWrite{dataHash: dataHash, resourceVersion: resourceVersion, at: at}
 }
 
 // Forget drops a deleted Secret.
@@ -43,6 +46,18 @@ func (o *WriteObserver) Forget(secret types.NamespacedName) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	delete(o.seen, secret)
+}
+
+// WriteResourceVersion returns the resourceVersion of the write that brought
+// secret's dataHash, if eso-bridge saw it.
+func (o *WriteObserver) WriteResourceVersion(secret types.NamespacedName, dataHash string) (string, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	w, ok := o.seen[secret]
+	if !ok || w.dataHash != dataHash {
+		return "", false
+	}
+	return w.resourceVersion, true
 }
 
 // SeenAt returns when secret was seen with dataHash, if it was.

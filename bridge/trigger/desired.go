@@ -19,12 +19,26 @@ type triggerTarget struct {
 	changedAt time.Time
 }
 
+// vaultClockSkew is how far the vault's clock may run behind the API
+// server's without a rotation being taken for one ESO already fetched.
+const vaultClockSkew = 100 * time.Millisecond
+
+// heldByESO reports whether ESO's last refresh, recorded as refreshTime,
+// certainly fetched a version the vault made current at changedAt. ESO
+// discards version IDs, so only the times can tell, and refreshTime is the
+// start of ESO's sync truncated to the second: a change before that second
+// is held; a change in it or after is in doubt, and one spare refresh (a
+// GetSecretValue that writes nothing) costs far less than a rotation missed
+// until ESO's own refreshInterval, an hour by default.
+func heldByESO(changedAt, refreshTime time.Time) bool {
+	return !refreshTime.IsZero() && changedAt.Before(refreshTime.Add(-vaultClockSkew))
+}
+
 // desired returns the annotation es should carry, the vault's newest change
 // time, and whether es must be triggered: its annotation differs, and either
 // it was triggered before, or a version it reads moved while eso-bridge
-// watched, or changed after ESO's last fetch (while eso-bridge was down). An
-// ExternalSecret never triggered whose data is newer than every version is
-// adopted as it is.
+// watched, or ESO may not hold it (see heldByESO). An ExternalSecret never
+// triggered that certainly holds every version is adopted as it is.
 func (t *VaultTrigger) desired(es *esv1.ExternalSecret, refs []providers.Ref) (triggerTarget, bool) {
 	var pairs, arns []string
 	var newest time.Time
@@ -52,13 +66,9 @@ func (t *VaultTrigger) desired(es *esv1.ExternalSecret, refs []providers.Ref) (t
 		t.mu.Lock()
 		anyMoved = anyMoved || t.moved[ref]
 		t.mu.Unlock()
-		// A version that changed after ESO last fetched is one ESO does not
-		// hold, even if eso-bridge first saw it at start (it was down, or a
-		// new leader took over): ESO discards version IDs, so the vault's
-		// change time is what tells. ESO's refreshTime is to the second, so
-		// only a change past that second counts; a clock skew costs at most
-		// one refresh that writes nothing.
-		if version.ChangedAt.After(es.Status.RefreshTime.Add(time.Second)) {
+		// A version ESO may not hold is triggered, even if eso-bridge first
+		// saw it at start (it was down, or a new leader took over).
+		if !heldByESO(version.ChangedAt, es.Status.RefreshTime.Time) {
 			anyMoved = true
 		}
 	}

@@ -4,14 +4,19 @@ import (
 	"context"
 
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	"github.com/eso-bridge/eso-bridge/bridge/eso"
 	"github.com/eso-bridge/eso-bridge/providers"
 )
 
 // refsFor returns the remote secrets es reads, as its vault says, through
-// the store it names; none while the store does not exist.
+// the store it names; none while the store does not exist, and none through a
+// ClusterSecretStore whose conditions do not admit es's namespace (ESO
+// refuses it, and eso-bridge must not read for it what ESO would not).
 func (t *VaultTrigger) refsFor(ctx context.Context, es *esv1.ExternalSecret) ([]providers.Ref, error) {
 	var spec *esv1.SecretStoreSpec
 	ref := es.Spec.SecretStoreRef
@@ -20,6 +25,20 @@ func (t *VaultTrigger) refsFor(ctx context.Context, es *esv1.ExternalSecret) ([]
 		store := &esv1.ClusterSecretStore{}
 		if err := t.Client.Get(ctx, types.NamespacedName{Name: ref.Name}, store); err != nil {
 			return nil, client.IgnoreNotFound(err)
+		}
+		if len(store.Spec.Conditions) > 0 {
+			namespace := &corev1.Namespace{}
+			if err := t.Client.Get(ctx, types.NamespacedName{Name: es.Namespace}, namespace); err != nil {
+				return nil, client.IgnoreNotFound(err)
+			}
+			admitted, err := eso.StoreAdmits(store, namespace)
+			if err != nil {
+				// A store ESO cannot apply either; its next edit retries.
+				return nil, reconcile.TerminalError(err)
+			}
+			if !admitted {
+				return nil, nil
+			}
 		}
 		spec = &store.Spec
 	default:

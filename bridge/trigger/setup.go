@@ -25,6 +25,7 @@ func (t *VaultTrigger) SetupWithManager(mgr ctrl.Manager) error {
 	t.readers = map[providers.Ref]map[types.NamespacedName]bool{}
 	t.moved = map[providers.Ref]bool{}
 	t.triggered = map[types.NamespacedName]time.Time{}
+	t.reconciled = map[types.NamespacedName]bool{}
 	t.wake = make(chan event.GenericEvent, 1024)
 	if err := mgr.Add(manager.RunnableFunc(t.follow)); err != nil {
 		return err

@@ -49,6 +49,10 @@ type VaultTrigger struct {
 	// triggered holds when each ExternalSecret was last triggered, until
 	// ESO's status confirms the sync.
 	triggered map[types.NamespacedName]time.Time
+	// reconciled holds the ExternalSecrets reconciled since the start, until
+	// caughtUp: then the trigger has seen what it had to catch up with.
+	reconciled map[types.NamespacedName]bool
+	caughtUp   bool
 }
 
 var _ reconcile.Reconciler = &VaultTrigger{}
@@ -56,6 +60,8 @@ var _ reconcile.Reconciler = &VaultTrigger{}
 // Reconcile records what an ExternalSecret reads and triggers it if a version
 // it reads has moved since it was last triggered.
 func (t *VaultTrigger) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	// Counted once done: the vault must then be asked for what it reads.
+	defer t.markReconciled(req.NamespacedName)
 	es := &esv1.ExternalSecret{}
 	if err := t.Client.Get(ctx, req.NamespacedName, es); err != nil {
 		if client.IgnoreNotFound(err) == nil {
@@ -74,13 +80,16 @@ func (t *VaultTrigger) Reconcile(ctx context.Context, req reconcile.Request) (re
 	}
 	t.record(req.NamespacedName, refs)
 	t.observeConfirmation(req.NamespacedName, es)
+	// ESO will not refresh it: say so when first seen, not once a rotation
+	// is lost, and write no trigger that can never be answered.
+	if why := eso.NoRefresh(es); why != "" && len(refs) > 0 {
+		t.Recorder.Warning(es, nil, events.ReasonRefreshDisabled, events.ActionGate,
+			why+": ESO does not refresh this ExternalSecret when its annotations change, so eso-bridge cannot make it fetch a rotated vault version; its Secret changes only if it is recreated")
+		return reconcile.Result{}, nil
+	}
 	target, trigger := t.desired(es, refs)
 	if !trigger {
 		return reconcile.Result{}, nil
-	}
-	if es.Spec.RefreshInterval != nil && es.Spec.RefreshInterval.Duration == 0 {
-		t.Recorder.Warning(es, nil, events.ReasonRefreshDisabled, events.ActionGate,
-			"refreshInterval is 0: ESO does not refresh this ExternalSecret on an annotation change, so eso-bridge cannot make it fetch the new vault version; set a refreshInterval")
 	}
 	// The trigger starts the rotation's trace; ESO carries it to the Secret
 	// and the restart to the pods.
@@ -124,6 +133,10 @@ func (t *VaultTrigger) observeConfirmation(key types.NamespacedName, es *esv1.Ex
 // Pending returns the newest vault version of es that has not been written
 // into its annotations yet, or "".
 func (t *VaultTrigger) Pending(es *esv1.ExternalSecret) string {
+	// A version ESO will never fetch is not waited for.
+	if eso.NoRefresh(es) != "" {
+		return ""
+	}
 	t.mu.Lock()
 	refs := t.refsOf[types.NamespacedName{Namespace: es.Namespace, Name: es.Name}]
 	t.mu.Unlock()
@@ -132,4 +145,41 @@ func (t *VaultTrigger) Pending(es *esv1.ExternalSecret) string {
 		return ""
 	}
 	return target.versions
+}
+
+// markReconciled records that es has been reconciled since the start.
+func (t *VaultTrigger) markReconciled(es types.NamespacedName) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.caughtUp {
+		t.reconciled[es] = true
+	}
+}
+
+// CaughtUp reports whether the trigger can decide: every ExternalSecret in
+// the cache has been reconciled once since the start, and the vault has
+// looked at every remote secret they read. Once true, it stays true.
+func (t *VaultTrigger) CaughtUp(ctx context.Context) (bool, error) {
+	t.mu.Lock()
+	done := t.caughtUp
+	t.mu.Unlock()
+	if done {
+		return true, nil
+	}
+	var list esv1.ExternalSecretList
+	if err := t.Client.List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
+		return false, err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for i := range list.Items {
+		if !t.reconciled[client.ObjectKeyFromObject(&list.Items[i])] {
+			return false, nil
+		}
+	}
+	if !t.Vault.Synced() {
+		return false, nil
+	}
+	t.caughtUp, t.reconciled = true, nil
+	return true, nil
 }

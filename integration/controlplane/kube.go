@@ -171,3 +171,13 @@ func httpOK(ctx context.Context, client *http.Client, url string) error {
 	}
 	return nil
 }
+
+// FreeLoopbackAddress returns a loopback host:port that nothing listens on
+// now, for a server a test starts at once.
+func FreeLoopbackAddress() (string, error) {
+	port, err := freePort()
+	if err != nil {
+		return "", err
+	}
+	return hostPort(port), nil
+}

@@ -7,15 +7,19 @@ package faults_test
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
+	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/eso-bridge/eso-bridge/bridge"
 	"github.com/eso-bridge/eso-bridge/bridge/annotations"
+	"github.com/eso-bridge/eso-bridge/bridge/eso"
 	"github.com/eso-bridge/eso-bridge/bridge/events"
 	"github.com/eso-bridge/eso-bridge/integration/controlplane"
 	"github.com/eso-bridge/eso-bridge/integration/harness"
@@ -141,4 +145,91 @@ func TestAPIServerRestartedMidRotationTheRotationFinishes(t *testing.T) {
 	}
 	s.ExpectRestarts(api, 1)
 	s.WaitEvent(events.ReasonRolloutComplete, "api")
+}
+
+// A Secret write that ESO's status never confirmed restarts nothing, even
+// with no settle window and a status written in the same second: the API
+// server's whole seconds cannot tell that status from one that came after
+// the write. ESO is killed right after a sync, and the Secret's data-hash is
+// then written as a half-finished sync would leave it.
+func TestAStatusFromTheSecondOfAWriteDoesNotConfirmIt(t *testing.T) {
+	s := harness.NewScenario(t)
+	es := s.ExternalSecret("db", "v1", map[string]string{annotations.AnnotationRollout: "auto"})
+	api := s.Workload(harness.WorkloadKinds[0], "api", nil, "db")
+	opts := harness.TestOptions()
+	opts.Settle = 0
+	s.StartBridge(opts)
+	s.WaitAdopted(api)
+
+	component := controlplane.ComponentExternalSecrets
+	t.Cleanup(func() { _ = s.CP.StartComponent(s.Ctx, component) })
+	for attempt := 1; ; attempt++ {
+		s.Refresh("db")
+		if err := s.CP.KillComponent(component); err != nil {
+			t.Fatal(err)
+		}
+		secret := &corev1.Secret{}
+		if err := s.Client.Get(s.Ctx, client.ObjectKey{Namespace: s.NS, Name: "db"}, secret); err != nil {
+			t.Fatal(err)
+		}
+		secret.Annotations[eso.DataHashAnnotation] = fmt.Sprintf("unconfirmed-%d", attempt)
+		if err := s.Client.Update(s.Ctx, secret); err != nil {
+			t.Fatal(err)
+		}
+		synced := s.Get(es).(*esv1.ExternalSecret)
+		if time.Now().Truncate(time.Second).Equal(synced.Status.RefreshTime.Time) {
+			break // the write landed in the second of ESO's status
+		}
+		if attempt == 5 {
+			t.Fatal("could not write the Secret within the second of ESO's sync in 5 attempts")
+		}
+		if err := s.CP.StartComponent(s.Ctx, component); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.ExpectNoMoreRestartsThan(api, 0)
+	// Back, ESO finds the Secret's digest wrong and writes it again as it
+	// was: the data never changed, and nothing restarts.
+	if err := s.CP.StartComponent(s.Ctx, component); err != nil {
+		t.Fatal(err)
+	}
+	s.ExpectNoMoreRestartsThan(api, 0)
+}
+
+// /readyz says ready only once eso-bridge can decide: while AWS's
+// ListSecrets hangs, the vault has not been swept, and a replica handed the
+// work now would take a rotation made meanwhile for its starting point.
+func TestNotReadyUntilTheVaultHasBeenSwept(t *testing.T) {
+	s := harness.NewScenario(t)
+	s.ExternalSecret("db", "v1", map[string]string{annotations.AnnotationRollout: "auto"})
+	s.CP.LocalSecretsManager.Hang("ListSecrets")
+	t.Cleanup(s.CP.LocalSecretsManager.ClearFaults)
+	health, err := controlplane.FreeLoopbackAddress()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.StartBridgeWith(harness.TestOptions(), bridge.ManagerOptions{MetricsAddr: "0", HealthAddr: health, Vault: s.LocalAWS(pollInterval)})
+	probe := func(path string) (int, string) {
+		resp, err := http.Get("http://" + health + path)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, strings.TrimSpace(string(body))
+	}
+	s.WaitFor("/healthz to answer", func() (bool, string) {
+		code, body := probe("/healthz")
+		return code == http.StatusOK, fmt.Sprintf("%d %s", code, body)
+	})
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if code, body := probe("/readyz"); code == http.StatusOK {
+			t.Fatalf("/readyz says ready while the first sweep of AWS hangs: %s", body)
+		}
+	}
+	s.CP.LocalSecretsManager.ClearFaults()
+	s.WaitFor("/readyz to say ready once the sweep has finished", func() (bool, string) {
+		code, body := probe("/readyz")
+		return code == http.StatusOK, fmt.Sprintf("%d %s", code, body)
+	})
 }

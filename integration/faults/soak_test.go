@@ -174,9 +174,21 @@ func TestSoakEveryWorkloadRollsOncePerRotationThroughKillsAndLeaderChanges(t *te
 	if err != nil {
 		t.Fatal(err)
 	}
+	// What eso-bridge writes on workloads is read by anyone with the view
+	// role, who cannot read Secrets.
+	var workloadAnnotations []map[string]string
+	for _, w := range workloads {
+		obj := s.Get(w.object).(*appsv1.Deployment)
+		workloadAnnotations = append(workloadAnnotations, obj.Annotations, obj.Spec.Template.Annotations)
+	}
+	annotationsJSON, err := json.Marshal(workloadAnnotations)
+	if err != nil {
+		t.Fatal(err)
+	}
 	exported := map[string]string{
 		"spans": string(spansJSON), "Events": harness.EventsText(s.Ctx, s.Client, s.NS),
 		"log": harness.BridgeLog(t, s), "metrics": harness.MetricsText(t),
+		"workload annotations": string(annotationsJSON),
 	}
 	for where, text := range exported {
 		for secret := range secrets {

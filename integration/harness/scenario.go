@@ -55,6 +55,7 @@ func (s *Scenario) ExternalSecret(name, value string, annotations map[string]str
 	if _, err := s.CP.SecretsManager.CreateSecret(s.Ctx, s.RemoteKey(name), value); err != nil {
 		s.T.Fatal(err)
 	}
+	WaitPastTheSecond()
 	es := controlplane.ExternalSecret(s.NS, name, s.RemoteKey(name), "value", time.Hour)
 	es.Annotations = annotations
 	if err := s.Client.Create(s.Ctx, es); err != nil {
@@ -65,6 +66,18 @@ func (s *Scenario) ExternalSecret(name, value string, annotations map[string]str
 		s.T.Fatal(err)
 	}
 	return synced
+}
+
+// WaitPastTheSecond returns once the clock is in the next second, and a
+// little past it. ESO's status records its refresh to the second, so an
+// ExternalSecret synced in the second its secret was made may not hold it,
+// and eso-bridge triggers a spare refresh to be sure: tests that mean to
+// start from a settled state create their ExternalSecrets after this.
+func WaitPastTheSecond() {
+	// The next whole second at least 300 ms from now, and 200 ms into it:
+	// eso-bridge counts a change 100 ms before ESO's second as in doubt.
+	next := time.Now().Add(300 * time.Millisecond).Truncate(time.Second).Add(time.Second + 200*time.Millisecond)
+	time.Sleep(time.Until(next))
 }
 
 // RemoteKey is the AWS secret name ExternalSecret(name) reads: unique to the
@@ -264,8 +277,15 @@ func (s *Scenario) ExpectNoMoreRestartsThan(w client.Object, want int64) {
 // and returns its message.
 func (s *Scenario) WaitEvent(reason, regarding string) string {
 	s.T.Helper()
+	return s.WaitEventSaying(reason, regarding, "")
+}
+
+// WaitEventSaying waits for an Event with reason about the object named
+// regarding whose message contains text, and returns its message.
+func (s *Scenario) WaitEventSaying(reason, regarding, text string) string {
+	s.T.Helper()
 	message := ""
-	s.WaitFor(fmt.Sprintf("a %s Event about %s", reason, regarding), func() (bool, string) {
+	s.WaitFor(fmt.Sprintf("a %s Event about %s saying %q", reason, regarding, text), func() (bool, string) {
 		var list corev1.EventList
 		if err := s.Client.List(s.Ctx, &list, client.InNamespace(s.NS)); err != nil {
 			return false, err.Error()
@@ -273,7 +293,7 @@ func (s *Scenario) WaitEvent(reason, regarding string) string {
 		var seen []string
 		for _, e := range list.Items {
 			seen = append(seen, e.Reason+"/"+e.InvolvedObject.Name)
-			if e.Reason == reason && e.InvolvedObject.Name == regarding {
+			if e.Reason == reason && e.InvolvedObject.Name == regarding && strings.Contains(e.Message, text) {
 				message = e.Message
 				return true, ""
 			}

@@ -1,6 +1,8 @@
 package inprocess_test
 
 import (
+	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +12,7 @@ import (
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/eso-bridge/eso-bridge/bridge"
@@ -177,6 +180,7 @@ func TestEveryReaderOfARotatedSecretIsTriggered(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	harness.WaitPastTheSecond()
 	a := controlplane.ExternalSecret(s.NS, "a", s.RemoteKey("shared"), "value", time.Hour)
 	b := controlplane.ExternalSecret(s.NS, "b", s.RemoteKey("shared"), "value", time.Hour)
 	both := controlplane.ExternalSecret(s.NS, "both", s.RemoteKey("x"), "x", time.Hour)
@@ -235,6 +239,7 @@ func TestFindByNameFollowsEveryMatchingSecret(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	harness.WaitPastTheSecond()
 	es := controlplane.ExternalSecret(s.NS, "apps", "unused", "unused", time.Hour)
 	es.Annotations = rolloutAuto
 	es.Spec.Data = nil
@@ -281,6 +286,7 @@ func TestFindByTagsFollowsEveryTaggedSecret(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	harness.WaitPastTheSecond()
 	es := controlplane.ExternalSecret(s.NS, "payments", "unused", "unused", time.Hour)
 	es.Annotations = rolloutAuto
 	es.Spec.Data = nil
@@ -350,5 +356,132 @@ func TestRotationWhileTheControllerWasDownIsCaughtAtStart(t *testing.T) {
 	}
 	if got := annotation(s, es, annotations.AnnotationVaultVersions); !strings.Contains(got, version) {
 		t.Errorf("the ExternalSecret's %s is %q, want %s", annotations.AnnotationVaultVersions, got, version)
+	}
+}
+
+// A rotation made within the second of ESO's last sync, while eso-bridge was
+// not running, cannot be told from one ESO fetched (ESO records its refresh
+// to the second and discards version IDs): eso-bridge triggers it when it
+// starts, and the consumer restarts once into the new value.
+func TestRotationInTheSecondOfESOsSyncIsCaughtAtStart(t *testing.T) {
+	s := harness.NewScenario(t)
+	es := s.ExternalSecret("db", "v1", rolloutAuto)
+	api := s.Workload(harness.WorkloadKinds[0], "api", nil, "db")
+	var version, value string
+	for attempt := 1; ; attempt++ {
+		synced := s.Get(es).(*esv1.ExternalSecret)
+		value = fmt.Sprintf("v%d", attempt+1)
+		var err error
+		if version, err = s.CP.SecretsManager.PutValue(s.Ctx, s.RemoteKey("db"), value); err != nil {
+			t.Fatal(err)
+		}
+		if time.Now().Truncate(time.Second).Equal(synced.Status.RefreshTime.Time) {
+			break // the put landed in the second ESO's status records
+		}
+		if attempt == 5 {
+			t.Fatal("could not put a value within the second of ESO's sync in 5 attempts")
+		}
+		s.Refresh("db") // ESO fetches the value just put; try again right after
+	}
+	s.StartBridgeWith(harness.TestOptions(), withAWS(s))
+	s.ExpectRestarts(api, 1)
+	if got := annotation(s, es, annotations.AnnotationVaultVersions); !strings.Contains(got, version) {
+		t.Errorf("the ExternalSecret's %s is %q, want %s", annotations.AnnotationVaultVersions, got, version)
+	}
+	if got := secretValue(s, "db"); got != value {
+		t.Errorf("the Secret holds %q, want %q", got, value)
+	}
+}
+
+// An ExternalSecret ESO will not refresh (refreshInterval 0, or refreshPolicy
+// CreatedOnce) is warned about when eso-bridge first sees it, gets no
+// trigger it could never answer, and does not hold the restart a rotation of
+// the workload's other source needs, though its own metadata changed.
+func TestASourceESOWillNotRefreshHoldsNothing(t *testing.T) {
+	s := harness.NewScenario(t)
+	static := staticExternalSecret(s, "static", func(es *esv1.ExternalSecret) { es.Spec.RefreshInterval = &metav1.Duration{} })
+	once := staticExternalSecret(s, "once", func(es *esv1.ExternalSecret) { es.Spec.RefreshPolicy = esv1.RefreshPolicyCreatedOnce })
+	s.ExternalSecret("db", "v1", nil)
+	api := s.Workload(harness.WorkloadKinds[0], "api", map[string]string{annotations.AnnotationAuto: "true"}, "db", "static", "once")
+	s.StartBridgeWith(harness.TestOptions(), withAWS(s))
+	s.WaitAdopted(api)
+	s.WaitEventSaying(events.ReasonRefreshDisabled, "static", "refreshInterval is 0")
+	s.WaitEventSaying(events.ReasonRefreshDisabled, "once", "refreshPolicy is CreatedOnce")
+	letPollerLook()
+
+	for _, es := range []*esv1.ExternalSecret{static, once} {
+		patch := []byte(`{"metadata":{"labels":{"team":"payments"}}}`)
+		if err := s.Client.Patch(s.Ctx, es, client.RawPatch("application/merge-patch+json", patch)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.CP.SecretsManager.PutValue(s.Ctx, s.RemoteKey(es.Name), "v2"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.CP.SecretsManager.PutValue(s.Ctx, s.RemoteKey("db"), "v2"); err != nil {
+		t.Fatal(err)
+	}
+	s.ExpectRestarts(api, 1)
+	for _, es := range []*esv1.ExternalSecret{static, once} {
+		if got := annotation(s, es, annotations.AnnotationVaultVersions); got != "" {
+			t.Errorf("ExternalSecret %s, which ESO will not refresh, was triggered (%s)", es.Name, got)
+		}
+	}
+}
+
+// staticExternalSecret creates an ExternalSecret for a new AWS secret,
+// changed by change before it is created, and waits for ESO's first sync.
+func staticExternalSecret(s *harness.Scenario, name string, change func(*esv1.ExternalSecret)) *esv1.ExternalSecret {
+	s.T.Helper()
+	if _, err := s.CP.SecretsManager.CreateSecret(s.Ctx, s.RemoteKey(name), "v1"); err != nil {
+		s.T.Fatal(err)
+	}
+	harness.WaitPastTheSecond()
+	es := controlplane.ExternalSecret(s.NS, name, s.RemoteKey(name), "value", time.Hour)
+	change(es)
+	if err := s.Client.Create(s.Ctx, es); err != nil {
+		s.T.Fatal(err)
+	}
+	synced, err := controlplane.WaitForSync(s.Ctx, s.Client, client.ObjectKeyFromObject(es))
+	if err != nil {
+		s.T.Fatal(err)
+	}
+	return synced
+}
+
+// A tenant whose namespace a shared ClusterSecretStore does not admit learns
+// nothing through it: ESO refuses the tenant's ExternalSecret, and eso-bridge
+// follows nothing for it, so no name, version ID or ARN of the store's
+// secrets appears on the tenant's own ExternalSecret.
+func TestATenantTheStoreDoesNotAdmitLearnsNothingThroughIt(t *testing.T) {
+	s := harness.NewScenario(t)
+	secret := s.NS + "-payments-db"
+	if _, err := s.CP.SecretsManager.CreateSecret(s.Ctx, secret, "v1"); err != nil {
+		t.Fatal(err)
+	}
+	_, store := controlplane.ClusterSecretStoreObjects(s.NS) // its keys are the namespace's own
+	store.Name = s.NS + "-shared"
+	store.Spec.Conditions = []esv1.ClusterSecretStoreCondition{{Namespaces: []string{"payments"}}}
+	if err := s.Client.Create(s.Ctx, store); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Client.Delete(context.Background(), store) })
+	peek := controlplane.ExternalSecret(s.NS, "peek", "unused", "unused", time.Hour)
+	peek.Spec.SecretStoreRef = esv1.SecretStoreRef{Kind: esv1.ClusterSecretStoreKind, Name: store.Name}
+	peek.Spec.Data = nil
+	peek.Spec.DataFrom = []esv1.ExternalSecretDataFromRemoteRef{{Find: &esv1.ExternalSecretFind{Name: &esv1.FindName{RegExp: ".*"}}}}
+	if err := s.Client.Create(s.Ctx, peek); err != nil {
+		t.Fatal(err)
+	}
+	s.StartBridgeWith(harness.TestOptions(), withAWS(s))
+	letPollerLook()
+	if _, err := s.CP.SecretsManager.PutValue(s.Ctx, secret, "v2"); err != nil {
+		t.Fatal(err)
+	}
+	letPollerLook()
+	for _, key := range []string{annotations.AnnotationVaultVersions, annotations.AnnotationVaultARNs, annotations.AnnotationTraceparent} {
+		if got := annotation(s, peek, key); got != "" {
+			t.Errorf("the tenant's ExternalSecret carries %s: %.200s", key, got)
+		}
 	}
 }

@@ -102,6 +102,10 @@ type Poller struct {
 	// watched is looked at once, not an interval later (which is long when
 	// events do the work).
 	wake chan struct{}
+	// watchGeneration counts the Watch calls that added refs; swept is the
+	// generation the last finished cycle began with, once sweptAny.
+	watchGeneration, swept int
+	sweptAny               bool
 }
 
 // minWakeGap spaces the cycles that newly watched secrets cause: when many
@@ -137,6 +141,7 @@ func (p *Poller) Watch(refs []providers.Ref) {
 		added = added || !before[ref.Store][ref.Key]
 	}
 	if added {
+		p.watchGeneration++
 		select {
 		case p.wakeChannel() <- struct{}{}:
 		default: // a cycle is already due
@@ -192,10 +197,19 @@ func (p *Poller) Run(ctx context.Context, changes chan<- providers.Change) error
 	}
 }
 
+// Synced implements providers.Source: a cycle that began after the last
+// Watch that added refs has finished.
+func (p *Poller) Synced() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.sweptAny && p.swept == p.watchGeneration
+}
+
 // Cycle polls every store once; a failing store backs off (exponential, with
 // jitter, capped) while the others go on.
 func (p *Poller) Cycle(ctx context.Context, changes chan<- providers.Change) {
 	p.mu.Lock()
+	generation := p.watchGeneration
 	stores := make(map[string][]string, len(p.watched))
 	for store, keys := range p.watched {
 		for key := range keys {
@@ -222,6 +236,11 @@ func (p *Poller) Cycle(ctx context.Context, changes chan<- providers.Change) {
 		wait := b.policy.NextBackOff()
 		b.until = time.Now().Add(wait)
 		p.Log.Error(err, "polling AWS Secrets Manager; backing off", "store", storeID, "retryIn", wait)
+	}
+	if ctx.Err() == nil {
+		p.mu.Lock()
+		p.swept, p.sweptAny = generation, true
+		p.mu.Unlock()
 	}
 }
 
