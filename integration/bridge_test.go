@@ -554,3 +554,56 @@ func TestASourceWhoseSecretIsNeverWrittenHoldsNothing(t *testing.T) {
 	s.ExpectRestarts(api, 1)
 	s.WaitEventSaying(gate.ReasonSecretMissing, "api", "ExternalSecret ghost has not written Secret ghost")
 }
+
+// Opting a workload in or out, or deleting an ExternalSecret whose Secret
+// stays (deletionPolicy Retain), changes which sources it has, not their
+// data: nothing restarts, and the sources it has afterwards are followed.
+func TestChangingWhichSourcesAWorkloadFollowsRestartsNothing(t *testing.T) {
+	s := harness.NewScenario(t)
+	s.ExternalSecret("db", "v1", rolloutAuto)
+	cache := s.ExternalSecret("cache", "v1", nil)
+	api := s.Workload(harness.WorkloadKinds[0], "api", nil, "db", "cache")
+	s.StartBridge(harness.TestOptions())
+	s.WaitAdopted(api)
+	recorded := func(want string) {
+		s.T.Helper()
+		s.WaitFor("the sources "+want+" to be recorded", func() (bool, string) {
+			digests := s.Get(api).GetAnnotations()[annotations.AnnotationSourceDigests]
+			var names []string
+			for _, entry := range strings.Split(digests, ",") {
+				name, _, _ := strings.Cut(entry, "=")
+				names = append(names, name)
+			}
+			return strings.Join(names, ",") == want, "source-digests: " + digests
+		})
+	}
+	recorded("db")
+
+	annotate := func(key, value string) {
+		s.T.Helper()
+		patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%s}}}`, key, value)
+		if err := s.Client.Patch(s.Ctx, s.Get(api), client.RawPatch("application/merge-patch+json", []byte(patch))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	annotate(annotations.AnnotationAuto, `"true"`) // opted in: cache is a source too
+	recorded("cache,db")
+	s.ExpectNoMoreRestartsThan(api, 0)
+
+	retained := s.Get(cache).(*esv1.ExternalSecret)
+	retained.Spec.Target.DeletionPolicy = esv1.DeletionPolicyRetain
+	if err := s.Client.Update(s.Ctx, retained); err != nil {
+		t.Fatal(err)
+	}
+	s.ExpectNoMoreRestartsThan(api, 0)
+	if err := s.Client.Delete(s.Ctx, retained); err != nil {
+		t.Fatal(err)
+	}
+	recorded("db")
+	s.ExpectNoMoreRestartsThan(api, 0)
+
+	annotate(annotations.AnnotationAuto, "null") // opted out again
+	s.ExpectNoMoreRestartsThan(api, 0)
+	s.Rotate("db")
+	s.ExpectRestarts(api, 1)
+}
