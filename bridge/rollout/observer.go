@@ -161,10 +161,8 @@ func (o *Observer) relatedExternalSecret(ctx context.Context, namespace string, 
 	if err := o.Client.List(ctx, &list, client.InNamespace(namespace), client.MatchingFields{index.TraceID: sc.TraceID().String()}); err != nil {
 		return nil
 	}
-	for i := range list.Items {
-		if traceparent.Parse(list.Items[i].Annotations[annotations.AnnotationTraceparent]).TraceID() == sc.TraceID() {
-			return &list.Items[i]
-		}
+	if es := traceparent.TriggeredBy(list.Items, sc.TraceID()); es != nil {
+		return es
 	}
 	return nil
 }

@@ -109,7 +109,7 @@ func (l Loader) findExternalSecret(ctx context.Context, namespace string, tid tr
 	if err := l.Client.List(ctx, &list, client.InNamespace(namespace)); err != nil {
 		return nil, nil, fmt.Errorf("listing ExternalSecrets in %s: %w", namespace, err)
 	}
-	if es := triggeredBy(list.Items, tid); es != nil {
+	if es := traceparent.TriggeredBy(list.Items, tid); es != nil {
 		secret, err := l.secret(ctx, es)
 		return es, secret, err
 	}
@@ -124,16 +124,6 @@ func (l Loader) findExternalSecret(ctx context.Context, namespace string, tid tr
 		}
 	}
 	return nil, nil, nil
-}
-
-// triggeredBy returns the ExternalSecret whose trigger started trace tid, or nil.
-func triggeredBy(items []esv1.ExternalSecret, tid trace.TraceID) *esv1.ExternalSecret {
-	for i := range items {
-		if traceparent.Parse(items[i].Annotations[annotations.AnnotationTraceparent]).TraceID() == tid {
-			return &items[i]
-		}
-	}
-	return nil
 }
 
 // secret reads the metadata of es's Secret; nil when it does not exist.

@@ -121,3 +121,14 @@ func Latest(es *esv1.ExternalSecret, secret *metav1.PartialObjectMetadata) trace
 	}
 	return OfSecretWrite(es, secret)
 }
+
+// TriggeredBy returns the ExternalSecret among items whose trigger started
+// trace tid, or nil.
+func TriggeredBy(items []esv1.ExternalSecret, tid trace.TraceID) *esv1.ExternalSecret {
+	for i := range items {
+		if Parse(items[i].Annotations[annotations.AnnotationTraceparent]).TraceID() == tid {
+			return &items[i]
+		}
+	}
+	return nil
+}
