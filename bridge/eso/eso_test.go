@@ -10,6 +10,7 @@ import (
 
 	ctrlutil "github.com/external-secrets/external-secrets/pkg/controllers/util"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 )
 
 // ResourceVersion must be ESO's own formula to the character: the gate reads
@@ -98,5 +99,28 @@ func TestNoRefresh(t *testing.T) {
 				t.Errorf("NoRefresh = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestGeneratedByNamesOnlyAClusterExternalSecretController(t *testing.T) {
+	owned := func(refs ...metav1.OwnerReference) *esv1.ExternalSecret {
+		return &esv1.ExternalSecret{ObjectMeta: metav1.ObjectMeta{OwnerReferences: refs}}
+	}
+	yes, no := ptr.To(true), ptr.To(false)
+	for _, tt := range []struct {
+		name string
+		es   *esv1.ExternalSecret
+		want string
+	}{
+		{"no owner", owned(), ""},
+		{"ClusterExternalSecret controller", owned(metav1.OwnerReference{APIVersion: "external-secrets.io/v1", Kind: "ClusterExternalSecret", Name: "db", Controller: yes}), "db"},
+		{"older API version", owned(metav1.OwnerReference{APIVersion: "external-secrets.io/v1beta1", Kind: "ClusterExternalSecret", Name: "db", Controller: yes}), "db"},
+		{"owner but not controller", owned(metav1.OwnerReference{APIVersion: "external-secrets.io/v1", Kind: "ClusterExternalSecret", Name: "db", Controller: no}), ""},
+		{"same kind, another group", owned(metav1.OwnerReference{APIVersion: "example.com/v1", Kind: "ClusterExternalSecret", Name: "db", Controller: yes}), ""},
+		{"another controller", owned(metav1.OwnerReference{APIVersion: "argoproj.io/v1alpha1", Kind: "Application", Name: "db", Controller: yes}), ""},
+	} {
+		if got := GeneratedBy(tt.es); got != tt.want {
+			t.Errorf("%s: GeneratedBy = %q, want %q", tt.name, got, tt.want)
+		}
 	}
 }

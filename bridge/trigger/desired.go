@@ -6,8 +6,10 @@ import (
 	"time"
 
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/eso-bridge/eso-bridge/bridge/annotations"
+	"github.com/eso-bridge/eso-bridge/bridge/traceparent"
 	"github.com/eso-bridge/eso-bridge/providers"
 )
 
@@ -17,6 +19,21 @@ type triggerTarget struct {
 	versions, arns string
 	// changedAt is the vault's time of the newest change.
 	changedAt time.Time
+	// rotation starts the rotation's trace; ESO carries it to the Secret and
+	// the restart to the pods.
+	rotation trace.SpanContext
+}
+
+// write records the trigger, made at now, in an ExternalSecret's annotations
+// (or the template of a ClusterExternalSecret's).
+func (target triggerTarget) write(into map[string]string, now time.Time) {
+	into[annotations.AnnotationVaultVersions] = target.versions
+	into[annotations.AnnotationVaultChangedAt] = annotations.FormatTime(target.changedAt)
+	into[annotations.AnnotationTriggeredAt] = annotations.FormatTime(now)
+	into[annotations.AnnotationTraceparent] = traceparent.Format(target.rotation)
+	if target.arns != "" {
+		into[annotations.AnnotationVaultARNs] = target.arns
+	}
 }
 
 // vaultClockSkew is how far the vault's clock may run behind the API
