@@ -7,6 +7,7 @@ import (
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
 	"go.opentelemetry.io/otel/trace"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -50,6 +51,11 @@ type ManagerOptions struct {
 	Vault providers.Vault
 	// Tracing says where the spans of rotations go.
 	Tracing tracing.Options
+	// DigestKeySecret is the Secret that holds the key of eso-bridge's
+	// digests (package digest), created with a random key when missing. Its
+	// namespace should be eso-bridge's own: only those who can read Secrets
+	// there may hold the key.
+	DigestKeySecret types.NamespacedName
 }
 
 // Run runs the controller until ctx is done.
@@ -104,7 +110,18 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, mo ManagerOptions)
 	if provider != nil {
 		tracerProvider = provider
 	}
-	if err := Setup(ctx, mgr, opts, recorder, mo.Vault, tracerProvider, mo.LeaderElection); err != nil {
+	// Read once, before the cache starts: the key is the only Secret
+	// eso-bridge reads the data of.
+	keyClient, err := client.New(cfg, client.Options{Scheme: Scheme})
+	if err != nil {
+		return err
+	}
+	key, err := loadDigestKey(ctx, keyClient, mo.DigestKeySecret)
+	if err != nil {
+		return err
+	}
+	wiring := Wiring{Recorder: recorder, Vault: mo.Vault, TracerProvider: tracerProvider, LeaderElection: mo.LeaderElection, Key: key}
+	if err := Setup(ctx, mgr, opts, wiring); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {

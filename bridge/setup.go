@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/eso-bridge/eso-bridge/bridge/annotations"
+	"github.com/eso-bridge/eso-bridge/bridge/digest"
 	"github.com/eso-bridge/eso-bridge/bridge/eso"
 	"github.com/eso-bridge/eso-bridge/bridge/events"
 	"github.com/eso-bridge/eso-bridge/bridge/index"
@@ -27,16 +28,30 @@ import (
 	"github.com/eso-bridge/eso-bridge/providers"
 )
 
+// Wiring is what Setup is handed besides the manager and the options.
+type Wiring struct {
+	Recorder events.Recorder
+	// Vault is nil without one.
+	Vault providers.Vault
+	// TracerProvider is nil when no spans are exported.
+	TracerProvider trace.TracerProvider
+	// LeaderElection says whether this replica may be a standby.
+	LeaderElection bool
+	// Key keys what eso-bridge records where non-readers of Secrets can see
+	// it (package digest).
+	Key digest.Key
+}
+
 // Setup wires everything eso-bridge runs into mgr: the indexes, one restart
 // reconciler and one rollout observer per workload kind, the vault trigger
 // when there is a vault, the ExternalSecret checker, and the readiness
-// check. vault is nil without one; tracerProvider is nil when no spans are
-// exported; leaderElection says whether this replica may be a standby.
-func Setup(ctx context.Context, mgr ctrl.Manager, opts Options, recorder events.Recorder, vault providers.Vault, tracerProvider trace.TracerProvider, leaderElection bool) error {
+// check.
+func Setup(ctx context.Context, mgr ctrl.Manager, opts Options, w Wiring) error {
 	if err := opts.Validate(); err != nil {
 		return err
 	}
-	ready := &readiness{cache: mgr.GetCache(), elected: mgr.Elected(), leaderElection: leaderElection}
+	recorder, vault, tracerProvider := w.Recorder, w.Vault, w.TracerProvider
+	ready := &readiness{cache: mgr.GetCache(), elected: mgr.Elected(), leaderElection: w.LeaderElection}
 	inScope, err := scope.New(opts.Namespaces, opts.ExcludeNamespaces, opts.NamespaceSelector)
 	if err != nil {
 		return err
@@ -54,7 +69,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options, recorder events.
 	var tracer *tracing.Tracer
 	if tracerProvider != nil {
 		// Pods are read live, never cached: a cluster's pods are many.
-		tracer = tracing.NewTracer(tracerProvider, rotation.Loader{Client: mgr.GetClient(), Pods: mgr.GetAPIReader(), Kinds: kinds})
+		tracer = tracing.NewTracer(tracerProvider, rotation.Loader{Client: mgr.GetClient(), Pods: mgr.GetAPIReader(), Kinds: kinds, Key: &w.Key})
 		if err := mgr.Add(manager.RunnableFunc(tracer.Recheck)); err != nil {
 			return err
 		}
@@ -93,7 +108,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options, recorder events.
 	for _, kind := range kinds {
 		r := &restart.Reconciler{
 			Client: mgr.GetClient(), Kind: kind, Options: opts.restart(), Scope: inScope, Recorder: recorder,
-			Metrics: m, Limiter: limiter, Versions: versions, Writes: writes, Clock: clock.RealClock{},
+			Metrics: m, Limiter: limiter, Versions: versions, Writes: writes, Clock: clock.RealClock{}, Key: w.Key,
 		}
 		if err := r.SetupWithManager(mgr); err != nil {
 			return fmt.Errorf("setting up the %s controller: %w", kind.Kind(), err)

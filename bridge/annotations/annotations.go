@@ -43,6 +43,10 @@ const (
 	// rolled to: "secret=digest,..." sorted by Secret. A restart is for a
 	// source whose digest changed; a source added or removed is re-adopted.
 	AnnotationSourceDigests = "eso-bridge.io/source-digests"
+	// AnnotationDigestKey on the workload's metadata is the ID of the key
+	// the source hash and digests were made with (not the key): digests made
+	// with a key since replaced are re-adopted, never taken for a change.
+	AnnotationDigestKey = "eso-bridge.io/digest-key"
 	// AnnotationRestartedAt on the pod template is when eso-bridge restarted it
 	// (RFC 3339); changing it is what rolls the pods.
 	AnnotationRestartedAt = "eso-bridge.io/restarted-at"

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/eso-bridge/eso-bridge/bridge/digest"
 	"github.com/eso-bridge/eso-bridge/bridge/eso"
 )
 
@@ -61,6 +62,11 @@ type Input struct {
 	// which kept RecordedHash only).
 	Recorded map[string]string
 	Sources  []Source
+	// Key keys the hash and digests the gate computes.
+	Key digest.Key
+	// RecordedKeyID is the ID of the key Recorded was made with; "" when
+	// recorded before digests were keyed.
+	RecordedKeyID string
 	// Settle is how long every source must have been quiet, so that sources
 	// rotating together cause one restart.
 	Settle time.Duration
@@ -166,13 +172,26 @@ func Gate(in Input) Decision {
 			missing = append(missing, s)
 		}
 	}
-	hash := SourceHash(written)
+	hash := SourceHash(in.Key, written)
 	digests := map[string]string{}
 	for _, s := range written {
-		digests[s.Secret] = Digest(s)
+		digests[s.Secret] = Digest(in.Key, s)
 	}
+	// The record is compared under the key it was made with: the current
+	// one, or none (recorded before keys). A record made with a key since
+	// replaced cannot be compared at all.
+	compareWith, rekeyed := in.Key, false
+	if in.Recorded != nil && in.RecordedKeyID != in.Key.ID() {
+		if in.RecordedKeyID != "" {
+			return Decision{Action: ActionAdopt, Reason: ReasonReadopted, Hash: hash, Digests: digests,
+				Message: "the digest key was replaced since the sources were recorded, so no change can be told; re-adopted without a restart"}
+		}
+		compareWith, rekeyed = digest.Unkeyed, true
+	}
+	// A source not written keeps its record, unless that record is not
+	// under the current key: then it is re-adopted once written.
 	for _, s := range missing {
-		if old, ok := in.Recorded[s.Secret]; ok {
+		if old, ok := in.Recorded[s.Secret]; ok && !rekeyed {
 			digests[s.Secret] = old
 		}
 	}
@@ -184,16 +203,27 @@ func Gate(in Input) Decision {
 		return Decision{Action: ActionAdopt, Reason: ReasonAdopted, Hash: hash, Digests: digests,
 			Message: fmt.Sprintf("adopted with %d source(s), no restart", len(written))}
 	}
+	compared := map[string]string{}
 	var changed []Source
 	for _, s := range written {
-		if old, ok := in.Recorded[s.Secret]; ok && old != digests[s.Secret] {
+		compared[s.Secret] = Digest(compareWith, s)
+		if old, ok := in.Recorded[s.Secret]; ok && old != compared[s.Secret] {
 			changed = append(changed, s)
 		}
 	}
 	if len(changed) == 0 {
-		if !maps.Equal(digests, in.Recorded) {
+		for _, s := range missing {
+			if old, ok := in.Recorded[s.Secret]; ok && !rekeyed {
+				compared[s.Secret] = old
+			}
+		}
+		if !maps.Equal(compared, in.Recorded) {
 			return Decision{Action: ActionAdopt, Reason: ReasonReadopted, Hash: hash, Digests: digests,
 				Message: "the set of sources changed (" + setChange(in.Recorded, digests) + "); no source's data did, so no restart"}
+		}
+		if rekeyed {
+			return Decision{Action: ActionAdopt, Reason: ReasonRecorded, Hash: hash, Digests: digests,
+				Message: "sources unchanged; their digests recorded again, keyed, no restart"}
 		}
 		if d, failed := syncError(in.Sources, hash); failed {
 			return d // reported, though it holds nothing
@@ -252,15 +282,17 @@ func legacyGate(in Input) Decision {
 				Message: fmt.Sprintf("Secret %s of ExternalSecret %s has not been written by ESO yet", s.Secret, s.ExternalSecret)}
 		}
 	}
-	hash := SourceHash(in.Sources)
+	// Recorded before digests were keyed (compared unkeyed), or only on the
+	// pod template (keyed); recorded keyed.
+	hash := SourceHash(in.Key, in.Sources)
 	digests := map[string]string{}
 	for _, s := range in.Sources {
-		digests[s.Secret] = Digest(s)
+		digests[s.Secret] = Digest(in.Key, s)
 	}
 	if d, failed := syncError(in.Sources, hash); failed {
 		return d
 	}
-	if hash == in.RecordedHash {
+	if in.RecordedHash == hash || in.RecordedHash == SourceHash(digest.Unkeyed, in.Sources) {
 		return Decision{Action: ActionAdopt, Reason: ReasonRecorded, Hash: hash, Digests: digests,
 			Message: "sources unchanged; each source's digest recorded, no restart"}
 	}

@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/eso-bridge/eso-bridge/bridge/digest"
+	"github.com/eso-bridge/eso-bridge/bridge/digest/digesttest"
 )
 
 var gateNow = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
@@ -35,7 +38,7 @@ func pending(version string) func(*Source) { return func(s *Source) { s.PendingV
 // TestGate decides for workloads recorded with a combined hash only (by an
 // eso-bridge before per-source records) and for workloads seen first.
 func TestGate(t *testing.T) {
-	before := SourceHash([]Source{source("db"), source("api")})
+	before := SourceHash(digest.Unkeyed, []Source{source("db"), source("api")})
 	rotated := []Source{source("db", withHash("new"), changedAgo(10*time.Second)), source("api")}
 
 	tests := map[string]struct {
@@ -116,7 +119,7 @@ func TestGate(t *testing.T) {
 				t.Errorf("RequeueAfter = %s, want %s", got.RequeueAfter, tt.wantAfter)
 			}
 			if got.Action == ActionRestart || got.Action == ActionAdopt {
-				if want := SourceHash(tt.sources); got.Hash != want {
+				if want := SourceHash(digest.Unkeyed, tt.sources); got.Hash != want {
 					t.Errorf("Hash = %s, want %s", got.Hash, want)
 				}
 			}
@@ -125,14 +128,14 @@ func TestGate(t *testing.T) {
 }
 
 func TestSourceHashIgnoresOrderAndNamesEverySource(t *testing.T) {
-	ab := SourceHash([]Source{source("a"), source("b")})
-	if ba := SourceHash([]Source{source("b"), source("a")}); ab != ba {
+	ab := SourceHash(digest.Unkeyed, []Source{source("a"), source("b")})
+	if ba := SourceHash(digest.Unkeyed, []Source{source("b"), source("a")}); ab != ba {
 		t.Errorf("hash depends on order: %s vs %s", ab, ba)
 	}
-	if changed := SourceHash([]Source{source("a"), source("b", withHash("other"))}); changed == ab {
+	if changed := SourceHash(digest.Unkeyed, []Source{source("a"), source("b", withHash("other"))}); changed == ab {
 		t.Error("a changed data-hash left the source hash unchanged")
 	}
-	if renamed := SourceHash([]Source{source("a"), source("c", withHash("hash-b"))}); renamed == ab {
+	if renamed := SourceHash(digest.Unkeyed, []Source{source("a"), source("c", withHash("hash-b"))}); renamed == ab {
 		t.Error("a different Secret with the same data-hash left the source hash unchanged")
 	}
 }
@@ -141,7 +144,7 @@ func TestSourceHashIgnoresOrderAndNamesEverySource(t *testing.T) {
 func recordOf(sources ...Source) map[string]string {
 	record := map[string]string{}
 	for _, s := range sources {
-		record[s.Secret] = Digest(s)
+		record[s.Secret] = Digest(digest.Unkeyed, s)
 	}
 	return record
 }
@@ -245,5 +248,71 @@ func TestUnwrittenSourcesAreReportedPastTheMaximumWait(t *testing.T) {
 	stuck, recheck := Unwritten(Input{Now: gateNow, Sources: []Source{source("db"), old, young}, MaxWait: 10 * time.Minute})
 	if len(stuck) != 1 || stuck[0].Secret != "old" || recheck != 2*time.Minute {
 		t.Errorf("Unwritten = %v, recheck %s; want old, and young looked at again in 2m", stuck, recheck)
+	}
+}
+
+// Digests recorded before keys are compared as they were made and recorded
+// again keyed, without a restart unless the data changed; digests made with
+// a key since replaced cannot be compared and are re-adopted, never taken
+// for a change.
+func TestGateAcrossDigestKeys(t *testing.T) {
+	key, replaced := digesttest.Key(t, 1), digesttest.Key(t, 2)
+	keyed := func(sources ...Source) map[string]string {
+		record := map[string]string{}
+		for _, s := range sources {
+			record[s.Secret] = Digest(key, s)
+		}
+		return record
+	}
+	rotatedDB := source("db", withHash("new"), changedAgo(10*time.Second))
+	tests := map[string]struct {
+		recorded      map[string]string
+		recordedHash  string
+		recordedKeyID string
+		sources       []Source
+		wantAction    Action
+		wantReason    string
+	}{
+		"unkeyed record, unchanged: recorded keyed, no restart": {
+			recorded: recordOf(source("db"), source("api")), sources: []Source{source("db"), source("api")},
+			wantAction: ActionAdopt, wantReason: ReasonRecorded,
+		},
+		"unkeyed record, a source rotated: restarted, recorded keyed": {
+			recorded: recordOf(source("db"), source("api")), sources: []Source{rotatedDB, source("api")},
+			wantAction: ActionRestart, wantReason: ReasonSourcesRotated,
+		},
+		"keyed record, unchanged: nothing": {
+			recorded: keyed(source("db"), source("api")), recordedKeyID: key.ID(), sources: []Source{source("db"), source("api")},
+			wantAction: ActionNone, wantReason: ReasonUpToDate,
+		},
+		"keyed record, a source rotated: restarted": {
+			recorded: keyed(source("db"), source("api")), recordedKeyID: key.ID(), sources: []Source{rotatedDB, source("api")},
+			wantAction: ActionRestart, wantReason: ReasonSourcesRotated,
+		},
+		"record under a replaced key, a source rotated: re-adopted, not restarted": {
+			recorded: keyed(source("db"), source("api")), recordedKeyID: replaced.ID(), sources: []Source{rotatedDB, source("api")},
+			wantAction: ActionAdopt, wantReason: ReasonReadopted,
+		},
+		"combined hash only on the pod template, keyed, unchanged: recorded, no restart": {
+			recordedHash: SourceHash(key, []Source{source("db")}), sources: []Source{source("db")},
+			wantAction: ActionAdopt, wantReason: ReasonRecorded,
+		},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			got := Gate(Input{Now: gateNow, Key: key, RecordedHash: tt.recordedHash, Recorded: tt.recorded, RecordedKeyID: tt.recordedKeyID,
+				Sources: tt.sources, Settle: 2 * time.Second, MaxWait: 10 * time.Minute})
+			if got.Action != tt.wantAction || got.Reason != tt.wantReason {
+				t.Fatalf("Gate() = action %d reason %s (%s), want action %d reason %s", got.Action, got.Reason, got.Message, tt.wantAction, tt.wantReason)
+			}
+			if got.Action == ActionAdopt || got.Action == ActionRestart {
+				if want := keyed(tt.sources...); !maps.Equal(got.Digests, want) {
+					t.Errorf("Digests = %v, want the keyed %v", got.Digests, want)
+				}
+				if want := SourceHash(key, tt.sources); got.Hash != want {
+					t.Errorf("Hash = %s, want the keyed %s", got.Hash, want)
+				}
+			}
+		})
 	}
 }

@@ -1,27 +1,27 @@
 package gate
 
 import (
-	"crypto/sha256"
 	"encoding/hex"
 	"sort"
 	"strings"
+
+	"github.com/eso-bridge/eso-bridge/bridge/digest"
 )
 
-// SourceHash is a digest of the sorted (Secret name, ESO data-hash) pairs.
-// The data-hash is itself a digest: no secret value goes in.
-func SourceHash(sources []Source) string {
+// SourceHash is a digest, under key, of the sorted (Secret name, ESO
+// data-hash) pairs. The data-hash is itself a digest: no secret value goes
+// in, and the key keeps a guess of one from being tested against the hash.
+func SourceHash(key digest.Key, sources []Source) string {
 	pairs := make([]string, 0, len(sources))
 	for _, s := range sources {
 		pairs = append(pairs, s.Secret+"="+s.DataHash)
 	}
 	sort.Strings(pairs)
-	sum := sha256.Sum256([]byte(strings.Join(pairs, "\n")))
-	return hex.EncodeToString(sum[:16])
+	return hex.EncodeToString(key.Sum([]byte(strings.Join(pairs, "\n")))[:16])
 }
 
-// Digest is the record of one source's data: a digest of its Secret's name
-// and ESO's data-hash, itself a digest, so no secret value goes in.
-func Digest(s Source) string {
-	sum := sha256.Sum256([]byte(s.Secret + "=" + s.DataHash))
-	return hex.EncodeToString(sum[:8])
+// Digest is the record of one source's data: a digest, under key, of its
+// Secret's name and ESO's data-hash.
+func Digest(key digest.Key, s Source) string {
+	return hex.EncodeToString(key.Sum([]byte(s.Secret + "=" + s.DataHash))[:8])
 }

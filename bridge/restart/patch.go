@@ -40,6 +40,7 @@ func (r *Reconciler) patch(ctx context.Context, obj ctrl.Object, decision gate.D
 	base := obj.DeepCopyObject().(ctrl.Object)
 	annotations.Set(obj, annotations.AnnotationSourceHash, decision.Hash)
 	annotations.Set(obj, annotations.AnnotationSourceDigests, annotations.FormatSourceDigests(decision.Digests))
+	annotations.Set(obj, annotations.AnnotationDigestKey, r.Key.ID())
 	if restart != nil {
 		if err := r.Kind.AnnotateTemplate(obj, restart); err != nil {
 			return fmt.Errorf("annotating the pod template: %w", err)

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/eso-bridge/eso-bridge/bridge/annotations"
+	"github.com/eso-bridge/eso-bridge/bridge/digest"
 	"github.com/eso-bridge/eso-bridge/bridge/events"
 	"github.com/eso-bridge/eso-bridge/bridge/gate"
 	"github.com/eso-bridge/eso-bridge/bridge/metrics"
@@ -54,6 +55,9 @@ type Reconciler struct {
 	Writes *WriteObserver
 	// Clock is the time source; a test seam.
 	Clock clock.PassiveClock
+	// Key keys the digests and hashes recorded on workloads and pod
+	// templates, and the traces of writes.
+	Key digest.Key
 }
 
 // Options are what the restart controller decides with, bound to flags by
@@ -114,8 +118,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (resu
 	}
 	input := gate.Input{
 		Now: r.Clock.Now(), RecordedHash: recorded, Sources: sources,
-		Recorded: annotations.ParseSourceDigests(obj.GetAnnotations()[annotations.AnnotationSourceDigests]),
-		Settle:   r.Options.Settle, MaxWait: r.Options.MaxGateWait,
+		Recorded:      annotations.ParseSourceDigests(obj.GetAnnotations()[annotations.AnnotationSourceDigests]),
+		Key:           r.Key,
+		RecordedKeyID: obj.GetAnnotations()[annotations.AnnotationDigestKey],
+		Settle:        r.Options.Settle, MaxWait: r.Options.MaxGateWait,
 	}
 	decision := gate.Gate(input)
 	logger.V(levelDebug).Info("gate", "reason", decision.Reason, "message", decision.Message)

@@ -156,6 +156,6 @@ func (r *Reconciler) source(ctx context.Context, es *esv1.ExternalSecret) (gate.
 		// The API server's record is truncated to the second: take its end.
 		s.ChangedAt = written.Add(time.Second)
 	}
-	s.Traceparent = traceparent.Format(traceparent.ForSource(es, secret, s.ChangedAt))
+	s.Traceparent = traceparent.Format(traceparent.ForSource(r.Key, es, secret, s.ChangedAt))
 	return s, nil
 }

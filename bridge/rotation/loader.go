@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/eso-bridge/eso-bridge/bridge/annotations"
+	"github.com/eso-bridge/eso-bridge/bridge/digest"
 	"github.com/eso-bridge/eso-bridge/bridge/eso"
 	"github.com/eso-bridge/eso-bridge/bridge/events"
 	"github.com/eso-bridge/eso-bridge/bridge/traceparent"
@@ -32,6 +33,10 @@ type Loader struct {
 	// are never cached cluster-wide.
 	Pods  client.Reader
 	Kinds []workload.Kind
+	// Key derives the traces of Secret writes eso-bridge did not trigger;
+	// nil when the reader cannot read it: only triggered rotations are
+	// found then.
+	Key *digest.Key
 	// fresh are objects just written, newer than what Client may return
 	// (the controller's cache lags its own writes).
 	fresh []client.Object
@@ -63,8 +68,11 @@ func (l Loader) ForExternalSecret(ctx context.Context, key types.NamespacedName)
 	if err != nil {
 		return nil, err
 	}
-	sc := traceparent.Latest(es, secret)
+	sc := traceparent.Latest(l.Key, es, secret)
 	if !sc.IsValid() {
+		if l.Key == nil {
+			return nil, fmt.Errorf("ExternalSecret %s has no rotation eso-bridge triggered; the trace of a write it did not trigger is keyed with eso-bridge's digest key, which cannot be read here: trace a workload it restarted instead", key)
+		}
 		return nil, fmt.Errorf("ExternalSecret %s has no rotation yet: eso-bridge has not triggered it and ESO has not written its Secret", key)
 	}
 	return l.Load(ctx, key.Namespace, sc)
@@ -119,7 +127,7 @@ func (l Loader) findExternalSecret(ctx context.Context, namespace string, tid tr
 		if err != nil {
 			return nil, nil, err
 		}
-		if traceparent.OfSecretWrite(es, secret).TraceID() == tid {
+		if l.Key != nil && traceparent.OfSecretWrite(*l.Key, es, secret).TraceID() == tid {
 			return es, secret, nil
 		}
 	}

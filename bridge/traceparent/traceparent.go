@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/eso-bridge/eso-bridge/bridge/annotations"
+	"github.com/eso-bridge/eso-bridge/bridge/digest"
 	"github.com/eso-bridge/eso-bridge/bridge/eso"
 )
 
@@ -58,10 +59,11 @@ func NewRotation() trace.SpanContext {
 // OfWrite is the trace of a Secret write eso-bridge did not trigger (no
 // vault provider, or a change it did not see): derived from the Secret and
 // ESO's digest of its data, so every workload restarted for that write, and
-// every replica, joins the same trace. The digest only feeds a one-way hash:
-// neither it nor anything it can be read back from is exported.
-func OfWrite(namespace, secret, dataHash string) trace.SpanContext {
-	sum := sha256.Sum256([]byte("eso-bridge/write\x00" + namespace + "\x00" + secret + "\x00" + dataHash))
+// every replica, joins the same trace. ESO's digest is itself an unkeyed
+// digest of the values, so the trace ID is keyed: a trace backend's reader
+// cannot test a guess of a value against it.
+func OfWrite(key digest.Key, namespace, secret, dataHash string) trace.SpanContext {
+	sum := key.Sum([]byte("eso-bridge/write\x00" + namespace + "\x00" + secret + "\x00" + dataHash))
 	var tid trace.TraceID
 	var sid trace.SpanID
 	copy(tid[:], sum[:16])
@@ -87,23 +89,23 @@ func ChildSpanID(tid trace.TraceID, stage string, object ...string) trace.SpanID
 // ForSource is the trace of the Secret write a workload restarts for: the
 // trigger's, when eso-bridge triggered the ExternalSecret shortly before the
 // write; otherwise one derived from the write itself.
-func ForSource(es *esv1.ExternalSecret, secret *metav1.PartialObjectMetadata, changedAt time.Time) trace.SpanContext {
+func ForSource(key digest.Key, es *esv1.ExternalSecret, secret *metav1.PartialObjectMetadata, changedAt time.Time) trace.SpanContext {
 	if sc := Parse(es.Annotations[annotations.AnnotationTraceparent]); sc.IsValid() {
 		if triggered := annotations.Time(es.Annotations, annotations.AnnotationTriggeredAt); triggered != nil &&
 			(secret == nil || !triggered.After(changedAt) && changedAt.Sub(*triggered) < TriggerWindow) {
 			return sc
 		}
 	}
-	return OfSecretWrite(es, secret)
+	return OfSecretWrite(key, es, secret)
 }
 
 // OfSecretWrite is the trace of the write that left secret as it is; none
 // when ESO has not written it.
-func OfSecretWrite(es *esv1.ExternalSecret, secret *metav1.PartialObjectMetadata) trace.SpanContext {
+func OfSecretWrite(key digest.Key, es *esv1.ExternalSecret, secret *metav1.PartialObjectMetadata) trace.SpanContext {
 	if secret == nil || secret.Annotations[eso.DataHashAnnotation] == "" {
 		return trace.SpanContext{}
 	}
-	return OfWrite(es.Namespace, secret.Name, secret.Annotations[eso.DataHashAnnotation])
+	return OfWrite(key, es.Namespace, secret.Name, secret.Annotations[eso.DataHashAnnotation])
 }
 
 // TriggerWindow bounds how long after a trigger a Secret write still counts
@@ -112,14 +114,19 @@ const TriggerWindow = 15 * time.Minute
 
 // Latest is the trace of es's latest rotation: its trigger's, unless ESO
 // wrote the Secret long after it for another reason, then that write's.
-func Latest(es *esv1.ExternalSecret, secret *metav1.PartialObjectMetadata) trace.SpanContext {
+// Without the key (nil: its reader cannot read it), only a trigger's trace
+// is known.
+func Latest(key *digest.Key, es *esv1.ExternalSecret, secret *metav1.PartialObjectMetadata) trace.SpanContext {
 	if sc := Parse(es.Annotations[annotations.AnnotationTraceparent]); sc.IsValid() {
 		if triggered := annotations.Time(es.Annotations, annotations.AnnotationTriggeredAt); triggered != nil &&
 			(secret == nil || eso.LastWrite(secret).Sub(*triggered) < TriggerWindow) {
 			return sc
 		}
 	}
-	return OfSecretWrite(es, secret)
+	if key == nil {
+		return trace.SpanContext{}
+	}
+	return OfSecretWrite(*key, es, secret)
 }
 
 // TriggeredBy returns the ExternalSecret among items whose trigger started

@@ -2,6 +2,9 @@ package traceparent
 
 import (
 	"testing"
+
+	"github.com/eso-bridge/eso-bridge/bridge/digest"
+	"github.com/eso-bridge/eso-bridge/bridge/digest/digesttest"
 )
 
 func TestTraceparentRoundTrips(t *testing.T) {
@@ -18,12 +21,17 @@ func TestTraceparentRoundTrips(t *testing.T) {
 }
 
 func TestSpanIDsAreFixedByTheClusterState(t *testing.T) {
-	a, b := OfWrite("ns", "db", "hash-1"), OfWrite("ns", "db", "hash-1")
+	key := digesttest.Key(t, 1)
+	a, b := OfWrite(key, "ns", "db", "hash-1"), OfWrite(key, "ns", "db", "hash-1")
 	if a.TraceID() != b.TraceID() || a.SpanID() != b.SpanID() {
 		t.Error("the same Secret write gave two traces")
 	}
-	if OfWrite("ns", "db", "hash-2").TraceID() == a.TraceID() || OfWrite("other", "db", "hash-1").TraceID() == a.TraceID() {
+	if OfWrite(key, "ns", "db", "hash-2").TraceID() == a.TraceID() || OfWrite(key, "other", "db", "hash-1").TraceID() == a.TraceID() {
 		t.Error("different writes share a trace")
+	}
+	// Without the key, nobody can derive the trace of a guessed data-hash.
+	if OfWrite(digesttest.Key(t, 2), "ns", "db", "hash-1").TraceID() == a.TraceID() || OfWrite(digest.Unkeyed, "ns", "db", "hash-1").TraceID() == a.TraceID() {
+		t.Error("the trace of a write does not depend on the key")
 	}
 	tid := a.TraceID()
 	if ChildSpanID(tid, "workload.rollout", "Deployment", "ns", "api") != ChildSpanID(tid, "workload.rollout", "Deployment", "ns", "api") {

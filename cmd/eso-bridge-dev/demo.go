@@ -237,7 +237,8 @@ func (d *demo) startBridge(ctx context.Context) (stop func(), err error) {
 	opts := bridge.DefaultOptions()
 	opts.Namespaces = []string{demoNamespace}
 	vault := awsprovider.New(awsprovider.Options{PollInterval: demoPollInterval, Clients: d.cp.AWSClients(), Log: ctrl.Log.WithName("aws")})
-	mo := bridge.ManagerOptions{MetricsAddr: "0", HealthAddr: "0", Vault: vault}
+	mo := bridge.ManagerOptions{MetricsAddr: "0", HealthAddr: "0", Vault: vault,
+		DigestKeySecret: types.NamespacedName{Namespace: demoNamespace, Name: bridge.DefaultDigestKeySecret}}
 	bridgeCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- bridge.Run(bridgeCtx, d.cp.Config, opts, mo) }()

@@ -14,6 +14,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -135,6 +136,10 @@ func (s *Scenario) StartBridgeWith(opts bridge.Options, mo bridge.ManagerOptions
 	})
 	if opts.Namespaces == nil && opts.NamespaceSelector == "" {
 		opts.Namespaces = []string{s.NS}
+	}
+	if mo.DigestKeySecret.Name == "" {
+		// One key per test, kept across the test's controller restarts.
+		mo.DigestKeySecret = types.NamespacedName{Namespace: s.NS, Name: bridge.DefaultDigestKeySecret}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -18,9 +18,12 @@ import (
 
 	"github.com/eso-bridge/eso-bridge/bridge"
 	"github.com/eso-bridge/eso-bridge/bridge/annotations"
+	"github.com/eso-bridge/eso-bridge/bridge/digest"
 	"github.com/eso-bridge/eso-bridge/bridge/eso"
 	"github.com/eso-bridge/eso-bridge/bridge/events"
+	"github.com/eso-bridge/eso-bridge/bridge/gate"
 	"github.com/eso-bridge/eso-bridge/bridge/rotation"
+	"github.com/eso-bridge/eso-bridge/bridge/traceparent"
 	"github.com/eso-bridge/eso-bridge/bridge/tracing"
 	"github.com/eso-bridge/eso-bridge/bridge/workload"
 	"github.com/eso-bridge/eso-bridge/cmd/eso-bridge/app"
@@ -342,7 +345,7 @@ func mustJSON(t *testing.T, v any) string {
 func traceCommand(s *harness.Scenario, object string, flags ...string) string {
 	s.T.Helper()
 	var stdout, stderr bytes.Buffer
-	args := append([]string{"--kubeconfig", s.CP.KubeconfigPath}, flags...)
+	args := append([]string{"--kubeconfig", s.CP.KubeconfigPath, "--digest-key-secret", s.NS + "/" + bridge.DefaultDigestKeySecret}, flags...)
 	if err := app.Trace(s.Ctx, append(args, s.NS+"/"+object), &stdout, &stderr); err != nil {
 		s.T.Fatalf("eso-bridge trace %s: %v\n%s", object, err, stderr.String())
 	}
@@ -376,5 +379,62 @@ func expectStagesInOrder(t *testing.T, table string, stages ...string) {
 	}
 	if !slices.Equal(got, stages) {
 		t.Errorf("stages printed: %q, want %q", got, stages)
+	}
+}
+
+// Someone who can read workloads, ReplicaSets and pods (the `view` role) or
+// the trace backend, but not Secrets, cannot test a guess of a secret value:
+// even with the right guess, and ESO's data-hash of it, nothing they see
+// equals a digest they could compute from it — what eso-bridge records is
+// keyed with a key in a Secret they cannot read.
+func TestAViewerCannotTestAGuessOfASecretValue(t *testing.T) {
+	s := harness.NewScenario(t)
+	s.ExternalSecret("db", "guessable-1", rolloutAuto)
+	api := s.Workload(harness.WorkloadKinds[0], "api", nil, "db")
+	spans := tracetest.NewInMemoryExporter()
+	// No vault: the rotation below is one eso-bridge did not trigger, whose
+	// trace is derived from the Secret's write.
+	s.StartBridgeWith(harness.TestOptions(), bridge.ManagerOptions{MetricsAddr: "0", HealthAddr: "0",
+		Tracing: tracing.Options{Exporter: spans, Synchronous: true}})
+	s.WaitAdopted(api)
+	if _, err := s.CP.SecretsManager.PutValue(s.Ctx, s.RemoteKey("db"), "guessable-2"); err != nil {
+		t.Fatal(err)
+	}
+	s.Refresh("db")
+	s.ExpectRestarts(api, 1)
+	waitForRoot(s, spans)
+
+	// The right guess, as an attacker would hash it: ESO's data-hash, then
+	// each digest eso-bridge would record of it without a key.
+	hash := secretDataHash(s, "db")
+	source := gate.Source{Secret: "db", DataHash: hash}
+	guesses := []string{
+		gate.Digest(digest.Unkeyed, source),
+		gate.SourceHash(digest.Unkeyed, []gate.Source{source}),
+		traceparent.OfWrite(digest.Unkeyed, s.NS, "db", hash).TraceID().String(),
+	}
+	var replicaSets appsv1.ReplicaSetList
+	var pods corev1.PodList
+	for _, list := range []client.ObjectList{&replicaSets, &pods} {
+		if err := s.Client.List(s.Ctx, list, client.InNamespace(s.NS)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[string]string{
+		"the Deployment":  mustJSON(t, s.Get(api)),
+		"its ReplicaSets": mustJSON(t, replicaSets),
+		"the pods":        mustJSON(t, pods),
+		"the spans":       mustJSON(t, spans.GetSpans()),
+		"the Events":      harness.EventsText(s.Ctx, s.Client, s.NS),
+	}
+	if !strings.Contains(seen["the Deployment"], annotations.AnnotationSourceDigests) || !strings.Contains(seen["its ReplicaSets"], annotations.AnnotationSourceHash) {
+		t.Fatal("the scan has nothing to look at: the Deployment and its ReplicaSets carry no digests")
+	}
+	for where, text := range seen {
+		for _, guess := range guesses {
+			if strings.Contains(text, guess) {
+				t.Errorf("%s hold %s, which anyone can compute from a guessed value: a right guess is confirmed", where, guess)
+			}
+		}
 	}
 }

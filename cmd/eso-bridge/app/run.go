@@ -36,6 +36,7 @@ type runOptions struct {
 	awsEventsQueueURL       string
 	kubeAPIQPS              float64
 	kubeAPIBurst            int
+	digestKeySecret         string
 }
 
 // Sweep intervals of the AWS provider: without events the sweep is how
@@ -57,6 +58,7 @@ func (o *runOptions) BindFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.leaderElect, "leader-elect", false, "elect one active replica through a Lease; the others take over if it stops")
 	fs.StringVar(&o.leaderElectionID, "leader-election-id", "eso-bridge", "name of the Lease; give each installation its own")
 	fs.StringVar(&o.leaderElectionNamespace, "leader-election-namespace", "", "namespace of the Lease (default: the pod's own)")
+	fs.StringVar(&o.digestKeySecret, "digest-key-secret", bridge.DefaultDigestKeySecret, "Secret (name, or namespace/name; default namespace: the pod's own, else the kubeconfig's) holding the key of the digests eso-bridge records on workloads and in traces; created with a random key if missing")
 	fs.StringVar(&o.logFormat, "log-format", "json", "log format: json or text")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: info or debug")
 	fs.DurationVar(&o.awsPollInterval, flagAWSPollInterval, defaultAWSPollInterval, "how often AWS Secrets Manager is swept for moved versions of the secrets ExternalSecrets read (default 10m with --aws-events-queue-url); 0 turns the AWS provider off")
@@ -93,9 +95,14 @@ func Run(ctx context.Context, args []string, stderr io.Writer, version string) e
 	}
 	cfg.QPS, cfg.Burst = float32(opts.kubeAPIQPS), opts.kubeAPIBurst
 
+	keySecret, err := digestKeySecret(opts.digestKeySecret, opts.kubeconfig)
+	if err != nil {
+		return err
+	}
 	mo := bridge.ManagerOptions{
 		MetricsAddr: opts.metricsAddr, HealthAddr: opts.healthAddr,
 		LeaderElection: opts.leaderElect, LeaderElectionID: opts.leaderElectionID, LeaderElectionNamespace: opts.leaderElectionNamespace,
+		DigestKeySecret: keySecret,
 	}
 	aws, err := opts.aws(fs)
 	if err != nil {

@@ -55,3 +55,18 @@ func TestAWSFlagsChooseTheSweepAndTheQueue(t *testing.T) {
 		})
 	}
 }
+
+func TestDigestKeySecretFlag(t *testing.T) {
+	if got, err := digestKeySecret("team-a/key", ""); err != nil || got.Namespace != "team-a" || got.Name != "key" {
+		t.Errorf("namespace/name: got %v, %v", got, err)
+	}
+	t.Setenv("POD_NAMESPACE", "eso-bridge")
+	if got, err := digestKeySecret("key", ""); err != nil || got.Namespace != "eso-bridge" || got.Name != "key" {
+		t.Errorf("a name alone is in the pod's namespace: got %v, %v", got, err)
+	}
+	for _, bad := range []string{"", "a/b/c", "Team/key", "ns/"} {
+		if _, err := digestKeySecret(bad, ""); err == nil || !strings.Contains(err.Error(), "--digest-key-secret") {
+			t.Errorf("%q: got %v, want an error naming the flag", bad, err)
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/eso-bridge/eso-bridge/bridge"
+	"github.com/eso-bridge/eso-bridge/bridge/digest"
 	"github.com/eso-bridge/eso-bridge/bridge/events"
 	"github.com/eso-bridge/eso-bridge/bridge/rotation"
 	"github.com/eso-bridge/eso-bridge/bridge/workload"
@@ -21,14 +22,16 @@ import (
 
 // traceOptions are the flags of `eso-bridge trace`.
 type traceOptions struct {
-	kubeconfig string
-	output     string
+	kubeconfig      string
+	output          string
+	digestKeySecret string
 }
 
 // BindFlags registers the options on fs.
 func (o *traceOptions) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
 	fs.StringVar(&o.output, "o", "table", "output format: table or json")
+	fs.StringVar(&o.digestKeySecret, "digest-key-secret", "eso-bridge/"+bridge.DefaultDigestKeySecret, "Secret (namespace/name) holding eso-bridge's digest key; without read access to it, a rotation eso-bridge did not trigger is found only through a workload it restarted")
 }
 
 // Trace is `eso-bridge trace`: it prints the timeline of the latest rotation
@@ -60,7 +63,17 @@ func Trace(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("connecting to the cluster: %w", err)
 	}
-	r, err := loadRotation(ctx, c, fs.Arg(0))
+	keySecret, err := digestKeySecret(opts.digestKeySecret, opts.kubeconfig)
+	if err != nil {
+		return err
+	}
+	var key *digest.Key
+	if k, err := bridge.ReadDigestKey(ctx, c, keySecret); err == nil {
+		key = &k
+	} else {
+		fmt.Fprintf(stderr, "note: %v; a rotation eso-bridge did not trigger is found only through a workload it restarted\n", err)
+	}
+	r, err := loadRotation(ctx, c, key, fs.Arg(0))
 	if err != nil {
 		return err
 	}
@@ -74,9 +87,9 @@ func Trace(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // loadRotation reads the rotation of "namespace/externalsecret" or
 // "namespace/kind/name".
-func loadRotation(ctx context.Context, c client.Client, object string) (*rotation.Rotation, error) {
+func loadRotation(ctx context.Context, c client.Client, key *digest.Key, object string) (*rotation.Rotation, error) {
 	kinds := workload.Served(c.RESTMapper())
-	loader := rotation.Loader{Client: c, Pods: c, Kinds: kinds}
+	loader := rotation.Loader{Client: c, Pods: c, Kinds: kinds, Key: key}
 	parts := strings.Split(object, "/")
 	switch len(parts) {
 	case 2:
