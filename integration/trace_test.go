@@ -81,7 +81,7 @@ func TestRotationWithoutVaultProviderIsTracedFromESOWrite(t *testing.T) {
 	}
 
 	var stdout, stderr bytes.Buffer
-	if err := app.Trace(s.Ctx, []string{"--kubeconfig", s.CP.KubeconfigPath, "-o", "json", s.NS + "/db"}, &stdout, &stderr); err != nil {
+	if err := app.Trace(s.Ctx, []string{"--kubeconfig", s.CP.KubeconfigPath, "--digest-key-secret", s.NS + "/" + bridge.DefaultDigestKeySecret, "-o", "json", s.NS + "/db"}, &stdout, &stderr); err != nil {
 		t.Fatalf("eso-bridge trace: %v\n%s", err, stderr.String())
 	}
 	var rotation rotation.Rotation
