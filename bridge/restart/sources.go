@@ -55,14 +55,38 @@ func (r *Reconciler) gatherSources(ctx context.Context, obj ctrl.Object) ([]gate
 			fmt.Sprintf("annotation %s names ExternalSecret(s) %s, which do not exist in namespace %s", annotations.AnnotationExternalSecrets, strings.Join(missing, ", "), obj.GetNamespace()))
 	}
 	sources := make([]gate.Source, 0, len(selected))
+	synced := make([]bool, 0, len(selected))
 	for _, es := range selected {
 		source, err := r.source(ctx, es)
 		if err != nil {
 			return nil, err
 		}
 		sources = append(sources, source)
+		synced = append(synced, eso.StatusReflectsSpec(es))
 	}
+	confirmSharedWrites(sources, synced)
 	return sources, nil
+}
+
+// confirmSharedWrites settles a Secret that several ExternalSecrets write
+// (each merging its keys into it): ESO's status confirms a write only for
+// the ExternalSecret that made it, and the others' statuses are from before
+// it, though they have nothing left to sync. The write is confirmed once one
+// writer's status follows it; then every writer whose status reflects its
+// latest metadata (not itself refreshing) counts as current. synced[i] says
+// that of sources[i].
+func confirmSharedWrites(sources []gate.Source, synced []bool) {
+	confirmed := map[string]bool{}
+	for _, s := range sources {
+		if s.StatusCurrent {
+			confirmed[s.Secret] = true
+		}
+	}
+	for i := range sources {
+		if !sources[i].StatusCurrent && synced[i] && confirmed[sources[i].Secret] {
+			sources[i].StatusCurrent = true
+		}
+	}
 }
 
 // candidates are the ExternalSecrets of the workload's namespace that can be

@@ -11,7 +11,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -141,13 +140,8 @@ func annotation(s *harness.Scenario, es *esv1.ExternalSecret, key string) string
 	return s.Get(es).GetAnnotations()[key]
 }
 
-func secretValue(s *harness.Scenario, name string) string {
-	var secret corev1.Secret
-	if err := s.Client.Get(s.Ctx, client.ObjectKey{Namespace: s.NS, Name: name}, &secret); err != nil {
-		return err.Error()
-	}
-	return string(secret.Data["value"])
-}
+// secretValue is the "value" key of Secret name, or the error reading it.
+func secretValue(s *harness.Scenario, name string) string { return secretKey(s, name, "value") }
 
 // A throttling and 5xx burst makes the poller back off (counted as errors in
 // eso_bridge_aws_calls_total); it recovers and the rotation made during the

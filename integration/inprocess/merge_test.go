@@ -1,0 +1,74 @@
+package inprocess_test
+
+import (
+	"testing"
+	"time"
+
+	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/eso-bridge/eso-bridge/integration/controlplane"
+	"github.com/eso-bridge/eso-bridge/integration/harness"
+)
+
+// Two ExternalSecrets merge their keys into one Secret: a rotation of
+// either restarts the consumer once, promptly — the other writer, whose
+// status predates the latest write though it has nothing to sync, does not
+// hold it until its own refresh an hour later.
+func TestARotationOfEitherOfTwoWritersOfOneSecretRestartsOnce(t *testing.T) {
+	s := harness.NewScenario(t)
+	// The Secret both merge into exists first, as a Helm chart would make it.
+	shared := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: s.NS, Name: "db"}, StringData: map[string]string{"host": "db.internal"}}
+	if err := s.Client.Create(s.Ctx, shared); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"db-user", "db-password"} {
+		if _, err := s.CP.SecretsManager.CreateSecret(s.Ctx, s.RemoteKey(name), name+"-1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	harness.WaitPastTheSecond()
+	for _, name := range []string{"db-user", "db-password"} {
+		es := controlplane.ExternalSecret(s.NS, name, s.RemoteKey(name), name, time.Hour)
+		es.Annotations = rolloutAuto
+		es.Spec.Target = esv1.ExternalSecretTarget{Name: "db", CreationPolicy: esv1.CreatePolicyMerge}
+		if err := s.Client.Create(s.Ctx, es); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := controlplane.WaitForSync(s.Ctx, s.Client, client.ObjectKeyFromObject(es)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	api := s.Workload(harness.WorkloadKinds[0], "api", nil, "db")
+	opts := harness.TestOptions()
+	// Past this, a held restart is given up: the test would see no restart.
+	opts.MaxGateWait = 2 * time.Minute
+	s.StartBridgeWith(opts, withAWS(s))
+	s.WaitAdopted(api)
+	letPollerLook()
+
+	for i, name := range []string{"db-password", "db-user"} {
+		if _, err := s.CP.SecretsManager.PutValue(s.Ctx, s.RemoteKey(name), name+"-2"); err != nil {
+			t.Fatal(err)
+		}
+		s.WaitFor("ESO to merge the new "+name, func() (bool, string) {
+			got := secretKey(s, "db", name)
+			return got == name+"-2", "the Secret holds " + got
+		})
+		s.ExpectRestarts(api, int64(i+1))
+	}
+	if got := secretKey(s, "db", "host"); got != "db.internal" {
+		t.Errorf("the Secret's own key host is %q, want it kept by both merges", got)
+	}
+}
+
+// secretKey is key of Secret name, or the error reading it.
+func secretKey(s *harness.Scenario, name, key string) string {
+	var secret corev1.Secret
+	if err := s.Client.Get(s.Ctx, client.ObjectKey{Namespace: s.NS, Name: name}, &secret); err != nil {
+		return err.Error()
+	}
+	return string(secret.Data[key])
+}
