@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -26,30 +27,38 @@ const digestKeyField = "key"
 // ReadDigestKey reads the digest key from the Secret name; the error wraps
 // the API server's (NotFound, Forbidden).
 func ReadDigestKey(ctx context.Context, c client.Reader, name types.NamespacedName) (digest.Key, error) {
+	key, _, err := readDigestKey(ctx, c, name)
+	return key, err
+}
+
+// readDigestKey is ReadDigestKey, and when the key was made: when
+// eso-bridge was installed.
+func readDigestKey(ctx context.Context, c client.Reader, name types.NamespacedName) (digest.Key, time.Time, error) {
 	secret := &corev1.Secret{}
 	if err := c.Get(ctx, name, secret); err != nil {
-		return digest.Key{}, fmt.Errorf("reading the digest key Secret %s: %w", name, err)
+		return digest.Key{}, time.Time{}, fmt.Errorf("reading the digest key Secret %s: %w", name, err)
 	}
 	key, err := digest.New(secret.Data[digestKeyField])
 	if err != nil {
-		return digest.Key{}, fmt.Errorf("the digest key Secret %s, data key %q: %w", name, digestKeyField, err)
+		return digest.Key{}, time.Time{}, fmt.Errorf("the digest key Secret %s, data key %q: %w", name, digestKeyField, err)
 	}
-	return key, nil
+	return key, secret.CreationTimestamp.Time, nil
 }
 
 // loadDigestKey reads the digest key from the Secret name, and creates the
 // Secret with a random key if there is none yet. Every replica reads the same
 // key, and it outlives them: a lost key makes eso-bridge re-adopt every
 // workload, missing a rotation made meanwhile. Replicas that start together
-// race to create it; the loser reads the winner's.
-func loadDigestKey(ctx context.Context, c client.Client, name types.NamespacedName) (digest.Key, error) {
+// race to create it; the loser reads the winner's. It also returns when
+// the key was made: when eso-bridge was installed.
+func loadDigestKey(ctx context.Context, c client.Client, name types.NamespacedName) (digest.Key, time.Time, error) {
 	if name.Namespace == "" || name.Name == "" {
-		return digest.Key{}, fmt.Errorf("the digest key Secret needs a namespace and a name, got %q", name.String())
+		return digest.Key{}, time.Time{}, fmt.Errorf("the digest key Secret needs a namespace and a name, got %q", name.String())
 	}
 	for {
-		key, err := ReadDigestKey(ctx, c, name)
+		key, made, err := readDigestKey(ctx, c, name)
 		if !apierrors.IsNotFound(err) {
-			return key, err
+			return key, made, err
 		}
 		secret := &corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{Namespace: name.Namespace, Name: name.Name,
@@ -63,10 +72,11 @@ func loadDigestKey(ctx context.Context, c client.Client, name types.NamespacedNa
 		err = c.Create(ctx, secret)
 		if err == nil {
 			log.FromContext(ctx).Info("created the digest key Secret", "secret", name.String())
-			return digest.New(secret.Data[digestKeyField])
+			key, err := digest.New(secret.Data[digestKeyField])
+			return key, secret.CreationTimestamp.Time, err
 		}
 		if !apierrors.IsAlreadyExists(err) {
-			return digest.Key{}, fmt.Errorf("creating the digest key Secret %s: %w", name, err)
+			return digest.Key{}, time.Time{}, fmt.Errorf("creating the digest key Secret %s: %w", name, err)
 		}
 	}
 }

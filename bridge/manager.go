@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/eso-bridge/eso-bridge/bridge/events"
@@ -40,6 +41,10 @@ func newScheme() *runtime.Scheme {
 type ManagerOptions struct {
 	// MetricsAddr serves /metrics; "0" turns it off.
 	MetricsAddr string
+	// MetricsSecure serves /metrics over HTTPS (a self-signed certificate)
+	// to clients the API server authenticates (TokenReview) and authorizes
+	// for GET /metrics (SubjectAccessReview).
+	MetricsSecure bool
 	// HealthAddr serves /healthz and /readyz; "" or "0" turns it off.
 	HealthAddr string
 	// LeaderElection makes only one replica work; the others wait on a Lease.
@@ -73,7 +78,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, mo ManagerOptions)
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                        Scheme,
-		Metrics:                       metricsserver.Options{BindAddress: mo.MetricsAddr},
+		Metrics:                       metricsOptions(mo),
 		HealthProbeBindAddress:        mo.HealthAddr,
 		LeaderElection:                mo.LeaderElection,
 		LeaderElectionID:              mo.LeaderElectionID,
@@ -116,11 +121,12 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, mo ManagerOptions)
 	if err != nil {
 		return err
 	}
-	key, err := loadDigestKey(ctx, keyClient, mo.DigestKeySecret)
+	key, installedAt, err := loadDigestKey(ctx, keyClient, mo.DigestKeySecret)
 	if err != nil {
 		return err
 	}
-	wiring := Wiring{Recorder: recorder, Vault: mo.Vault, TracerProvider: tracerProvider, LeaderElection: mo.LeaderElection, Key: key}
+	wiring := Wiring{Recorder: recorder, Vault: mo.Vault, TracerProvider: tracerProvider, LeaderElection: mo.LeaderElection,
+		Key: key, InstalledAt: installedAt}
 	if err := Setup(ctx, mgr, opts, wiring); err != nil {
 		return err
 	}
@@ -128,4 +134,17 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, mo ManagerOptions)
 		return err
 	}
 	return mgr.Start(ctx)
+}
+
+// metricsOptions serves /metrics as mo says: plain, or over HTTPS to
+// clients the API server authenticates and authorizes (controller-runtime's
+// filter, which asks it with TokenReviews and SubjectAccessReviews and
+// caches the answers for a minute).
+func metricsOptions(mo ManagerOptions) metricsserver.Options {
+	opts := metricsserver.Options{BindAddress: mo.MetricsAddr}
+	if mo.MetricsSecure {
+		opts.SecureServing = true
+		opts.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+	return opts
 }

@@ -40,6 +40,8 @@ type Wiring struct {
 	// Key keys what eso-bridge records where non-readers of Secrets can see
 	// it (package digest).
 	Key digest.Key
+	// InstalledAt is when the key was made: when eso-bridge was installed.
+	InstalledAt time.Time
 }
 
 // Setup wires everything eso-bridge runs into mgr: the indexes, one restart
@@ -109,6 +111,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options, w Wiring) error 
 		r := &restart.Reconciler{
 			Client: mgr.GetClient(), Kind: kind, Options: opts.restart(), Scope: inScope, Recorder: recorder,
 			Metrics: m, Limiter: limiter, Versions: versions, Writes: writes, Clock: clock.RealClock{}, Key: w.Key,
+			Pods: mgr.GetAPIReader(), InstalledAt: w.InstalledAt,
 		}
 		if err := r.SetupWithManager(mgr); err != nil {
 			return fmt.Errorf("setting up the %s controller: %w", kind.Kind(), err)

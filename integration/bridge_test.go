@@ -607,3 +607,27 @@ func TestChangingWhichSourcesAWorkloadFollowsRestartsNothing(t *testing.T) {
 	s.Rotate("db")
 	s.ExpectRestarts(api, 1)
 }
+
+// Restarting eso-bridge with --auto-all makes every ESO-managed Secret a
+// workload uses one of its sources: the new ones are recorded, nothing
+// restarts, and a rotation of one of them then restarts once.
+func TestTurningAutoAllOnRestartsNothing(t *testing.T) {
+	s := harness.NewScenario(t)
+	s.ExternalSecret("db", "v1", rolloutAuto)
+	s.ExternalSecret("cache", "v1", nil)
+	api := s.Workload(harness.WorkloadKinds[0], "api", nil, "db", "cache")
+	stop := s.StartBridge(harness.TestOptions())
+	s.WaitAdopted(api)
+	stop()
+
+	opts := harness.TestOptions()
+	opts.AutoAll = true
+	s.StartBridge(opts)
+	s.WaitFor("cache to be recorded as a source", func() (bool, string) {
+		digests := s.Get(api).GetAnnotations()[annotations.AnnotationSourceDigests]
+		return strings.Contains(digests, "cache="), "source-digests: " + digests
+	})
+	s.ExpectNoMoreRestartsThan(api, 0)
+	s.Rotate("cache")
+	s.ExpectRestarts(api, 1)
+}

@@ -48,6 +48,11 @@ type Source struct {
 	// Traceparent is the trace of the rotation that wrote the Secret's
 	// current data; the gate does not use it.
 	Traceparent string
+	// PodsOlder is true when a running container of the workload started
+	// before ESO's current write of the Secret, a write made while
+	// eso-bridge was installed: looked at only when the workload is seen for
+	// the first time (created, or opted in, while eso-bridge was down).
+	PodsOlder bool
 }
 
 // Input is everything the gate decides on.
@@ -199,6 +204,22 @@ func Gate(in Input) Decision {
 		if len(written) == 0 {
 			return Decision{Action: ActionNone, Reason: ReasonSecretMissing, Blocking: missing[0].ExternalSecret,
 				Message: fmt.Sprintf("no source's Secret has been written by ESO yet (%s); its creation wakes the workload", SourceNames(missing))}
+		}
+		// Pods older than a write eso-bridge did not see hold what was
+		// there before it: restarted once, as any change is.
+		var missed []Source
+		for _, s := range written {
+			if s.PodsOlder {
+				missed = append(missed, s)
+			}
+		}
+		if len(missed) > 0 {
+			d := decide(in, missed, hash)
+			d.Digests = digests
+			if d.Action == ActionRestart {
+				d.Message = fmt.Sprintf("first seen with pods started before ESO last wrote %s (while eso-bridge was not watching): restarted once", SourceNames(missed))
+			}
+			return d
 		}
 		return Decision{Action: ActionAdopt, Reason: ReasonAdopted, Hash: hash, Digests: digests,
 			Message: fmt.Sprintf("adopted with %d source(s), no restart", len(written))}

@@ -316,3 +316,36 @@ func TestGateAcrossDigestKeys(t *testing.T) {
 		})
 	}
 }
+
+// A workload seen for the first time whose pods are older than a write
+// eso-bridge did not see is restarted once, when that source is synced;
+// otherwise it is adopted.
+func TestFirstSightRestartsPodsOlderThanAnUnseenWrite(t *testing.T) {
+	older := func(s *Source) { s.PodsOlder = true }
+	tests := map[string]struct {
+		sources    []Source
+		wantAction Action
+		wantReason string
+	}{
+		"pods newer than every write: adopted": {
+			sources: []Source{source("db"), source("api")}, wantAction: ActionAdopt, wantReason: ReasonAdopted,
+		},
+		"pods older than one write, synced: restarted": {
+			sources: []Source{source("db", older), source("api")}, wantAction: ActionRestart, wantReason: ReasonSourcesRotated,
+		},
+		"pods older than a write ESO has not confirmed: not restarted before it is": {
+			sources: []Source{source("db", older, statusStale, changedAgo(10*time.Second)), source("api")}, wantAction: ActionWait, wantReason: ReasonWaitingForESO,
+		},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			got := Gate(Input{Now: gateNow, Sources: tt.sources, Settle: 2 * time.Second, MaxWait: 10 * time.Minute})
+			if got.Action != tt.wantAction || got.Reason != tt.wantReason {
+				t.Fatalf("Gate() = action %d reason %s (%s), want action %d reason %s", got.Action, got.Reason, got.Message, tt.wantAction, tt.wantReason)
+			}
+			if want := recordOf(tt.sources...); (got.Action == ActionAdopt || got.Action == ActionRestart) && !maps.Equal(got.Digests, want) {
+				t.Errorf("Digests = %v, want %v", got.Digests, want)
+			}
+		})
+	}
+}

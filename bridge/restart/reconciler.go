@@ -58,6 +58,12 @@ type Reconciler struct {
 	// Key keys the digests and hashes recorded on workloads and pod
 	// templates, and the traces of writes.
 	Key digest.Key
+	// Pods reads a workload's pods, live (they are not cached), when it is
+	// seen for the first time; nil skips that look.
+	Pods ctrl.Reader
+	// InstalledAt is when eso-bridge was installed (its digest key made):
+	// an ESO write before it is never a reason to restart.
+	InstalledAt time.Time
 }
 
 // Options are what the restart controller decides with, bound to flags by
@@ -116,9 +122,15 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (resu
 	if recorded == "" {
 		recorded = r.Kind.PodTemplate(obj).Annotations[annotations.AnnotationSourceHash]
 	}
+	recordedDigests := annotations.ParseSourceDigests(obj.GetAnnotations()[annotations.AnnotationSourceDigests])
+	if recorded == "" && recordedDigests == nil {
+		if err := r.markPodsOlder(ctx, obj, sources); err != nil {
+			return reconcile.Result{}, err
+		}
+	}
 	input := gate.Input{
 		Now: r.Clock.Now(), RecordedHash: recorded, Sources: sources,
-		Recorded:      annotations.ParseSourceDigests(obj.GetAnnotations()[annotations.AnnotationSourceDigests]),
+		Recorded:      recordedDigests,
 		Key:           r.Key,
 		RecordedKeyID: obj.GetAnnotations()[annotations.AnnotationDigestKey],
 		Settle:        r.Options.Settle, MaxWait: r.Options.MaxGateWait,

@@ -80,11 +80,11 @@ func TestHelmChartAppliesWithDefaultsAndEveryOption(t *testing.T) {
 		kinds map[string]int
 	}{
 		{"defaults", nil, map[string]int{
-			"Deployment": 1, "ServiceAccount": 1, "ClusterRole": 2, "ClusterRoleBinding": 2, "Role": 1, "RoleBinding": 1,
-			"Service": 1, "PodDisruptionBudget": 1,
+			"Deployment": 1, "ServiceAccount": 1, "ClusterRole": 3, "ClusterRoleBinding": 2, "Role": 1, "RoleBinding": 1,
+			"Service": 1, "PodDisruptionBudget": 1, "NetworkPolicy": 1,
 		}},
 		{"every option", []string{"-f", filepath.Join(chartDir, "ci", "all-on-values.yaml")}, map[string]int{
-			"Deployment": 1, "ServiceAccount": 1, "ClusterRole": 2, "ClusterRoleBinding": 1, "Role": 1, "RoleBinding": 3,
+			"Deployment": 1, "ServiceAccount": 1, "ClusterRole": 3, "ClusterRoleBinding": 1, "Role": 1, "RoleBinding": 3,
 			"Service": 1, "PodDisruptionBudget": 1, "ServiceMonitor": 1, "PodMonitor": 1, "NetworkPolicy": 1,
 		}},
 	}
@@ -116,7 +116,7 @@ func TestHelmChartAppliesWithDefaultsAndEveryOption(t *testing.T) {
 			"--settle=5s", "--max-gate-wait=15m", "--rollout-deadline=20m", "--rollouts-per-second=2.5", "--rollout-burst=10",
 			"--namespace-rollouts-per-second=1", "--namespace-rollout-burst=5", "--workers=8", "--aws-poll-interval=1m",
 			"--aws-events-queue-url=https://sqs.eu-west-1.amazonaws.com/111122223333/eso-bridge-events",
-			"--leader-election-id=eso-bridge-payments", "--metrics-bind-address=:9090", "--health-probe-bind-address=:9091", "--log-format=text"} {
+			"--leader-election-id=eso-bridge-payments", "--metrics-bind-address=:9090", "--metrics-secure=true", "--health-probe-bind-address=:9091", "--log-format=text"} {
 			if !slices.Contains(container.Args, arg) {
 				t.Errorf("the Deployment's args %q lack %s", container.Args, arg)
 			}

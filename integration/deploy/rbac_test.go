@@ -2,14 +2,22 @@ package deploy_test
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"io"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
@@ -24,7 +32,9 @@ import (
 // Deployment and authenticated as the chart's ServiceAccount — bound to the
 // chart's roles only, not an admin — performs a rotation end to end: the
 // trigger, ESO's write, one restart, its rollout reported. Nothing it asked
-// for was refused. Only the listen addresses are moved to loopback.
+// for was refused. Only the listen addresses are moved to loopback. Its
+// metrics answer, as the chart sets them up, only a scraper bound to the
+// chart's metrics-reader role.
 func TestControllerWithTheChartsRBACAndArgumentsPerformsARotation(t *testing.T) {
 	s := harness.NewScenario(t)
 	// Tracing on, to a collector on loopback: it needs the most permissions.
@@ -52,10 +62,14 @@ func TestControllerWithTheChartsRBACAndArgumentsPerformsARotation(t *testing.T) 
 		t.Fatalf("the chart's args %q do not start with the run command", container.Args)
 	}
 	var args []string
+	metricsAddr, err := controlplane.FreeLoopbackAddress()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, arg := range container.Args[1:] {
 		switch {
 		case strings.HasPrefix(arg, "--metrics-bind-address="):
-			arg = "--metrics-bind-address=127.0.0.1:0"
+			arg = "--metrics-bind-address=" + metricsAddr
 		case strings.HasPrefix(arg, "--health-probe-bind-address="):
 			arg = "--health-probe-bind-address=127.0.0.1:0"
 		}
@@ -103,10 +117,80 @@ func TestControllerWithTheChartsRBACAndArgumentsPerformsARotation(t *testing.T) 
 		n := collector.Count("workload.rollout")
 		return n == 1, fmt.Sprintf("%d workload.rollout spans", n)
 	})
+	reader := ""
+	for _, obj := range rbac {
+		if obj.GetKind() == "ClusterRole" && strings.HasSuffix(obj.GetName(), "-metrics-reader") {
+			reader = obj.GetName()
+		}
+	}
+	if reader == "" {
+		t.Fatal("the chart has no metrics-reader ClusterRole")
+	}
+	expectMetricsOnlyForReaders(t, s, "https://"+metricsAddr+"/metrics", reader)
 	for _, line := range strings.Split(log.String(), "\n") {
 		if strings.Contains(line, "forbidden") {
 			t.Errorf("a request was refused: %s", line)
 		}
+	}
+}
+
+// expectMetricsOnlyForReaders checks that url answers a ServiceAccount bound
+// to the ClusterRole reader with eso-bridge's metrics, and refuses one that
+// is not (403) and a request without a token (401).
+func expectMetricsOnlyForReaders(t *testing.T, s *harness.Scenario, url, reader string) {
+	t.Helper()
+	clientset, err := kubernetes.NewForConfig(s.CP.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := func(name string) string {
+		sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: s.NS, Name: name}}
+		if err := s.Client.Create(s.Ctx, sa); err != nil {
+			t.Fatal(err)
+		}
+		tr, err := clientset.CoreV1().ServiceAccounts(s.NS).CreateToken(s.Ctx, name, &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tr.Status.Token
+	}
+	scraper, stranger := token("prometheus"), token("stranger")
+	binding := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: s.NS + "-prometheus"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: reader},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: s.NS, Name: "prometheus"}},
+	}
+	if err := s.Client.Create(s.Ctx, binding); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Client.Delete(context.Background(), binding) })
+	// The certificate is self-signed: the token is what is checked.
+	httpClient := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	get := func(token string) (int, string) {
+		req, err := http.NewRequestWithContext(s.Ctx, http.MethodGet, url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := httpClient.Do(req)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	s.WaitFor("the metrics reader to be answered", func() (bool, string) {
+		code, body := get(scraper)
+		return code == http.StatusOK && strings.Contains(body, "eso_bridge_restarts_total"), fmt.Sprintf("%d: %.200s", code, body)
+	})
+	if code, body := get(stranger); code != http.StatusForbidden {
+		t.Errorf("a ServiceAccount without %s got %d (%.200s), want 403", reader, code, body)
+	}
+	if code, body := get(""); code != http.StatusUnauthorized {
+		t.Errorf("a request without a token got %d (%.200s), want 401", code, body)
 	}
 }
 

@@ -26,6 +26,7 @@ type runOptions struct {
 	bridge                  bridge.Options
 	kubeconfig              string
 	metricsAddr             string
+	metricsSecure           bool
 	healthAddr              string
 	leaderElect             bool
 	leaderElectionID        string
@@ -54,6 +55,7 @@ func (o *runOptions) BindFlags(fs *flag.FlagSet) {
 	o.bridge.BindFlags(fs)
 	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)")
 	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus /metrics endpoint; 0 turns it off")
+	fs.BoolVar(&o.metricsSecure, "metrics-secure", false, "serve /metrics over HTTPS, only to clients the API server authenticates and authorizes for GET /metrics (TokenReview, SubjectAccessReview)")
 	fs.StringVar(&o.healthAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz; 0 turns it off")
 	fs.BoolVar(&o.leaderElect, "leader-elect", false, "elect one active replica through a Lease; the others take over if it stops")
 	fs.StringVar(&o.leaderElectionID, "leader-election-id", "eso-bridge", "name of the Lease; give each installation its own")
@@ -100,7 +102,7 @@ func Run(ctx context.Context, args []string, stderr io.Writer, version string) e
 		return err
 	}
 	mo := bridge.ManagerOptions{
-		MetricsAddr: opts.metricsAddr, HealthAddr: opts.healthAddr,
+		MetricsAddr: opts.metricsAddr, MetricsSecure: opts.metricsSecure, HealthAddr: opts.healthAddr,
 		LeaderElection: opts.leaderElect, LeaderElectionID: opts.leaderElectionID, LeaderElectionNamespace: opts.leaderElectionNamespace,
 		DigestKeySecret: keySecret,
 	}
