@@ -181,7 +181,17 @@ func (l Loader) loadWorkloads(ctx context.Context, r *Rotation, tid trace.TraceI
 			template := kind.PodTemplate(obj)
 			if traceparent.Parse(template.Annotations[annotations.AnnotationTraceparent]).TraceID() != tid {
 				if es != nil && consumes(kind, obj, es) {
-					others = append(others, describeOther(kind, obj, template, r))
+					other := describeOther(kind, obj, template, r)
+					if !restartedSince(template, r) {
+						blocking, err := l.unsettledSources(ctx, kind, obj)
+						if err != nil {
+							return nil, err
+						}
+						if len(blocking) > 0 {
+							other += "; its sources not settled: " + strings.Join(blocking, "; ")
+						}
+					}
+					others = append(others, other)
 				}
 				continue
 			}

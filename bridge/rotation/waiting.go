@@ -1,7 +1,9 @@
 package rotation
 
 import (
+	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,11 +18,18 @@ import (
 	"github.com/eso-bridge/eso-bridge/bridge/workload"
 )
 
+// restartedSince reports whether the template was restarted after the
+// rotation's write (for another rotation).
+func restartedSince(template *corev1.PodTemplateSpec, r *Rotation) bool {
+	restarted := annotations.Time(template.Annotations, annotations.AnnotationRestartedAt)
+	return restarted != nil && r.WrittenAt != nil && restarted.After(*r.WrittenAt)
+}
+
 // describeOther says why a consumer is not part of the rotation.
 func describeOther(kind workload.Kind, obj client.Object, template *corev1.PodTemplateSpec, r *Rotation) string {
 	name := strings.ToLower(kind.Kind()) + "/" + obj.GetName()
-	restarted := annotations.Time(template.Annotations, annotations.AnnotationRestartedAt)
-	if restarted != nil && r.WrittenAt != nil && restarted.After(*r.WrittenAt) {
+	if restartedSince(template, r) {
+		restarted := annotations.Time(template.Annotations, annotations.AnnotationRestartedAt)
 		return fmt.Sprintf("%s was restarted for another rotation (trace %s) at %s", name, traceparent.Parse(template.Annotations[annotations.AnnotationTraceparent]).TraceID(), restarted.UTC().Format(time.RFC3339))
 	}
 	return fmt.Sprintf("%s uses the Secret but was not restarted for this rotation: its other sources may be waiting, its restart may be held, or it has not opted in (see its Events)", name)
@@ -44,4 +53,38 @@ func (r *Rotation) explainWaiting(es *esv1.ExternalSecret, secret *metav1.Partia
 		}
 	}
 	r.Waiting = append(r.Waiting, others...)
+}
+
+// unsettledSources says, for each ExternalSecret whose Secret obj's pod
+// template uses, what keeps it from counting as synced: its Secret not
+// written, ESO not Ready, or ESO's status not yet reflecting its latest
+// change — what the gate waits on or holds for. Read from the cluster, as
+// the gate reads it.
+func (l Loader) unsettledSources(ctx context.Context, kind workload.Kind, obj client.Object) ([]string, error) {
+	used := workload.SecretsUsedBy(kind.PodTemplate(obj))
+	var list esv1.ExternalSecretList
+	if err := l.Client.List(ctx, &list, client.InNamespace(obj.GetNamespace())); err != nil {
+		return nil, fmt.Errorf("listing ExternalSecrets in %s: %w", obj.GetNamespace(), err)
+	}
+	var unsettled []string
+	for i := range list.Items {
+		es := &list.Items[i]
+		if !slices.Contains(used, eso.TargetSecret(es)) {
+			continue
+		}
+		secret, err := l.secret(ctx, es)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case secret == nil || secret.Annotations[eso.DataHashAnnotation] == "":
+			unsettled = append(unsettled, fmt.Sprintf("ExternalSecret %s has not written Secret %s (%s)", es.Name, eso.TargetSecret(es), eso.ReadyMessage(es)))
+		case eso.Ready(es) == nil || eso.Ready(es).Status != corev1.ConditionTrue:
+			unsettled = append(unsettled, fmt.Sprintf("ExternalSecret %s is not Ready (%s)", es.Name, eso.ReadyMessage(es)))
+		case !eso.StatusReflectsSpec(es) && eso.NoRefresh(es) == "":
+			unsettled = append(unsettled, fmt.Sprintf("ExternalSecret %s: ESO has not synced its latest change yet", es.Name))
+		}
+	}
+	slices.Sort(unsettled)
+	return unsettled, nil
 }

@@ -10,10 +10,12 @@ import (
 	"testing"
 	"time"
 
+	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/eso-bridge/eso-bridge/bridge"
@@ -436,5 +438,36 @@ func TestAViewerCannotTestAGuessOfASecretValue(t *testing.T) {
 				t.Errorf("%s hold %s, which anyone can compute from a guessed value: a right guess is confirmed", where, guess)
 			}
 		}
+	}
+}
+
+// A restart held by a source ESO failed to sync is visible where a user
+// looks: a SyncError Warning on the workload, and `eso-bridge trace` of the
+// rotation names the ExternalSecret and ESO's reason.
+func TestAHeldRestartIsExplainedByTheTrace(t *testing.T) {
+	s := harness.NewScenario(t)
+	s.ExternalSecret("db", "v1", rolloutAuto)
+	api := s.Workload(harness.WorkloadKinds[0], "api", nil, "db")
+	opts := harness.TestOptions()
+	// Long enough to break db's next sync before the restart.
+	opts.Settle = 30 * time.Second
+	s.StartBridge(opts)
+	s.WaitAdopted(api)
+
+	s.Rotate("db")
+	// ESO's next sync of db fails: its secret is gone from AWS.
+	if err := s.CP.SecretsManager.DeleteSecret(s.Ctx, s.RemoteKey("db")); err != nil {
+		t.Fatal(err)
+	}
+	es := &esv1.ExternalSecret{ObjectMeta: metav1.ObjectMeta{Namespace: s.NS, Name: "db"}}
+	refresh := client.RawPatch("application/merge-patch+json", []byte(`{"metadata":{"annotations":{"test.eso-bridge.io/refresh":"after-delete"}}}`))
+	if err := s.Client.Patch(s.Ctx, es, refresh); err != nil {
+		t.Fatal(err)
+	}
+	s.WaitEventSaying(gate.ReasonSyncError, "api", "ExternalSecret db")
+	s.ExpectNoMoreRestartsThan(api, 0)
+	table := traceCommand(s, "db")
+	if !strings.Contains(table, "ExternalSecret db is not Ready (Ready=False SecretSyncedError") {
+		t.Errorf("the trace does not say which source holds the restart, and why:\n%s", table)
 	}
 }
