@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/eso-bridge/eso-bridge/bridge"
@@ -516,12 +517,17 @@ func TestAUsersOwnPodTemplateEditRollsOnceNotTwice(t *testing.T) {
 	s.StartBridge(harness.TestOptions())
 	s.WaitAdopted(api)
 
-	edited := s.Get(api).(*appsv1.Deployment)
-	container := &edited.Spec.Template.Spec.Containers[0]
-	container.EnvFrom = append(container.EnvFrom, corev1.EnvFromSource{
-		SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "cache"}},
+	// As kubectl edit does: read, change, write; again if the Deployment
+	// changed meanwhile (its controller updates its status as pods start).
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		edited := s.Get(api).(*appsv1.Deployment)
+		container := &edited.Spec.Template.Spec.Containers[0]
+		container.EnvFrom = append(container.EnvFrom, corev1.EnvFromSource{
+			SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "cache"}},
+		})
+		return s.Client.Update(s.Ctx, edited)
 	})
-	if err := s.Client.Update(s.Ctx, edited); err != nil {
+	if err != nil {
 		t.Fatal(err)
 	}
 	s.ExpectRestarts(api, 1) // the user's own
