@@ -43,6 +43,9 @@ type Change struct {
 	Version Version
 	// First is true for the first sighting of Ref, which is not a rotation.
 	First bool
+	// Failed is set, with no Version, when Ref started failing to be looked
+	// at: its readers are told (see Source.Problem).
+	Failed error
 }
 
 // Source follows the current versions of a set of remote secrets.
@@ -59,6 +62,10 @@ type Source interface {
 	// Synced reports whether the source has looked at every ref it was last
 	// asked to watch (a look that failed counts: the vault was asked).
 	Synced() bool
+	// Problem is why ref cannot be looked at (access denied, a malformed
+	// key), nil while it can, or while it merely does not exist: its
+	// rotations are then not sped up.
+	Problem(ref Ref) error
 }
 
 // Vault is what the controller needs from one kind of vault: which remote

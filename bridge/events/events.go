@@ -24,6 +24,9 @@ const (
 	ReasonMissingReference  = "MissingReference"
 	// ReasonRefreshDisabled warns that eso-bridge cannot speed up an ExternalSecret.
 	ReasonRefreshDisabled = "RefreshDisabled"
+	// ReasonVaultUnreadable warns that the vault refuses eso-bridge a look
+	// at a remote secret an ExternalSecret reads.
+	ReasonVaultUnreadable = "VaultUnreadable"
 	// ReasonRolloutComplete and ReasonRolloutStalled end a restart's
 	// rollout; they are also the outcomes its rollout-result annotation records.
 	ReasonRolloutComplete = "RolloutComplete"

@@ -54,7 +54,9 @@ func (t *VaultTrigger) follow(ctx context.Context) error {
 				return
 			case change := <-changes:
 				t.mu.Lock()
-				if !change.First {
+				// A failed look is not a move: its readers are only woken, to
+				// be told why it is not followed.
+				if change.Failed == nil && !change.First {
 					log.FromContext(ctx).Info("vault version moved", "store", change.Ref.Store, "key", change.Ref.Key, "version", change.Version.ID)
 					t.moved[change.Ref] = true
 					if t.Detected != nil {

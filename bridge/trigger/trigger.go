@@ -7,6 +7,7 @@ package trigger
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -79,6 +80,7 @@ func (t *VaultTrigger) Reconcile(ctx context.Context, req reconcile.Request) (re
 	}
 	t.record(req.NamespacedName, refs)
 	t.observeConfirmation(req.NamespacedName, es)
+	t.warnProblems(es, refs)
 	// ESO will not refresh it, or eso-bridge cannot ask it to: say so when
 	// first seen, not once a rotation is lost, and write no trigger that can
 	// never be answered.
@@ -114,6 +116,21 @@ func (t *VaultTrigger) Reconcile(ctx context.Context, req reconcile.Request) (re
 	t.triggered[req.NamespacedName] = now
 	t.mu.Unlock()
 	return reconcile.Result{}, nil
+}
+
+// warnProblems tells es's owner which remote secrets it reads the vault
+// cannot look at: their rotations are not sped up.
+func (t *VaultTrigger) warnProblems(es *esv1.ExternalSecret, refs []providers.Ref) {
+	var problems []string
+	for _, ref := range refs {
+		if err := t.Vault.Problem(ref); err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v", ref.Key, err))
+		}
+	}
+	if len(problems) > 0 {
+		t.Recorder.Warning(es, nil, events.ReasonVaultUnreadable, events.ActionGate,
+			"eso-bridge cannot look at "+strings.Join(problems, "; ")+"; a rotation of it is not sped up (ESO's refreshInterval still fetches it)")
+	}
 }
 
 // untriggerable says why eso-bridge cannot make ESO fetch a rotation of es,

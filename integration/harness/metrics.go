@@ -11,14 +11,15 @@ import (
 
 // Counter reads a metric from the registry of the controller running in this
 // process (see Scenario.StartBridge): the value of a counter, or the number of
-// observations of a histogram, in the series of name whose labels include
-// want; 0 when it does not exist yet.
+// observations of a histogram, summed over the series of name whose labels
+// include want; 0 when none exists yet.
 func Counter(t testing.TB, name string, want map[string]string) float64 {
 	t.Helper()
 	families, err := metrics.Registry.Gather()
 	if err != nil {
 		t.Fatalf("reading the controller's metrics: %v", err)
 	}
+	total := 0.0
 	for _, family := range families {
 		if family.GetName() != name {
 			continue
@@ -35,12 +36,13 @@ func Counter(t testing.TB, name string, want map[string]string) float64 {
 				}
 			}
 			if h := m.GetHistogram(); h != nil {
-				return float64(h.GetSampleCount())
+				total += float64(h.GetSampleCount())
+			} else {
+				total += m.GetCounter().GetValue()
 			}
-			return m.GetCounter().GetValue()
 		}
 	}
-	return 0
+	return total
 }
 
 // MetricsText is the controller's metrics in the Prometheus text format, as

@@ -39,6 +39,8 @@ type faults struct {
 	hang map[string]bool
 	// released is closed by ClearFaults, ending the hung calls.
 	released chan struct{}
+	// denied are secret IDs every call on which is refused.
+	denied map[string]bool
 }
 
 // next returns the added latency and the fault (or nil) for one call of op.
@@ -83,6 +85,19 @@ func (s *Server) Hang(op string) {
 	if s.faults.released == nil {
 		s.faults.released = make(chan struct{})
 	}
+}
+
+// Deny refuses every call on the secret id (a name or ARN, as the caller
+// gives it) with AccessDeniedException, as AWS does for a secret in another
+// account without a resource policy, or one an IAM policy leaves out, until
+// ClearFaults.
+func (s *Server) Deny(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.faults.denied == nil {
+		s.faults.denied = map[string]bool{}
+	}
+	s.faults.denied[id] = true
 }
 
 // ClearFaults removes queued faults, latency and hangs (hung calls then fail).

@@ -22,6 +22,9 @@ func (s *Server) lookup(id string) (*secret, error) {
 	if id == "" {
 		return nil, invalidParameter("SecretId is required")
 	}
+	if s.faults.denied[id] {
+		return nil, &apiError{http.StatusBadRequest, "AccessDeniedException", "User is not authorized to access this resource: " + id}
+	}
 	if sec, ok := s.secrets[id]; ok {
 		return sec, nil
 	}

@@ -98,6 +98,11 @@ type Poller struct {
 	current  map[providers.Ref]providers.Version
 	clients  map[string]API
 	backoff  map[string]*storeBackoff
+	// keyBackoff spaces out the DescribeSecret calls of a key that failed
+	// or was not found, apart from its store's other keys.
+	keyBackoff map[providers.Ref]*storeBackoff
+	// problems are the keys that fail to be looked at, and why.
+	problems map[providers.Ref]error
 	// wake asks Run for a cycle before the next tick: a secret newly
 	// watched is looked at once, not an interval later (which is long when
 	// events do the work).
@@ -252,14 +257,85 @@ func (p *Poller) backoffFor(storeID string) *storeBackoff {
 	}
 	b, ok := p.backoff[storeID]
 	if !ok {
-		policy := backoff.NewExponentialBackOff()
-		policy.InitialInterval = time.Second
-		policy.MaxInterval = 5 * time.Minute
-		policy.MaxElapsedTime = 0 // never give up on a store
-		b = &storeBackoff{policy: policy}
+		b = newBackoff(5 * time.Minute)
 		p.backoff[storeID] = b
 	}
 	return b
+}
+
+// newBackoff is exponential from a second, with jitter, up to max, and never
+// gives up.
+func newBackoff(max time.Duration) *storeBackoff {
+	policy := backoff.NewExponentialBackOff()
+	policy.InitialInterval = time.Second
+	policy.MaxInterval = max
+	policy.MaxElapsedTime = 0
+	return &storeBackoff{policy: policy}
+}
+
+// Backoff caps of one key's DescribeSecret: a key not found is looked for in
+// every listing anyway (its creation is seen there at once), so describing
+// it can wait long; a key that fails may recover sooner.
+const (
+	maxKeyNotFoundBackoff = 30 * time.Minute
+	maxKeyErrorBackoff    = 5 * time.Minute
+)
+
+// keyBackingOff reports whether ref's DescribeSecret is to be skipped now.
+func (p *Poller) keyBackingOff(ref providers.Ref) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	b, ok := p.keyBackoff[ref]
+	return ok && time.Now().Before(b.until)
+}
+
+// Problem implements providers.Source.
+func (p *Poller) Problem(ref providers.Ref) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.problems[ref]
+}
+
+// keyLooked records how ref's DescribeSecret went: a success forgets its
+// backoff and problem; a failure or a key not found backs it off, alone. It
+// reports whether ref has just started failing (not merely missing).
+func (p *Poller) keyLooked(ref providers.Ref, err error) (newProblem bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var notFound *types.ResourceNotFoundException
+	if err == nil || errors.As(err, &notFound) {
+		delete(p.problems, ref)
+	} else {
+		if p.problems == nil {
+			p.problems = map[providers.Ref]error{}
+		}
+		_, known := p.problems[ref]
+		p.problems[ref] = err
+		newProblem = !known
+	}
+	if err == nil {
+		delete(p.keyBackoff, ref)
+		return newProblem
+	}
+	if p.keyBackoff == nil {
+		p.keyBackoff = map[providers.Ref]*storeBackoff{}
+	}
+	b, ok := p.keyBackoff[ref]
+	if !ok {
+		max := maxKeyErrorBackoff
+		var notFound *types.ResourceNotFoundException
+		if errors.As(err, &notFound) {
+			max = maxKeyNotFoundBackoff
+		}
+		b = newBackoff(max)
+		p.keyBackoff[ref] = b
+	}
+	wait := b.policy.NextBackOff()
+	b.until = time.Now().Add(wait)
+	if !errors.As(err, &notFound) {
+		p.Log.Error(err, "looking at one secret; backing it off, the store's other secrets go on", "store", ref.Store, "key", ref.Key, "retryIn", wait)
+	}
+	return newProblem
 }
 
 func (p *Poller) client(ctx context.Context, storeID string) (API, error) {
@@ -372,10 +448,24 @@ func (p *Poller) pollStore(ctx context.Context, storeID string, keys []string, c
 			}
 		}
 		// Moved, or not listed (yet): DescribeSecret has the truth, as the
-		// listing may lag behind.
-		var notFound *types.ResourceNotFoundException
-		if _, err := p.describe(ctx, api, ref, changes); err != nil && !errors.As(err, &notFound) {
-			return err
+		// listing may lag behind. A key that fails, or is not there, backs
+		// off alone: one bad key (a cross-account ARN without a resource
+		// policy, an IAM narrowing, a typo) must not stop its store.
+		if inList {
+			p.keyLooked(ref, nil)
+		} else if p.keyBackingOff(ref) {
+			continue
+		}
+		_, err := p.describe(ctx, api, ref, changes)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if p.keyLooked(ref, err) {
+			select {
+			case changes <- providers.Change{Ref: ref, Failed: err}:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 		}
 	}
 	return nil
