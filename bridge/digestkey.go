@@ -51,12 +51,12 @@ func readDigestKey(ctx context.Context, c client.Reader, name types.NamespacedNa
 // workload, missing a rotation made meanwhile. Replicas that start together
 // race to create it; the loser reads the winner's. It also returns when
 // the key was made: when eso-bridge was installed.
-func loadDigestKey(ctx context.Context, c client.Client, name types.NamespacedName) (digest.Key, time.Time, error) {
+func loadDigestKey(ctx context.Context, reader client.Reader, writer client.Writer, name types.NamespacedName) (digest.Key, time.Time, error) {
 	if name.Namespace == "" || name.Name == "" {
 		return digest.Key{}, time.Time{}, fmt.Errorf("the digest key Secret needs a namespace and a name, got %q", name.String())
 	}
 	for {
-		key, made, err := readDigestKey(ctx, c, name)
+		key, made, err := readDigestKey(ctx, reader, name)
 		if !apierrors.IsNotFound(err) {
 			return key, made, err
 		}
@@ -69,7 +69,7 @@ func loadDigestKey(ctx context.Context, c client.Client, name types.NamespacedNa
 			Data:      map[string][]byte{digestKeyField: make([]byte, digest.MinKeyLength)},
 		}
 		_, _ = rand.Read(secret.Data[digestKeyField])
-		err = c.Create(ctx, secret)
+		err = writer.Create(ctx, secret)
 		if err == nil {
 			log.FromContext(ctx).Info("created the digest key Secret", "secret", name.String())
 			key, err := digest.New(secret.Data[digestKeyField])

@@ -115,13 +115,10 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, mo ManagerOptions)
 	if provider != nil {
 		tracerProvider = provider
 	}
-	// Read once, before the cache starts: the key is the only Secret
-	// eso-bridge reads the data of.
-	keyClient, err := client.New(cfg, client.Options{Scheme: Scheme})
-	if err != nil {
-		return err
-	}
-	key, installedAt, err := loadDigestKey(ctx, keyClient, mo.DigestKeySecret)
+	// Read once, before the cache starts, past it (the key is the only
+	// Secret eso-bridge reads the data of); created, if missing, by the
+	// manager's client, whose writes never wait for the cache.
+	key, installedAt, err := loadDigestKey(ctx, mgr.GetAPIReader(), mgr.GetClient(), mo.DigestKeySecret)
 	if err != nil {
 		return err
 	}

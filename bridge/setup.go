@@ -52,7 +52,6 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options, w Wiring) error 
 	if err := opts.Validate(); err != nil {
 		return err
 	}
-	recorder, vault, tracerProvider := w.Recorder, w.Vault, w.TracerProvider
 	ready := &readiness{cache: mgr.GetCache(), elected: mgr.Elected(), leaderElection: w.LeaderElection}
 	inScope, err := scope.New(opts.Namespaces, opts.ExcludeNamespaces, opts.NamespaceSelector)
 	if err != nil {
@@ -69,16 +68,16 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options, w Wiring) error 
 	}
 	m := metrics.New(nil)
 	var tracer *tracing.Tracer
-	if tracerProvider != nil {
+	if w.TracerProvider != nil {
 		// Pods are read live, never cached: a cluster's pods are many.
-		tracer = tracing.NewTracer(tracerProvider, rotation.Loader{Client: mgr.GetClient(), Pods: mgr.GetAPIReader(), Kinds: kinds, Key: &w.Key})
+		tracer = tracing.NewTracer(w.TracerProvider, rotation.Loader{Client: mgr.GetClient(), Pods: mgr.GetAPIReader(), Kinds: kinds, Key: &w.Key})
 		if err := mgr.Add(manager.RunnableFunc(tracer.Recheck)); err != nil {
 			return err
 		}
 	}
 	var versions restart.PendingVersions
-	if vault != nil {
-		vaultTrigger := &trigger.VaultTrigger{Client: mgr.GetClient(), Vault: vault, Scope: inScope, Recorder: recorder,
+	if w.Vault != nil {
+		vaultTrigger := &trigger.VaultTrigger{Client: mgr.GetClient(), Vault: w.Vault, Scope: inScope, Recorder: w.Recorder,
 			Detected: func(changedAt time.Time) { m.VaultDetection.Observe(time.Since(changedAt).Seconds()) },
 			Confirmed: func(es *esv1.ExternalSecret, d time.Duration) {
 				m.TriggerToSync.Observe(d.Seconds())
@@ -109,19 +108,19 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options, w Wiring) error 
 	}
 	for _, kind := range kinds {
 		r := &restart.Reconciler{
-			Client: mgr.GetClient(), Kind: kind, Options: opts.restart(), Scope: inScope, Recorder: recorder,
+			Client: mgr.GetClient(), Kind: kind, Options: opts.restart(), Scope: inScope, Recorder: w.Recorder,
 			Metrics: m, Limiter: limiter, Versions: versions, Writes: writes, Clock: clock.RealClock{}, Key: w.Key,
 			Pods: mgr.GetAPIReader(), InstalledAt: w.InstalledAt,
 		}
 		if err := r.SetupWithManager(mgr); err != nil {
 			return fmt.Errorf("setting up the %s controller: %w", kind.Kind(), err)
 		}
-		observer := &rollout.Observer{Client: mgr.GetClient(), Kind: kind, Recorder: recorder, Metrics: m,
+		observer := &rollout.Observer{Client: mgr.GetClient(), Kind: kind, Recorder: w.Recorder, Metrics: m,
 			Deadline: opts.RolloutDeadline, Clock: clock.RealClock{}, Tracer: rolloutTracer}
 		if err := observer.SetupWithManager(mgr); err != nil {
 			return fmt.Errorf("setting up the %s rollout observer: %w", kind.Kind(), err)
 		}
 	}
-	checker := &restart.ExternalSecretChecker{Client: mgr.GetClient(), Kinds: kinds, Scope: inScope, Recorder: recorder, Metrics: m}
+	checker := &restart.ExternalSecretChecker{Client: mgr.GetClient(), Kinds: kinds, Scope: inScope, Recorder: w.Recorder, Metrics: m}
 	return checker.SetupWithManager(mgr)
 }

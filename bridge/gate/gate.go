@@ -185,13 +185,13 @@ func Gate(in Input) Decision {
 	// The record is compared under the key it was made with: the current
 	// one, or none (recorded before keys). A record made with a key since
 	// replaced cannot be compared at all.
-	compareWith, rekeyed := in.Key, false
+	rekeyed := false
 	if in.Recorded != nil && in.RecordedKeyID != in.Key.ID() {
 		if in.RecordedKeyID != "" {
 			return Decision{Action: ActionAdopt, Reason: ReasonReadopted, Hash: hash, Digests: digests,
 				Message: "the digest key was replaced since the sources were recorded, so no change can be told; re-adopted without a restart"}
 		}
-		compareWith, rekeyed = digest.Unkeyed, true
+		rekeyed = true
 	}
 	// A source not written keeps its record, unless that record is not
 	// under the current key: then it is re-adopted once written.
@@ -224,20 +224,22 @@ func Gate(in Input) Decision {
 		return Decision{Action: ActionAdopt, Reason: ReasonAdopted, Hash: hash, Digests: digests,
 			Message: fmt.Sprintf("adopted with %d source(s), no restart", len(written))}
 	}
-	compared := map[string]string{}
+	// What the record is compared with: the new record itself, or the
+	// written sources' digests as they were made before keys.
+	compared := digests
+	if rekeyed {
+		compared = map[string]string{}
+		for _, s := range written {
+			compared[s.Secret] = Digest(digest.Unkeyed, s)
+		}
+	}
 	var changed []Source
 	for _, s := range written {
-		compared[s.Secret] = Digest(compareWith, s)
 		if old, ok := in.Recorded[s.Secret]; ok && old != compared[s.Secret] {
 			changed = append(changed, s)
 		}
 	}
 	if len(changed) == 0 {
-		for _, s := range missing {
-			if old, ok := in.Recorded[s.Secret]; ok && !rekeyed {
-				compared[s.Secret] = old
-			}
-		}
 		if !maps.Equal(compared, in.Recorded) {
 			return Decision{Action: ActionAdopt, Reason: ReasonReadopted, Hash: hash, Digests: digests,
 				Message: "the set of sources changed (" + setChange(in.Recorded, digests) + "); no source's data did, so no restart"}

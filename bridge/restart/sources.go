@@ -55,16 +55,14 @@ func (r *Reconciler) gatherSources(ctx context.Context, obj ctrl.Object) ([]gate
 			fmt.Sprintf("annotation %s names ExternalSecret(s) %s, which do not exist in namespace %s", annotations.AnnotationExternalSecrets, strings.Join(missing, ", "), obj.GetNamespace()))
 	}
 	sources := make([]gate.Source, 0, len(selected))
-	synced := make([]bool, 0, len(selected))
 	for _, es := range selected {
 		source, err := r.source(ctx, es)
 		if err != nil {
 			return nil, err
 		}
 		sources = append(sources, source)
-		synced = append(synced, eso.StatusReflectsSpec(es))
 	}
-	confirmSharedWrites(sources, synced)
+	confirmSharedWrites(sources, selected)
 	return sources, nil
 }
 
@@ -73,9 +71,9 @@ func (r *Reconciler) gatherSources(ctx context.Context, obj ctrl.Object) ([]gate
 // the ExternalSecret that made it, and the others' statuses are from before
 // it, though they have nothing left to sync. The write is confirmed once one
 // writer's status follows it; then every writer whose status reflects its
-// latest metadata (not itself refreshing) counts as current. synced[i] says
-// that of sources[i].
-func confirmSharedWrites(sources []gate.Source, synced []bool) {
+// latest metadata (not itself refreshing) counts as current. sources[i] is
+// externalSecrets[i]'s.
+func confirmSharedWrites(sources []gate.Source, externalSecrets []*esv1.ExternalSecret) {
 	confirmed := map[string]bool{}
 	for _, s := range sources {
 		if s.StatusCurrent {
@@ -83,7 +81,7 @@ func confirmSharedWrites(sources []gate.Source, synced []bool) {
 		}
 	}
 	for i := range sources {
-		if !sources[i].StatusCurrent && synced[i] && confirmed[sources[i].Secret] {
+		if !sources[i].StatusCurrent && confirmed[sources[i].Secret] && eso.StatusReflectsSpec(externalSecrets[i]) {
 			sources[i].StatusCurrent = true
 		}
 	}

@@ -94,14 +94,20 @@ func (l Loader) ForWorkload(ctx context.Context, kind workload.Kind, key types.N
 // Load reads the rotation whose trace is sc in namespace.
 func (l Loader) Load(ctx context.Context, namespace string, sc trace.SpanContext) (*Rotation, error) {
 	r := &Rotation{TraceID: sc.TraceID().String(), Traceparent: traceparent.Format(sc), Namespace: namespace, Workloads: []WorkloadRollout{}}
-	es, secret, err := l.findExternalSecret(ctx, namespace, sc.TraceID())
+	// Listed once: the trace's ExternalSecret is found among them, and the
+	// sources of the consumers it did not restart.
+	var list esv1.ExternalSecretList
+	if err := l.Client.List(ctx, &list, client.InNamespace(namespace)); err != nil {
+		return nil, fmt.Errorf("listing ExternalSecrets in %s: %w", namespace, err)
+	}
+	es, secret, err := l.findExternalSecret(ctx, list.Items, sc.TraceID())
 	if err != nil {
 		return nil, err
 	}
 	if es != nil {
 		r.fillExternalSecret(es, secret)
 	}
-	consumers, err := l.loadWorkloads(ctx, r, sc.TraceID(), es)
+	consumers, err := l.loadWorkloads(ctx, r, sc.TraceID(), es, list.Items)
 	if err != nil {
 		return nil, err
 	}
@@ -110,24 +116,24 @@ func (l Loader) Load(ctx context.Context, namespace string, sc trace.SpanContext
 	return r, nil
 }
 
-// findExternalSecret finds the ExternalSecret of a trace: the one whose
-// trigger carries it, or the one whose Secret's write derives it.
-func (l Loader) findExternalSecret(ctx context.Context, namespace string, tid trace.TraceID) (*esv1.ExternalSecret, *metav1.PartialObjectMetadata, error) {
-	var list esv1.ExternalSecretList
-	if err := l.Client.List(ctx, &list, client.InNamespace(namespace)); err != nil {
-		return nil, nil, fmt.Errorf("listing ExternalSecrets in %s: %w", namespace, err)
-	}
-	if es := traceparent.TriggeredBy(list.Items, tid); es != nil {
+// findExternalSecret finds the ExternalSecret of a trace among items: the
+// one whose trigger carries it, or, when the key is known, the one whose
+// Secret's write derives it.
+func (l Loader) findExternalSecret(ctx context.Context, items []esv1.ExternalSecret, tid trace.TraceID) (*esv1.ExternalSecret, *metav1.PartialObjectMetadata, error) {
+	if es := traceparent.TriggeredBy(items, tid); es != nil {
 		secret, err := l.secret(ctx, es)
 		return es, secret, err
 	}
-	for i := range list.Items {
-		es := &list.Items[i]
+	if l.Key == nil {
+		return nil, nil, nil
+	}
+	for i := range items {
+		es := &items[i]
 		secret, err := l.secret(ctx, es)
 		if err != nil {
 			return nil, nil, err
 		}
-		if l.Key != nil && traceparent.OfSecretWrite(*l.Key, es, secret).TraceID() == tid {
+		if traceparent.OfSecretWrite(*l.Key, es, secret).TraceID() == tid {
 			return es, secret, nil
 		}
 	}
@@ -167,8 +173,9 @@ func (r *Rotation) fillExternalSecret(es *esv1.ExternalSecret, secret *metav1.Pa
 }
 
 // loadWorkloads adds the workloads restarted for the trace and returns the
-// other consumers of es's Secret, which may still be waiting.
-func (l Loader) loadWorkloads(ctx context.Context, r *Rotation, tid trace.TraceID, es *esv1.ExternalSecret) ([]string, error) {
+// other consumers of es's Secret, which may still be waiting on the sources
+// among externalSecrets (the namespace's).
+func (l Loader) loadWorkloads(ctx context.Context, r *Rotation, tid trace.TraceID, es *esv1.ExternalSecret, externalSecrets []esv1.ExternalSecret) ([]string, error) {
 	var others []string
 	precise := false
 	for _, kind := range l.Kinds {
@@ -183,7 +190,7 @@ func (l Loader) loadWorkloads(ctx context.Context, r *Rotation, tid trace.TraceI
 				if es != nil && consumes(kind, obj, es) {
 					other := describeOther(kind, obj, template, r)
 					if !restartedSince(template, r) {
-						blocking, err := l.unsettledSources(ctx, kind, obj)
+						blocking, err := l.unsettledSources(ctx, kind, obj, externalSecrets)
 						if err != nil {
 							return nil, err
 						}

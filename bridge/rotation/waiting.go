@@ -59,16 +59,12 @@ func (r *Rotation) explainWaiting(es *esv1.ExternalSecret, secret *metav1.Partia
 // template uses, what keeps it from counting as synced: its Secret not
 // written, ESO not Ready, or ESO's status not yet reflecting its latest
 // change — what the gate waits on or holds for. Read from the cluster, as
-// the gate reads it.
-func (l Loader) unsettledSources(ctx context.Context, kind workload.Kind, obj client.Object) ([]string, error) {
+// the gate reads it; externalSecrets are those of obj's namespace.
+func (l Loader) unsettledSources(ctx context.Context, kind workload.Kind, obj client.Object, externalSecrets []esv1.ExternalSecret) ([]string, error) {
 	used := workload.SecretsUsedBy(kind.PodTemplate(obj))
-	var list esv1.ExternalSecretList
-	if err := l.Client.List(ctx, &list, client.InNamespace(obj.GetNamespace())); err != nil {
-		return nil, fmt.Errorf("listing ExternalSecrets in %s: %w", obj.GetNamespace(), err)
-	}
 	var unsettled []string
-	for i := range list.Items {
-		es := &list.Items[i]
+	for i := range externalSecrets {
+		es := &externalSecrets[i]
 		if !slices.Contains(used, eso.TargetSecret(es)) {
 			continue
 		}
@@ -76,10 +72,11 @@ func (l Loader) unsettledSources(ctx context.Context, kind workload.Kind, obj cl
 		if err != nil {
 			return nil, err
 		}
+		ready := eso.Ready(es)
 		switch {
 		case secret == nil || secret.Annotations[eso.DataHashAnnotation] == "":
 			unsettled = append(unsettled, fmt.Sprintf("ExternalSecret %s has not written Secret %s (%s)", es.Name, eso.TargetSecret(es), eso.ReadyMessage(es)))
-		case eso.Ready(es) == nil || eso.Ready(es).Status != corev1.ConditionTrue:
+		case ready == nil || ready.Status != corev1.ConditionTrue:
 			unsettled = append(unsettled, fmt.Sprintf("ExternalSecret %s is not Ready (%s)", es.Name, eso.ReadyMessage(es)))
 		case !eso.StatusReflectsSpec(es) && eso.NoRefresh(es) == "":
 			unsettled = append(unsettled, fmt.Sprintf("ExternalSecret %s: ESO has not synced its latest change yet", es.Name))

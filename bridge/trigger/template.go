@@ -7,7 +7,6 @@ import (
 	"time"
 
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -47,11 +46,8 @@ func (t *VaultTrigger) triggerTemplate(ctx context.Context, name string, target 
 	target.write(template, now)
 	ces.Spec.ExternalSecretMetadata.Annotations = template
 	if err := t.Client.Patch(ctx, ces, patch); err != nil {
-		if apierrors.IsConflict(err) {
-			// Retried from the cache once it holds the newer object; that
-			// may already carry this very trigger.
-			return false, fmt.Errorf("triggering ClusterExternalSecret %s: it changed meanwhile: %w", name, err)
-		}
+		// A conflict is retried from the cache once it holds the newer
+		// object, which may already carry this very trigger.
 		return false, fmt.Errorf("triggering ClusterExternalSecret %s: %w", name, err)
 	}
 	log.FromContext(ctx).Info("triggered ESO refresh through the ClusterExternalSecret", "clusterExternalSecret", name,

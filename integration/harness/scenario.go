@@ -101,16 +101,23 @@ func (s *Scenario) Rotate(names ...string) {
 // Refresh makes ESO fetch the ExternalSecrets again and waits for the sync.
 func (s *Scenario) Refresh(names ...string) {
 	s.T.Helper()
+	s.RequestRefresh(names...)
+	for _, name := range names {
+		if _, err := controlplane.WaitForSync(s.Ctx, s.Client, client.ObjectKey{Namespace: s.NS, Name: name}); err != nil {
+			s.T.Fatal(err)
+		}
+	}
+}
+
+// RequestRefresh makes ESO fetch the ExternalSecrets again, as a user's
+// annotation change does, without waiting: the sync may fail.
+func (s *Scenario) RequestRefresh(names ...string) {
+	s.T.Helper()
 	for _, name := range names {
 		es := &esv1.ExternalSecret{ObjectMeta: metav1.ObjectMeta{Namespace: s.NS, Name: name}}
 		patch := fmt.Sprintf(`{"metadata":{"annotations":{"test.eso-bridge.io/refresh":%q}}}`, time.Now().Format(time.RFC3339Nano))
 		if err := s.Client.Patch(s.Ctx, es, client.RawPatch("application/merge-patch+json", []byte(patch))); err != nil {
 			s.T.Fatalf("annotating ExternalSecret %s: %v", name, err)
-		}
-	}
-	for _, name := range names {
-		if _, err := controlplane.WaitForSync(s.Ctx, s.Client, client.ObjectKey{Namespace: s.NS, Name: name}); err != nil {
-			s.T.Fatal(err)
 		}
 	}
 }

@@ -10,12 +10,10 @@ import (
 	"testing"
 	"time"
 
-	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/eso-bridge/eso-bridge/bridge"
@@ -310,18 +308,25 @@ func TestNoSecretValueOrDataHashInSpansEventsLogsOrMetrics(t *testing.T) {
 	}
 
 	exported := map[string]string{
-		"spans":   mustJSON(t, spans.GetSpans()),
-		"Events":  harness.EventsText(s.Ctx, s.Client, s.NS),
-		"log":     harness.BridgeLog(t, s),
-		"metrics": harness.MetricsText(t),
+		"the spans":   mustJSON(t, spans.GetSpans()),
+		"the Events":  harness.EventsText(s.Ctx, s.Client, s.NS),
+		"the log":     harness.BridgeLog(t, s),
+		"the metrics": harness.MetricsText(t),
 	}
-	if !strings.Contains(exported["spans"], "workload.rollout") || !strings.Contains(exported["Events"], events.ReasonRolloutComplete) || !strings.Contains(exported["log"], s.NS) {
+	if !strings.Contains(exported["the spans"], "workload.rollout") || !strings.Contains(exported["the Events"], events.ReasonRolloutComplete) || !strings.Contains(exported["the log"], s.NS) {
 		t.Fatal("the scan has nothing to look at: spans, Events or log lines of this rotation are missing")
 	}
-	for where, text := range exported {
-		for _, secret := range []string{oldValue, newValue, oldHash, newHash} {
-			if strings.Contains(text, secret) {
-				t.Errorf("the %s hold %q, a secret value or data hash", where, secret)
+	expectNoneIn(t, exported, []string{oldValue, newValue, oldHash, newHash}, "a secret value or data hash")
+}
+
+// expectNoneIn fails for each of needles found in one of the texts (by
+// where they were seen); what says what a needle is.
+func expectNoneIn(t *testing.T, texts map[string]string, needles []string, what string) {
+	t.Helper()
+	for where, text := range texts {
+		for _, needle := range needles {
+			if strings.Contains(text, needle) {
+				t.Errorf("%s hold %q, %s", where, needle, what)
 			}
 		}
 	}
@@ -432,13 +437,7 @@ func TestAViewerCannotTestAGuessOfASecretValue(t *testing.T) {
 	if !strings.Contains(seen["the Deployment"], annotations.AnnotationSourceDigests) || !strings.Contains(seen["its ReplicaSets"], annotations.AnnotationSourceHash) {
 		t.Fatal("the scan has nothing to look at: the Deployment and its ReplicaSets carry no digests")
 	}
-	for where, text := range seen {
-		for _, guess := range guesses {
-			if strings.Contains(text, guess) {
-				t.Errorf("%s hold %s, which anyone can compute from a guessed value: a right guess is confirmed", where, guess)
-			}
-		}
-	}
+	expectNoneIn(t, seen, guesses, "which anyone can compute from a guessed value: a right guess is confirmed")
 }
 
 // A restart held by a source ESO failed to sync is visible where a user
@@ -459,11 +458,7 @@ func TestAHeldRestartIsExplainedByTheTrace(t *testing.T) {
 	if err := s.CP.SecretsManager.DeleteSecret(s.Ctx, s.RemoteKey("db")); err != nil {
 		t.Fatal(err)
 	}
-	es := &esv1.ExternalSecret{ObjectMeta: metav1.ObjectMeta{Namespace: s.NS, Name: "db"}}
-	refresh := client.RawPatch("application/merge-patch+json", []byte(`{"metadata":{"annotations":{"test.eso-bridge.io/refresh":"after-delete"}}}`))
-	if err := s.Client.Patch(s.Ctx, es, refresh); err != nil {
-		t.Fatal(err)
-	}
+	s.RequestRefresh("db")
 	s.WaitEventSaying(gate.ReasonSyncError, "api", "ExternalSecret db")
 	s.ExpectNoMoreRestartsThan(api, 0)
 	table := traceCommand(s, "db")

@@ -302,8 +302,14 @@ func (p *Poller) Problem(ref providers.Ref) error {
 func (p *Poller) keyLooked(ref providers.Ref, err error) (newProblem bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if err == nil {
+		delete(p.problems, ref)
+		delete(p.keyBackoff, ref)
+		return false
+	}
 	var notFound *types.ResourceNotFoundException
-	if err == nil || errors.As(err, &notFound) {
+	missing := errors.As(err, &notFound)
+	if missing {
 		delete(p.problems, ref)
 	} else {
 		if p.problems == nil {
@@ -313,26 +319,21 @@ func (p *Poller) keyLooked(ref providers.Ref, err error) (newProblem bool) {
 		p.problems[ref] = err
 		newProblem = !known
 	}
-	if err == nil {
-		delete(p.keyBackoff, ref)
-		return newProblem
-	}
 	if p.keyBackoff == nil {
 		p.keyBackoff = map[providers.Ref]*storeBackoff{}
 	}
 	b, ok := p.keyBackoff[ref]
 	if !ok {
-		max := maxKeyErrorBackoff
-		var notFound *types.ResourceNotFoundException
-		if errors.As(err, &notFound) {
-			max = maxKeyNotFoundBackoff
+		limit := maxKeyErrorBackoff
+		if missing {
+			limit = maxKeyNotFoundBackoff
 		}
-		b = newBackoff(max)
+		b = newBackoff(limit)
 		p.keyBackoff[ref] = b
 	}
 	wait := b.policy.NextBackOff()
 	b.until = time.Now().Add(wait)
-	if !errors.As(err, &notFound) {
+	if !missing {
 		p.Log.Error(err, "looking at one secret; backing it off, the store's other secrets go on", "store", ref.Store, "key", ref.Key, "retryIn", wait)
 	}
 	return newProblem
@@ -451,9 +452,7 @@ func (p *Poller) pollStore(ctx context.Context, storeID string, keys []string, c
 		// listing may lag behind. A key that fails, or is not there, backs
 		// off alone: one bad key (a cross-account ARN without a resource
 		// policy, an IAM narrowing, a typo) must not stop its store.
-		if inList {
-			p.keyLooked(ref, nil)
-		} else if p.keyBackingOff(ref) {
+		if !inList && p.keyBackingOff(ref) {
 			continue
 		}
 		_, err := p.describe(ctx, api, ref, changes)
