@@ -2,6 +2,8 @@ package providers
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"time"
 
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
@@ -24,6 +26,23 @@ type Ref struct {
 
 // IsPattern reports whether r selects secrets rather than naming one.
 func (r Ref) IsPattern() bool { return r.Key == "" }
+
+// Describe names r for people: its key, or what its pattern selects.
+func (r Ref) Describe() string {
+	if !r.IsPattern() {
+		return r.Key
+	}
+	var parts []string
+	for _, p := range [][2]string{{"path", r.Path}, {"name", r.NameRegexp}, {"tags", r.Tags}} {
+		if p[1] != "" {
+			parts = append(parts, p[0]+" "+strconv.Quote(p[1]))
+		}
+	}
+	if len(parts) == 0 {
+		return "every secret of the store (dataFrom.find)"
+	}
+	return "the secrets found by " + strings.Join(parts, ", ")
+}
 
 // Version is the current version of a remote secret, as the vault reports it.
 type Version struct {

@@ -124,7 +124,7 @@ func (t *VaultTrigger) warnProblems(es *esv1.ExternalSecret, refs []providers.Re
 	var problems []string
 	for _, ref := range refs {
 		if err := t.Vault.Problem(ref); err != nil {
-			problems = append(problems, fmt.Sprintf("%s: %v", ref.Key, err))
+			problems = append(problems, fmt.Sprintf("%s: %v", ref.Describe(), err))
 		}
 	}
 	if len(problems) > 0 {

@@ -233,10 +233,14 @@ func (d *demo) startBridge(ctx context.Context) (stop func(), err error) {
 		return nil, err
 	}
 	d.log.set(logFile)
-	d.step("Starting eso-bridge in-process (AWS poll interval %s; its log: %s).", demoPollInterval, logPath)
+	d.step("Starting eso-bridge in-process (AWS poll interval %s; the demo's store reads static keys from a Secret, so it runs as with --aws-read-store-keys; its log: %s).", demoPollInterval, logPath)
 	opts := bridge.DefaultOptions()
 	opts.Namespaces = []string{demoNamespace}
-	vault := awsprovider.New(awsprovider.Options{PollInterval: demoPollInterval, Clients: d.cp.AWSClients(), Log: ctrl.Log.WithName("aws")})
+	ids, err := d.cp.AWSIdentities(true)
+	if err != nil {
+		return nil, err
+	}
+	vault := awsprovider.New(awsprovider.Options{PollInterval: demoPollInterval, Identities: ids, Log: ctrl.Log.WithName("aws")})
 	mo := bridge.ManagerOptions{MetricsAddr: "0", HealthAddr: "0", Vault: vault,
 		DigestKeySecret: types.NamespacedName{Namespace: demoNamespace, Name: bridge.DefaultDigestKeySecret}}
 	bridgeCtx, cancel := context.WithCancel(ctx)

@@ -96,7 +96,8 @@ func (bed *vaultBed) controller(b *testing.B, interval time.Duration, args ...st
 	case !events:
 		args = append(args, "--aws-poll-interval", "0")
 	}
-	c := startController(b, env, append([]string{"--namespaces", bed.ns}, args...)...)
+	// The bed's stores read static keys from a Secret.
+	c := startController(b, env, append([]string{"--namespaces", bed.ns, "--aws-read-store-keys"}, args...)...)
 	if interval > 0 || events {
 		// Rotations are timed from a running poller: wait for its first cycle.
 		deadline := time.Now().Add(time.Minute)

@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
+	"k8s.io/client-go/kubernetes"
+
 	"github.com/eso-bridge/eso-bridge/integration/localsm"
 	awsprovider "github.com/eso-bridge/eso-bridge/providers/aws"
 )
@@ -82,10 +84,17 @@ type SecretsManager struct {
 
 // NewSecretsManager returns helpers for the Secrets Manager endpoint at url.
 func NewSecretsManager(url string) *SecretsManager {
+	return NewSecretsManagerAs(url, AWSAccessKeyID)
+}
+
+// NewSecretsManagerAs is NewSecretsManager signing with accessKey: with the
+// in-process endpoint, localsm.AssumedAccessKey(role) works in the role's
+// account.
+func NewSecretsManagerAs(url, accessKey string) *SecretsManager {
 	return &SecretsManager{Client: secretsmanager.New(secretsmanager.Options{
 		Region:       AWSRegion,
 		BaseEndpoint: aws.String(url),
-		Credentials:  awscredentials.NewStaticCredentialsProvider(AWSAccessKeyID, AWSSecretAccessKey, ""),
+		Credentials:  awscredentials.NewStaticCredentialsProvider(accessKey, AWSSecretAccessKey, ""),
 		// Tests want a failure at once, not after the SDK's own retries.
 		RetryMaxAttempts: 1,
 	})}
@@ -119,6 +128,18 @@ func (s *SecretsManager) PutPending(ctx context.Context, name, value string) (st
 	})
 	if err != nil {
 		return "", fmt.Errorf("putting a pending value in %s: %w", name, err)
+	}
+	return aws.ToString(out.VersionId), nil
+}
+
+// PutLabelled stores a new version labelled label only, as a blue/green
+// switch moves its own label; AWSCURRENT does not move.
+func (s *SecretsManager) PutLabelled(ctx context.Context, name, value, label string) (string, error) {
+	out, err := s.Client.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
+		SecretId: aws.String(name), SecretString: aws.String(value), VersionStages: []string{label},
+	})
+	if err != nil {
+		return "", fmt.Errorf("putting a value labelled %s in %s: %w", label, name, err)
 	}
 	return aws.ToString(out.VersionId), nil
 }
@@ -179,11 +200,23 @@ func (cp *ControlPlane) AWSEnv() map[string]string {
 	}
 }
 
-// AWSClients is the AWS provider's client factory for this control plane's
-// Secrets Manager endpoint, whatever store an ExternalSecret names.
-func (cp *ControlPlane) AWSClients() awsprovider.ClientFactory {
-	url := cp.SecretsManagerURL
-	return func(context.Context, awsprovider.Store) (awsprovider.API, error) {
-		return NewSecretsManager(url).Client, nil
+// AWSIdentities reproduce stores' identities against this control plane:
+// eso-bridge's own credentials are the local keys at the local endpoint
+// (Secrets Manager and STS), ServiceAccount tokens come from its API server,
+// and static keys are read from its Secrets when readStaticKeys (the stores
+// of SecretStoreObjects carry them).
+func (cp *ControlPlane) AWSIdentities(readStaticKeys bool) (awsprovider.Identities, error) {
+	kube, err := kubernetes.NewForConfig(cp.Config)
+	if err != nil {
+		return awsprovider.Identities{}, err
 	}
+	url := cp.SecretsManagerURL
+	return awsprovider.Identities{Kube: kube, ReadStaticKeys: readStaticKeys,
+		Base: func(_ context.Context, region string) (aws.Config, error) {
+			return aws.Config{Region: region, BaseEndpoint: aws.String(url),
+				Credentials: awscredentials.NewStaticCredentialsProvider(AWSAccessKeyID, AWSSecretAccessKey, ""),
+				// Each injected fault is one failed call, as the fault
+				// tests count them, not three attempts of one.
+				RetryMaxAttempts: 1}, nil
+		}}, nil
 }

@@ -42,6 +42,8 @@ func TestControllerWithTheChartsRBACAndArgumentsPerformsARotation(t *testing.T) 
 	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "200")
 	const release = "rbac-e2e"
 	manifest := renderChartAs(t, release, s.NS, "--set", "scope.namespaces={"+s.NS+"}", "--set", "aws.pollInterval=1s", "--set", "settle=1s",
+		// The test's store reads static keys from a Secret, as the chart allows.
+		"--set", "aws.readStoreKeys=true",
 		"--set", "tracing.otlpEndpoint="+collector.URL)
 	objects, err := controlplane.DecodeYAML([]byte(manifest))
 	if err != nil {

@@ -10,7 +10,7 @@ import (
 )
 
 // Counter reads a metric from the registry of the controller running in this
-// process (see Scenario.StartBridge): the value of a counter, or the number of
+// process (see Scenario.StartBridge): the value of a counter or gauge, or the number of
 // observations of a histogram, summed over the series of name whose labels
 // include want; 0 when none exists yet.
 func Counter(t testing.TB, name string, want map[string]string) float64 {
@@ -35,9 +35,12 @@ func Counter(t testing.TB, name string, want map[string]string) float64 {
 					continue series
 				}
 			}
-			if h := m.GetHistogram(); h != nil {
-				total += float64(h.GetSampleCount())
-			} else {
+			switch {
+			case m.GetHistogram() != nil:
+				total += float64(m.GetHistogram().GetSampleCount())
+			case m.GetGauge() != nil:
+				total += m.GetGauge().GetValue()
+			default:
 				total += m.GetCounter().GetValue()
 			}
 		}

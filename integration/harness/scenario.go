@@ -372,9 +372,15 @@ func (s *Scenario) Workload(kind WorkloadKind, name string, annotations map[stri
 }
 
 // LocalAWSOptions are the AWS provider's options pointed at the control
-// plane's Secrets Manager endpoint, polling every interval.
+// plane's Secrets Manager endpoint, polling every interval. Stores are
+// reached as ESO reaches them; the static keys of the test stores are read
+// (--aws-read-store-keys).
 func (s *Scenario) LocalAWSOptions(interval time.Duration) awsprovider.Options {
-	return awsprovider.Options{PollInterval: interval, Clients: s.CP.AWSClients(), Log: ctrl.Log.WithName("aws")}
+	ids, err := s.CP.AWSIdentities(true)
+	if err != nil {
+		s.T.Fatal(err)
+	}
+	return awsprovider.Options{PollInterval: interval, Identities: ids, Log: ctrl.Log.WithName("aws")}
 }
 
 // LocalAWS is the AWS provider of LocalAWSOptions, built as the composition

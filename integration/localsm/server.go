@@ -7,8 +7,11 @@
 //
 // It serves CreateSecret, PutSecretValue, GetSecretValue, DescribeSecret,
 // ListSecrets, ListSecretVersionIds, UpdateSecretVersionStage, DeleteSecret
-// and BatchGetSecretValue, and STS AssumeRole. It checks no credentials, but
-// records which access key signed each call.
+// and BatchGetSecretValue, and STS AssumeRole and AssumeRoleWithWebIdentity.
+// It checks no signatures, but records which access key signed each call and
+// keeps each account's secrets apart: a caller is in the account its access
+// key names (see AccountOfKey), so a role of another account reads that
+// account's secrets.
 package localsm
 
 import (
@@ -25,15 +28,20 @@ import (
 // Server is a local Secrets Manager endpoint. Its zero value is not usable;
 // call New.
 type Server struct {
-	region, account string
+	region, defaultAccount string
 
-	mu      sync.Mutex
-	secrets map[string]*secret // by name
-	faults  faults
-	calls   map[string]int
-	assumed []string            // role ARNs assumed through STS
-	keys    map[string][]string // operation → signing access keys
-	now     func() time.Time
+	mu sync.Mutex
+	// accounts holds each account's secrets by name. While an operation
+	// runs (s.mu held), account is the caller's and secrets its secrets.
+	accounts map[string]map[string]*secret
+	account  string
+	secrets  map[string]*secret
+	faults   faults
+	calls    map[string]int
+	sts      []STSCall           // STS calls, in order
+	external map[string]string   // role ARN → the external ID it requires
+	keys     map[string][]string // operation → signing access keys
+	now      func() time.Time
 
 	listener net.Listener
 	http     *http.Server
@@ -41,7 +49,9 @@ type Server struct {
 
 // Options tunes New.
 type Options struct {
-	// Region and Account appear in ARNs; us-east-1 and 000000000000 by default.
+	// Region appears in ARNs, us-east-1 by default. Account is the account
+	// of callers whose keys name none (see AccountOfKey), 000000000000 by
+	// default.
 	Region, Account string
 	// Now is the clock; time.Now by default.
 	Now func() time.Time
@@ -59,8 +69,8 @@ func New(opts Options) *Server {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Server{region: opts.Region, account: opts.Account, now: opts.Now,
-		secrets: map[string]*secret{}, calls: map[string]int{}, keys: map[string][]string{}}
+	return &Server{region: opts.Region, defaultAccount: opts.Account, now: opts.Now,
+		accounts: map[string]map[string]*secret{}, calls: map[string]int{}, keys: map[string][]string{}}
 }
 
 // Start serves on a free port of 127.0.0.1 and returns the endpoint URL.
@@ -180,6 +190,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	s.mu.Lock()
+	s.account = s.accountOfRequest(r)
+	if s.accounts[s.account] == nil {
+		s.accounts[s.account] = map[string]*secret{}
+	}
+	s.secrets = s.accounts[s.account]
 	out, err := op(s, body)
 	s.mu.Unlock()
 	if err != nil {

@@ -13,6 +13,9 @@ type Metrics struct {
 	Calls *prometheus.CounterVec
 	// Events counts event queue messages by result (see EventReceived...).
 	Events *prometheus.CounterVec
+	// Unfollowed counts, by reason, the stores eso-bridge cannot reach as
+	// ESO does, and so does not watch.
+	Unfollowed *prometheus.GaugeVec
 	// EventToTrigger observes the time from an event's arrival in the queue
 	// to the move it announced being reported.
 	EventToTrigger prometheus.Histogram
@@ -32,12 +35,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "eso_bridge_aws_events_total", Help: "Messages from the Secrets Manager event queue, by result (received, handled, duplicate, ignored, malformed, failed).",
 		}, []string{"result"}),
+		Unfollowed: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "eso_bridge_aws_stores_unfollowed", Help: "AWS stores eso-bridge cannot reach with the identity ESO uses (static keys not read, a ServiceAccount without a role, a token refused), whose secrets it therefore does not watch, by reason.",
+		}, []string{"reason"}),
 		EventToTrigger: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "eso_bridge_event_to_trigger_seconds", Help: "Latency from an event's arrival in the SQS queue to eso-bridge reporting the move it announced.", Buckets: metrics.LatencyBuckets,
 		}),
 	}
 	metrics.Register(reg, &m.Calls)
 	metrics.Register(reg, &m.Events)
+	metrics.Register(reg, &m.Unfollowed)
 	metrics.Register(reg, &m.EventToTrigger)
 	return m
 }

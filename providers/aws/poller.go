@@ -15,11 +15,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
 	"github.com/cenkalti/backoff/v4"
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
@@ -37,41 +35,8 @@ type API interface {
 	DescribeSecret(context.Context, *secretsmanager.DescribeSecretInput, ...func(*secretsmanager.Options)) (*secretsmanager.DescribeSecretOutput, error)
 }
 
-// Store is how to reach one Secrets Manager: a region, and a role to assume
-// (empty: the controller's own credentials).
-type Store struct {
-	Region string
-	Role   string
-}
-
-// ID is the providers.Ref Store value of s.
-func (s Store) ID() string { return "aws/" + s.Region + "/" + s.Role }
-
-// ParseStoreID reverses ID.
-func ParseStoreID(id string) (Store, bool) {
-	parts := strings.SplitN(id, "/", 3)
-	if len(parts) != 3 || parts[0] != "aws" {
-		return Store{}, false
-	}
-	return Store{Region: parts[1], Role: parts[2]}, true
-}
-
 // ClientFactory returns the client for a store.
 type ClientFactory func(ctx context.Context, store Store) (API, error)
-
-// DefaultClients uses the default credential chain (IRSA, EKS Pod Identity,
-// environment) and assumes the store's role through STS where it names one.
-// AWS_ENDPOINT_URL_SECRETS_MANAGER and AWS_ENDPOINT_URL_STS are honoured.
-func DefaultClients(ctx context.Context, store Store) (API, error) {
-	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(store.Region))
-	if err != nil {
-		return nil, fmt.Errorf("loading AWS configuration: %w", err)
-	}
-	if store.Role != "" {
-		cfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), store.Role))
-	}
-	return secretsmanager.NewFromConfig(cfg), nil
-}
 
 // Poller is a providers.Source for AWS Secrets Manager. Each cycle lists the
 // secrets of every store in pages of 100 (ListSecrets returns each secret's
@@ -80,10 +45,13 @@ func DefaultClients(ctx context.Context, store Store) (API, error) {
 type Poller struct {
 	// Interval between cycles.
 	Interval time.Duration
-	// Clients builds a client per store; DefaultClients when nil.
+	// Clients builds a client per store; Identities{}.Client when nil.
 	Clients ClientFactory
 	// Calls counts AWS calls by operation and result; may be nil.
 	Calls *prometheus.CounterVec
+	// Unfollowed counts, by reason, the stores whose identity eso-bridge
+	// cannot reproduce; may be nil.
+	Unfollowed *prometheus.GaugeVec
 	// Log receives errors and backoffs.
 	Log logr.Logger
 	// CallTimeout bounds each AWS call, so that an endpoint that accepts a
@@ -101,8 +69,10 @@ type Poller struct {
 	// keyBackoff spaces out the DescribeSecret calls of a key that failed
 	// or was not found, apart from its store's other keys.
 	keyBackoff map[providers.Ref]*storeBackoff
-	// problems are the keys that fail to be looked at, and why.
-	problems map[providers.Ref]error
+	// problems are the keys that fail to be looked at, and why;
+	// storeProblems the stores that cannot be looked at at all.
+	problems      map[providers.Ref]error
+	storeProblems map[string]error
 	// wake asks Run for a cycle before the next tick: a secret newly
 	// watched is looked at once, not an interval later (which is long when
 	// events do the work).
@@ -232,6 +202,10 @@ func (p *Poller) Cycle(ctx context.Context, changes chan<- providers.Change) {
 			continue
 		}
 		err := p.pollStore(ctx, storeID, keys, changes)
+		if ctx.Err() != nil {
+			return
+		}
+		p.storeLooked(ctx, storeID, keys, err, changes)
 		b := p.backoffFor(storeID)
 		if err == nil {
 			b.policy.Reset()
@@ -242,6 +216,7 @@ func (p *Poller) Cycle(ctx context.Context, changes chan<- providers.Change) {
 		b.until = time.Now().Add(wait)
 		p.Log.Error(err, "polling AWS Secrets Manager; backing off", "store", storeID, "retryIn", wait)
 	}
+	p.countUnfollowed()
 	if ctx.Err() == nil {
 		p.mu.Lock()
 		p.swept, p.sweptAny = generation, true
@@ -293,7 +268,79 @@ func (p *Poller) keyBackingOff(ref providers.Ref) bool {
 func (p *Poller) Problem(ref providers.Ref) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if err := p.storeProblems[ref.Store]; err != nil {
+		return err
+	}
 	return p.problems[ref]
+}
+
+// storeLooked records how a sweep of storeID went. A store eso-bridge cannot
+// reach as ESO does, or that refuses it, is a problem of every secret read
+// through it, and their readers are told once; a passing fault (throttling,
+// an outage) is not.
+func (p *Poller) storeLooked(ctx context.Context, storeID string, keys []string, err error, changes chan<- providers.Change) {
+	p.mu.Lock()
+	_, known := p.storeProblems[storeID]
+	if err == nil || !refusal(err) {
+		delete(p.storeProblems, storeID)
+		p.mu.Unlock()
+		return
+	}
+	if p.storeProblems == nil {
+		p.storeProblems = map[string]error{}
+	}
+	p.storeProblems[storeID] = err
+	refs := slices.Clone(p.patterns[storeID])
+	p.mu.Unlock()
+	if known {
+		return
+	}
+	for _, key := range keys {
+		refs = append(refs, providers.Ref{Store: storeID, Key: key})
+	}
+	for _, ref := range refs {
+		select {
+		case changes <- providers.Change{Ref: ref, Failed: err}:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// refusal reports whether err says the store cannot be reached as ESO
+// does, or refuses eso-bridge (not a fault that passes by itself).
+func refusal(err error) bool {
+	if _, ok := asIdentityError(err); ok {
+		return true
+	}
+	var api smithy.APIError
+	if !errors.As(err, &api) {
+		return false
+	}
+	switch code := api.ErrorCode(); {
+	case strings.Contains(code, "AccessDenied"), code == "UnrecognizedClientException", code == "InvalidClientTokenId",
+		code == "ExpiredToken", code == "ExpiredTokenException", code == "InvalidSignatureException":
+		return true
+	}
+	return false
+}
+
+// countUnfollowed sets the Unfollowed gauge from the stores' problems.
+func (p *Poller) countUnfollowed() {
+	if p.Unfollowed == nil {
+		return
+	}
+	p.mu.Lock()
+	counts := map[string]float64{ReasonStaticKeysNotRead: 0, ReasonIdentityUnavailable: 0}
+	for _, err := range p.storeProblems {
+		if identity, ok := asIdentityError(err); ok {
+			counts[identity.Reason]++
+		}
+	}
+	p.mu.Unlock()
+	for reason, n := range counts {
+		p.Unfollowed.WithLabelValues(reason).Set(n)
+	}
 }
 
 // keyLooked records how ref's DescribeSecret went: a success forgets its
@@ -352,7 +399,7 @@ func (p *Poller) client(ctx context.Context, storeID string) (API, error) {
 	}
 	factory := p.Clients
 	if factory == nil {
-		factory = DefaultClients
+		factory = Identities{}.Client
 	}
 	c, err := factory(ctx, store)
 	if err != nil {

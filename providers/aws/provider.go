@@ -12,8 +12,10 @@ import (
 type Options struct {
 	// PollInterval is the time between sweeps of Secrets Manager.
 	PollInterval time.Duration
-	// Clients builds the client of a store; DefaultClients when nil.
+	// Clients builds the client of a store; Identities.Client when nil.
 	Clients ClientFactory
+	// Identities reproduce the identities of the stores when Clients is nil.
+	Identities Identities
 	// CallTimeout bounds each AWS call; DefaultCallTimeout when zero.
 	CallTimeout time.Duration
 	// EventQueueURL is an SQS queue that an EventBridge rule fills with
@@ -31,8 +33,12 @@ type Options struct {
 // controller-runtime registry.
 func New(opts Options) providers.Vault {
 	m := NewMetrics(nil)
-	poller := &Poller{Interval: opts.PollInterval, Clients: opts.Clients, CallTimeout: opts.CallTimeout,
-		Calls: m.Calls, Log: opts.Log}
+	clients := opts.Clients
+	if clients == nil {
+		clients = opts.Identities.Client
+	}
+	poller := &Poller{Interval: opts.PollInterval, Clients: clients, CallTimeout: opts.CallTimeout,
+		Calls: m.Calls, Unfollowed: m.Unfollowed, Log: opts.Log}
 	if opts.EventQueueURL == "" {
 		return poller
 	}

@@ -12,7 +12,7 @@ import (
 
 // Refs implements providers.Vault for stores of ESO's AWS provider with
 // service SecretsManager: the secrets es reads at their current version, with
-// the store's prefix. A remoteRef pinned to a version ID or another label
+// the store's prefix, through the store's identity as ESO reaches it for es. A remoteRef pinned to a version ID or another label
 // never rotates and is left out; a dataFrom.find becomes a pattern the sweep
 // expands.
 func (p *Poller) Refs(es *esv1.ExternalSecret, store *esv1.SecretStoreSpec) []providers.Ref {
@@ -20,7 +20,7 @@ func (p *Poller) Refs(es *esv1.ExternalSecret, store *esv1.SecretStoreSpec) []pr
 		return nil
 	}
 	aws := store.Provider.AWS
-	storeID := Store{Region: aws.Region, Role: aws.Role}.ID()
+	storeID := StoreOf(aws, es.Spec.SecretStoreRef.Kind, es.Namespace).ID()
 	var refs []providers.Ref
 	add := func(ref providers.Ref) {
 		if !slices.Contains(refs, ref) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"go.uber.org/zap/zapcore"
+	"k8s.io/client-go/kubernetes"
 	ctrl "sigs.k8s.io/controller-runtime"
 	crzap "sigs.k8s.io/controller-runtime/pkg/log/zap"
 
@@ -35,6 +36,7 @@ type runOptions struct {
 	logLevel                string
 	awsPollInterval         time.Duration
 	awsEventsQueueURL       string
+	awsReadStoreKeys        bool
 	kubeAPIQPS              float64
 	kubeAPIBurst            int
 	digestKeySecret         string
@@ -69,6 +71,7 @@ func (o *runOptions) BindFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&o.kubeAPIQPS, "kube-api-qps", 50, "requests per second to the Kubernetes API server, sustained")
 	fs.IntVar(&o.kubeAPIBurst, "kube-api-burst", 100, "requests to the Kubernetes API server allowed at once")
 	fs.StringVar(&o.awsEventsQueueURL, flagAWSEventsQueueURL, "", "URL of an SQS queue an EventBridge rule fills with Secrets Manager events: rotations are heard within a second, and the sweep only catches lost events")
+	fs.BoolVar(&o.awsReadStoreKeys, "aws-read-store-keys", false, "read the access keys an auth.secretRef store names (get on those Secrets) to watch its secrets as ESO reads them; off, such stores are not watched and their ExternalSecrets get a Warning")
 }
 
 // Run is `eso-bridge run`: the controller, until ctx ends. version is logged
@@ -120,6 +123,13 @@ func Run(ctx context.Context, args []string, stderr io.Writer, version string) e
 	logger.Info("starting", "version", version, "autoAll", opts.bridge.AutoAll, "namespaces", opts.bridge.Namespaces,
 		"settle", opts.bridge.Settle, "maxGateWait", opts.bridge.MaxGateWait, "aws", awsMode)
 	if aws != nil {
+		// Stores are reached with the identity ESO uses: ServiceAccount
+		// tokens and, when allowed, static keys come from the API server.
+		kube, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			return fmt.Errorf("creating the Kubernetes client of the AWS provider: %w", err)
+		}
+		aws.Identities = awsprovider.Identities{Kube: kube, ReadStaticKeys: opts.awsReadStoreKeys}
 		aws.Log = ctrl.Log.WithName("aws")
 		mo.Vault = awsprovider.New(*aws)
 	}
