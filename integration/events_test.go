@@ -3,6 +3,8 @@ package integration_test
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/eso-bridge/eso-bridge/bridge"
@@ -29,8 +32,10 @@ import (
 type eventsBed struct {
 	*harness.Scenario
 	queue *harness.EventQueue
-	es    *esv1.ExternalSecret
-	api   client.Object
+	// regional are the queues of the other regions, by region.
+	regional map[string]*harness.EventQueue
+	es       *esv1.ExternalSecret
+	api      client.Object
 }
 
 func newEventsBed(t *testing.T, sweep time.Duration) *eventsBed {
@@ -38,10 +43,14 @@ func newEventsBed(t *testing.T, sweep time.Duration) *eventsBed {
 }
 
 // newEventsBedVia is newEventsBed with eso-bridge reaching Secrets Manager
-// through outage (nil: directly); SQS is always reached directly.
-func newEventsBedVia(t *testing.T, sweep time.Duration, outage *harness.Outage) *eventsBed {
+// through outage (nil: directly), and reading a queue of each of regions
+// besides the control plane's; SQS is always reached directly.
+func newEventsBedVia(t *testing.T, sweep time.Duration, outage *harness.Outage, regions ...string) *eventsBed {
 	s := harness.NewScenario(t)
-	bed := &eventsBed{Scenario: s, queue: harness.NewEventQueue(t, s.NS)}
+	bed := &eventsBed{Scenario: s, queue: harness.NewEventQueue(t, s.NS), regional: map[string]*harness.EventQueue{}}
+	for _, region := range regions {
+		bed.regional[region] = harness.NewEventQueueIn(t, s.NS+"-"+region, region)
+	}
 	bed.es = s.ExternalSecret("db", "v1", map[string]string{annotations.AnnotationRollout: "auto"})
 	bed.api = s.Workload(harness.WorkloadKinds[0], "api", nil, "db")
 	provider := s.LocalAWSOptions(sweep)
@@ -50,7 +59,11 @@ func newEventsBedVia(t *testing.T, sweep time.Duration, outage *harness.Outage) 
 			return controlplane.NewSecretsManager(outage.URL).Client, nil
 		}
 	}
-	provider.EventQueueURL, provider.Queue = bed.queue.URL, bed.queue.SQS
+	provider.QueueClients = map[string]awsprovider.QueueAPI{}
+	for _, q := range append([]*harness.EventQueue{bed.queue}, slices.Collect(maps.Values(bed.regional))...) {
+		provider.EventQueueURLs = append(provider.EventQueueURLs, q.URL)
+		provider.QueueClients[q.URL] = q.SQS
+	}
 	listsBefore := harness.Counter(t, "eso_bridge_aws_calls_total", map[string]string{"operation": "ListSecrets"})
 	s.StartBridgeWith(harness.TestOptions(), bridge.ManagerOptions{MetricsAddr: "0", HealthAddr: "0", Vault: awsprovider.New(provider)})
 	s.WaitAdopted(bed.api)
@@ -157,6 +170,94 @@ func TestDuplicateMalformedAndForeignEventsChangeNothing(t *testing.T) {
 	if log := harness.BridgeLog(t, bed.Scenario); strings.Contains(log, "not an EventBridge event\"") {
 		t.Error("the malformed message's body reached the log")
 	}
+}
+
+// A blue/green switch heard by event: an ExternalSecret reads the label
+// "blue", the sweep is an hour away, and the event of the label's move
+// restarts its consumer once, with the blue value; the consumer of
+// AWSCURRENT is left alone.
+func TestAnEventMovingAPinnedLabelRotatesItsReaders(t *testing.T) {
+	bed := newEventsBed(t, time.Hour)
+	lists := harness.Counter(t, "eso_bridge_aws_calls_total", map[string]string{"operation": "ListSecrets"})
+	bed.ExternalSecretAtLabel("switch", "blue", "blue-1", map[string]string{annotations.AnnotationRollout: "auto"})
+	key := bed.RemoteKey("switch")
+	web := bed.Workload(harness.WorkloadKinds[0], "web", nil, "switch")
+	bed.WaitAdopted(web)
+	bed.WaitFor("eso-bridge to see the blue version", func() (bool, string) {
+		return harness.Counter(t, "eso_bridge_aws_calls_total", map[string]string{"operation": "ListSecrets"}) > lists, "no sweep since it was created"
+	})
+
+	version, err := bed.CP.SecretsManager.PutLabelled(bed.Ctx, key, "blue-2", "blue")
+	if err != nil {
+		t.Fatal(err)
+	}
+	described, err := bed.CP.SecretsManager.Client.DescribeSecret(bed.Ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(key)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bed.queue.Publish("Secret Label Updated", map[string]string{"name": key, "labelUpdated": "blue", "versionId": version}, aws.ToString(described.ARN))
+	bed.ExpectRestarts(web, 1)
+	if got := bed.SecretData("switch", "value"); got != "blue-2" {
+		t.Errorf("the Secret holds %q, want blue-2", got)
+	}
+	bed.ExpectNoMoreRestartsThan(bed.api, 0)
+}
+
+// One queue per region, each read with its own client: a rotation in
+// eu-west-1 announced on eu-west-1's queue restarts the consumer of the
+// eu-west-1 store once, and one in us-east-1 on its own queue the consumer of
+// the us-east-1 store; the sweep is an hour away.
+func TestEachRegionsQueueRotatesItsRegionsStores(t *testing.T) {
+	const region = "eu-west-1"
+	bed := newEventsBedVia(t, time.Hour, nil, region)
+	lists := harness.Counter(t, "eso_bridge_aws_calls_total", map[string]string{"operation": "ListSecrets"})
+	var store esv1.SecretStore
+	if err := bed.Client.Get(bed.Ctx, client.ObjectKey{Namespace: bed.NS, Name: controlplane.SecretStoreName}, &store); err != nil {
+		t.Fatal(err)
+	}
+	euStore := &esv1.SecretStore{ObjectMeta: metav1.ObjectMeta{Namespace: bed.NS, Name: "aws-" + region}, Spec: *store.Spec.DeepCopy()}
+	euStore.Spec.Provider.AWS.Region = region
+	if err := bed.Client.Create(bed.Ctx, euStore); err != nil {
+		t.Fatal(err)
+	}
+	eu := bed.CP.SecretsManager.InRegion(region)
+	key := bed.RemoteKey("eu-db")
+	if _, err := eu.CreateSecret(bed.Ctx, key, "eu-1"); err != nil {
+		t.Fatal(err)
+	}
+	harness.WaitPastTheSecond()
+	es := controlplane.ExternalSecret(bed.NS, "eu-db", key, "value", time.Hour)
+	es.Annotations = map[string]string{annotations.AnnotationRollout: "auto"}
+	es.Spec.SecretStoreRef.Name = euStore.Name
+	if err := bed.Client.Create(bed.Ctx, es); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := controlplane.WaitForSync(bed.Ctx, bed.Client, client.ObjectKeyFromObject(es)); err != nil {
+		t.Fatal(err)
+	}
+	euAPI := bed.Workload(harness.WorkloadKinds[0], "eu-api", nil, "eu-db")
+	bed.WaitAdopted(euAPI)
+	bed.WaitFor("eso-bridge to sweep the eu-west-1 store", func() (bool, string) {
+		return harness.Counter(t, "eso_bridge_aws_calls_total", map[string]string{"operation": "ListSecrets"}) > lists, "no sweep since it was created"
+	})
+
+	version, err := eu.PutValue(bed.Ctx, key, "eu-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	described, err := eu.Client.DescribeSecret(bed.Ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(key)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bed.regional[region].Publish("Secret Label Updated", map[string]string{"name": key, "labelUpdated": "AWSCURRENT", "versionId": version}, aws.ToString(described.ARN))
+	bed.ExpectRestarts(euAPI, 1)
+	if got := bed.SecretData("eu-db", "value"); got != "eu-2" {
+		t.Errorf("the eu-west-1 Secret holds %q, want eu-2", got)
+	}
+
+	bed.labelUpdated(bed.rotate())
+	bed.ExpectRestarts(bed.api, 1)
+	bed.ExpectNoMoreRestartsThan(euAPI, 1)
 }
 
 // An event that never arrives is caught by the sweep.

@@ -17,6 +17,9 @@ type Ref struct {
 	Store string
 	// Key is the secret's name or ARN in that vault.
 	Key string
+	// Label is the staging label read, when it is not the vault's current
+	// version (a blue/green label): its moves are the rotations.
+	Label string
 	// NameRegexp, Path (a name prefix) and Tags ("k=v,k2=v2", sorted) select
 	// the secrets of a pattern.
 	NameRegexp string
@@ -27,10 +30,19 @@ type Ref struct {
 // IsPattern reports whether r selects secrets rather than naming one.
 func (r Ref) IsPattern() bool { return r.Key == "" }
 
+// Name is r's key, with "#label" for a label other than the current
+// version ('#' is in no secret's name).
+func (r Ref) Name() string {
+	if r.Label == "" {
+		return r.Key
+	}
+	return r.Key + "#" + r.Label
+}
+
 // Describe names r for people: its key, or what its pattern selects.
 func (r Ref) Describe() string {
 	if !r.IsPattern() {
-		return r.Key
+		return r.Name()
 	}
 	var parts []string
 	for _, p := range [][2]string{{"path", r.Path}, {"name", r.NameRegexp}, {"tags", r.Tags}} {

@@ -73,9 +73,9 @@ func (t *VaultTrigger) desired(es *esv1.ExternalSecret, refs []providers.Ref) (t
 		if !ok {
 			continue
 		}
-		pairs = append(pairs, ref.Key+"="+version.ID)
+		pairs = append(pairs, ref.Name()+"="+version.ID)
 		if version.ARN != "" {
-			arns = append(arns, ref.Key+"="+version.ARN)
+			arns = append(arns, ref.Name()+"="+version.ARN)
 		}
 		if version.ChangedAt.After(newest) {
 			newest = version.ChangedAt

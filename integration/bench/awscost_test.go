@@ -77,6 +77,58 @@ func BenchmarkAWSCalls(b *testing.B) {
 	}
 }
 
+// BenchmarkAWSCallsLargeAccount: an account of 20,000 secrets of which 100
+// are watched. The first sweep lists the whole account, which prices a full
+// listing; later sweeps list the watched names, ten to a filter, and cost
+// what is watched. One watched secret rotates before each sweep.
+func BenchmarkAWSCallsLargeAccount(b *testing.B) {
+	const account, watched = 20000, 100
+	if *quick {
+		b.Skip("20,000 secrets take a while to create; run without -bench.quick")
+	}
+	ctx := context.Background()
+	server := localsm.New(localsm.Options{})
+	url, err := server.Start()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = server.Close() })
+	client := controlplane.NewSecretsManager(url).Client
+	store := awsprovider.Store{Region: "us-east-1"}.ID()
+	var refs []providers.Ref
+	for i := range account {
+		key := fmt.Sprintf("account/%05d", i)
+		if _, err := client.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: &key, SecretString: sdkaws.String("v1")}); err != nil {
+			b.Fatal(err)
+		}
+		if i%(account/watched) == 0 {
+			refs = append(refs, providers.Ref{Store: store, Key: key})
+		}
+	}
+	poller := &awsprovider.Poller{Interval: time.Hour, Log: logr.Discard(),
+		Clients: func(context.Context, awsprovider.Store) (awsprovider.API, error) { return client, nil }}
+	poller.Watch(refs)
+	calls := func() (lists, describes int) { c := server.Calls(); return c["ListSecrets"], c["DescribeSecret"] }
+	changes := make(chan providers.Change, len(refs)+1)
+	poller.Cycle(ctx, changes)
+	firstLists, _ := calls()
+	const cycles = 5
+	for i := range cycles {
+		drain(changes)
+		key := refs[i*7%len(refs)].Key
+		if _, err := client.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: &key, SecretString: sdkaws.String(fmt.Sprint(i))}); err != nil {
+			b.Fatal(err)
+		}
+		poller.Cycle(ctx, changes)
+	}
+	lists, describes := calls()
+	perCycle := float64(lists-firstLists+describes) / cycles
+	report(b, "ListSecrets first sweep", float64(firstLists), "calls")
+	report(b, "ListSecrets per sweep", float64(lists-firstLists)/cycles, "calls")
+	report(b, "calls per sweep", perCycle, "calls")
+	report(b, "calls per day at 30s", perCycle*float64(24*time.Hour/defaultPollInterval), "calls")
+}
+
 func drain(changes chan providers.Change) {
 	for {
 		select {

@@ -100,6 +100,12 @@ func NewSecretsManagerAs(url, accessKey string) *SecretsManager {
 	})}
 }
 
+// InRegion is s in another region of the same endpoint (moto keeps
+// regions apart).
+func (s *SecretsManager) InRegion(region string) *SecretsManager {
+	return &SecretsManager{Client: secretsmanager.New(s.Client.Options(), func(o *secretsmanager.Options) { o.Region = region })}
+}
+
 // CreateSecret creates a secret whose first version (AWSCURRENT) holds value,
 // and returns that version's ID.
 func (s *SecretsManager) CreateSecret(ctx context.Context, name, value string) (string, error) {

@@ -36,18 +36,25 @@ type EventQueue struct {
 // EventBridge besides Secrets Manager.
 func NewEventQueue(t testing.TB, namespace string) *EventQueue {
 	t.Helper()
+	return NewEventQueueIn(t, namespace, controlplane.AWSRegion)
+}
+
+// NewEventQueueIn is NewEventQueue in region: its rule sees the events
+// published there, as an EventBridge rule sees its own region's.
+func NewEventQueueIn(t testing.TB, name, region string) *EventQueue {
+	t.Helper()
 	cp := ControlPlane(t)
 	if cp.LocalSecretsManager != nil {
 		t.Fatal("harness: an event queue needs moto, not the in-process Secrets Manager endpoint")
 	}
 	creds := awscredentials.NewStaticCredentialsProvider(controlplane.AWSAccessKeyID, controlplane.AWSSecretAccessKey, "")
 	q := &EventQueue{
-		SQS:    sqs.New(sqs.Options{Region: controlplane.AWSRegion, BaseEndpoint: aws.String(cp.SecretsManagerURL), Credentials: creds}),
-		events: eventbridge.New(eventbridge.Options{Region: controlplane.AWSRegion, BaseEndpoint: aws.String(cp.SecretsManagerURL), Credentials: creds}),
+		SQS:    sqs.New(sqs.Options{Region: region, BaseEndpoint: aws.String(cp.SecretsManagerURL), Credentials: creds}),
+		events: eventbridge.New(eventbridge.Options{Region: region, BaseEndpoint: aws.String(cp.SecretsManagerURL), Credentials: creds}),
 		t:      t,
 	}
 	ctx := t.Context()
-	created, err := q.SQS.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(namespace),
+	created, err := q.SQS.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(name),
 		Attributes: map[string]string{string(sqstypes.QueueAttributeNameVisibilityTimeout): "10"}})
 	if err != nil {
 		t.Fatalf("creating the event queue: %v", err)
@@ -58,7 +65,7 @@ func NewEventQueue(t testing.TB, namespace string) *EventQueue {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rule := aws.String(namespace)
+	rule := aws.String(name)
 	if _, err := q.events.PutRule(ctx, &eventbridge.PutRuleInput{Name: rule, EventPattern: aws.String(ExampleEventPattern(t))}); err != nil {
 		t.Fatalf("creating the EventBridge rule: %v", err)
 	}

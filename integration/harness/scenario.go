@@ -69,6 +69,36 @@ func (s *Scenario) ExternalSecret(name, value string, annotations map[string]str
 	return synced
 }
 
+// ExternalSecretAtLabel creates the remote secret RemoteKey(name), whose
+// AWSCURRENT holds "current-1" and whose label holds value, and an
+// ExternalSecret name reading that label (a blue/green switch), with
+// annotations, synced.
+func (s *Scenario) ExternalSecretAtLabel(name, label, value string, annotations map[string]string) *esv1.ExternalSecret {
+	s.T.Helper()
+	key := s.RemoteKey(name)
+	if _, err := s.CP.SecretsManager.CreateSecret(s.Ctx, key, "current-1"); err != nil {
+		s.T.Fatal(err)
+	}
+	if _, err := s.CP.SecretsManager.PutLabelled(s.Ctx, key, value, label); err != nil {
+		s.T.Fatal(err)
+	}
+	WaitPastTheSecond()
+	es := controlplane.ExternalSecret(s.NS, name, key, "value", time.Hour)
+	es.Annotations = annotations
+	es.Spec.Data[0].RemoteRef.Version = label
+	if err := s.Client.Create(s.Ctx, es); err != nil {
+		s.T.Fatal(err)
+	}
+	synced, err := controlplane.WaitForSync(s.Ctx, s.Client, client.ObjectKeyFromObject(es))
+	if err != nil {
+		s.T.Fatal(err)
+	}
+	if got := s.SecretData(name, "value"); got != value {
+		s.T.Fatalf("ESO synced %q, want %s (the bed: ESO reads the label)", got, value)
+	}
+	return synced
+}
+
 // WaitPastTheSecond returns once the clock is in the next second, and a
 // little past it. ESO's status records its refresh to the second, so an
 // ExternalSecret synced in the second its secret was made may not hold it,
@@ -79,6 +109,16 @@ func WaitPastTheSecond() {
 	// eso-bridge counts a change 100 ms before ESO's second as in doubt.
 	next := time.Now().Add(300 * time.Millisecond).Truncate(time.Second).Add(time.Second + 200*time.Millisecond)
 	time.Sleep(time.Until(next))
+}
+
+// SecretData is key of Secret name in the scenario's namespace, or the error
+// reading it.
+func (s *Scenario) SecretData(name, key string) string {
+	var secret corev1.Secret
+	if err := s.Client.Get(s.Ctx, client.ObjectKey{Namespace: s.NS, Name: name}, &secret); err != nil {
+		return err.Error()
+	}
+	return string(secret.Data[key])
 }
 
 // RemoteKey is the AWS secret name ExternalSecret(name) reads: unique to the

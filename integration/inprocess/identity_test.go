@@ -8,6 +8,7 @@ import (
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
 	esmeta "github.com/external-secrets/external-secrets/apis/meta/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -196,12 +197,13 @@ func TestAStaticKeysStoreIsNotWatchedWithoutTheFlag(t *testing.T) {
 }
 
 // serviceAccount creates ServiceAccount name in namespace with role in its
-// IRSA annotation.
+// IRSA annotation, unless it exists (a store update retried on a conflict
+// asks again).
 func serviceAccount(s *harness.Scenario, name, role string) {
 	s.T.Helper()
 	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: s.NS, Name: name,
 		Annotations: map[string]string{"eks.amazonaws.com/role-arn": role}}}
-	if err := s.Client.Create(s.Ctx, sa); err != nil {
+	if err := s.Client.Create(s.Ctx, sa); err != nil && !apierrors.IsAlreadyExists(err) {
 		s.T.Fatal(err)
 	}
 }

@@ -54,21 +54,12 @@ func TestARotationOfEitherOfTwoWritersOfOneSecretRestartsOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		s.WaitFor("ESO to merge the new "+name, func() (bool, string) {
-			got := secretKey(s, "db", name)
+			got := s.SecretData("db", name)
 			return got == name+"-2", "the Secret holds " + got
 		})
 		s.ExpectRestarts(api, int64(i+1))
 	}
-	if got := secretKey(s, "db", "host"); got != "db.internal" {
+	if got := s.SecretData("db", "host"); got != "db.internal" {
 		t.Errorf("the Secret's own key host is %q, want it kept by both merges", got)
 	}
-}
-
-// secretKey is key of Secret name, or the error reading it.
-func secretKey(s *harness.Scenario, name, key string) string {
-	var secret corev1.Secret
-	if err := s.Client.Get(s.Ctx, client.ObjectKey{Namespace: s.NS, Name: name}, &secret); err != nil {
-		return err.Error()
-	}
-	return string(secret.Data[key])
 }

@@ -141,7 +141,7 @@ func annotation(s *harness.Scenario, es *esv1.ExternalSecret, key string) string
 }
 
 // secretValue is the "value" key of Secret name, or the error reading it.
-func secretValue(s *harness.Scenario, name string) string { return secretKey(s, name, "value") }
+func secretValue(s *harness.Scenario, name string) string { return s.SecretData(name, "value") }
 
 // A throttling and 5xx burst makes the poller back off (counted as errors in
 // eso_bridge_aws_calls_total); it recovers and the rotation made during the

@@ -74,6 +74,38 @@ func (ep endpoint) expect(t *testing.T, check string, ok bool, format string, ar
 }
 
 var conformanceChecks = map[string]func(*testing.T, endpoint){
+	"a partial ARN names its secret": func(t *testing.T, ep endpoint) {
+		ctx, name := t.Context(), uniqueName(t)
+		create(t, ep, name, "one")
+		full, err := ep.client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: &name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		partial := aws.ToString(full.ARN)[:len(aws.ToString(full.ARN))-7]
+		out, err := ep.client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &partial})
+		ep.expect(t, "partial ARN", err == nil && aws.ToString(out.SecretString) == "one", "GetSecretValue(%s): %v", partial, err)
+	},
+	"a secret scheduled for deletion is described, not listed": func(t *testing.T, ep endpoint) {
+		ctx, name := t.Context(), uniqueName(t)
+		create(t, ep, name, "one")
+		if _, err := ep.client.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{SecretId: &name, RecoveryWindowInDays: aws.Int64(7)}); err != nil {
+			t.Fatal(err)
+		}
+		out, err := ep.client.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: &name})
+		ep.expect(t, "scheduled deletion described", err == nil && out.DeletedDate != nil, "DescribeSecret: %v, DeletedDate %v", err, out)
+		listed := false
+		for p := secretsmanager.NewListSecretsPaginator(ep.client, &secretsmanager.ListSecretsInput{}); p.HasMorePages(); {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			listed = listed || slices.ContainsFunc(page.SecretList, func(e types.SecretListEntry) bool { return aws.ToString(e.Name) == name })
+		}
+		ep.expect(t, "scheduled deletion not listed", !listed, "ListSecrets still lists %s", name)
+		_, err = ep.client.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &name})
+		var invalid *types.InvalidRequestException
+		ep.expect(t, "scheduled deletion not read", errors.As(err, &invalid), "GetSecretValue: %v, want InvalidRequestException", err)
+	},
 	"a new secret's only version is AWSCURRENT": func(t *testing.T, ep endpoint) {
 		ctx, name := t.Context(), uniqueName(t)
 		id := create(t, ep, name, "one")

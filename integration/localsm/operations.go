@@ -29,11 +29,22 @@ func (s *Server) lookup(id string) (*secret, error) {
 		return sec, nil
 	}
 	for _, sec := range s.secrets {
-		if sec.arn == id {
+		// A full ARN, or a partial one: without the six random characters.
+		if sec.arn == id || sec.arn[:len(sec.arn)-7] == id {
 			return sec, nil
 		}
 	}
 	return nil, notFound(id)
+}
+
+// live finds a secret by name or ARN that is not scheduled for deletion:
+// as in AWS, only DescribeSecret (and DeleteSecret) may touch one that is.
+func (s *Server) live(id string) (*secret, error) {
+	sec, err := s.lookup(id)
+	if err == nil && !sec.deleted.IsZero() {
+		return nil, &apiError{http.StatusBadRequest, "InvalidRequestException", "You can't perform this operation on the secret because it was marked for deletion."}
+	}
+	return sec, err
 }
 
 type createSecretInput struct {
@@ -89,7 +100,7 @@ func (s *Server) putSecretValue(body []byte) (any, error) {
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	sec, err := s.lookup(in.SecretId)
+	sec, err := s.live(in.SecretId)
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +136,7 @@ func (s *Server) getSecretValue(body []byte) (any, error) {
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	sec, err := s.lookup(in.SecretId)
+	sec, err := s.live(in.SecretId)
 	if err != nil {
 		return nil, err
 	}
@@ -185,6 +196,9 @@ func listEntry(sec *secret, versionsKey string) map[string]any {
 	if sec.description != "" {
 		out["Description"] = sec.description
 	}
+	if !sec.deleted.IsZero() {
+		out["DeletedDate"] = epoch(sec.deleted)
+	}
 	if len(sec.tags) > 0 {
 		out["Tags"] = sec.tags
 	}
@@ -197,9 +211,10 @@ type filter struct {
 }
 
 type listSecretsInput struct {
-	MaxResults int
-	NextToken  string
-	Filters    []filter
+	MaxResults             int
+	NextToken              string
+	Filters                []filter
+	IncludePlannedDeletion bool
 }
 
 // listSecrets pages through secrets sorted by name, at most 100 a page as in
@@ -217,7 +232,8 @@ func (s *Server) listSecrets(body []byte) (any, error) {
 	}
 	var matching []*secret
 	for _, name := range sortedNames(s.secrets) {
-		if sec := s.secrets[name]; matchesAll(sec, in.Filters) {
+		sec := s.secrets[name]
+		if (sec.deleted.IsZero() || in.IncludePlannedDeletion) && matchesAll(sec, in.Filters) {
 			matching = append(matching, sec)
 		}
 	}
@@ -300,7 +316,7 @@ func (s *Server) batchGetSecretValue(body []byte) (any, error) {
 	var errs []map[string]any
 	if len(in.SecretIdList) > 0 {
 		for _, id := range in.SecretIdList {
-			sec, err := s.lookup(id)
+			sec, err := s.live(id)
 			if err != nil {
 				errs = append(errs, map[string]any{"SecretId": id, "ErrorCode": "ResourceNotFoundException", "ErrorMessage": err.Error()})
 				continue
@@ -309,7 +325,7 @@ func (s *Server) batchGetSecretValue(body []byte) (any, error) {
 		}
 	} else {
 		for _, name := range sortedNames(s.secrets) {
-			if sec := s.secrets[name]; matchesAll(sec, in.Filters) {
+			if sec := s.secrets[name]; sec.deleted.IsZero() && matchesAll(sec, in.Filters) {
 				selected = append(selected, sec)
 			}
 		}
@@ -390,7 +406,7 @@ func (s *Server) updateSecretVersionStage(body []byte) (any, error) {
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
-	sec, err := s.lookup(in.SecretId)
+	sec, err := s.live(in.SecretId)
 	if err != nil {
 		return nil, err
 	}
@@ -425,8 +441,10 @@ type deleteSecretInput struct {
 	RecoveryWindowInDays       int
 }
 
-// deleteSecret removes a secret at once. A recovery window is accepted and
-// reported, but the secret is gone immediately: nothing here restores it.
+// deleteSecret removes a secret at once with ForceDeleteWithoutRecovery;
+// otherwise it schedules the deletion, as AWS does: the secret stays,
+// described with its DeletedDate and left out of listings, and nothing
+// else may touch it (nothing here restores it, or deletes it later).
 func (s *Server) deleteSecret(body []byte) (any, error) {
 	var in deleteSecretInput
 	if err := decode(body, &in); err != nil {
@@ -439,7 +457,13 @@ func (s *Server) deleteSecret(body []byte) (any, error) {
 	if in.ForceDeleteWithoutRecovery && in.RecoveryWindowInDays != 0 {
 		return nil, invalidParameter("ForceDeleteWithoutRecovery and RecoveryWindowInDays are mutually exclusive")
 	}
-	delete(s.secrets, sec.name)
+	if in.ForceDeleteWithoutRecovery {
+		delete(s.secrets, sec.name)
+	} else if sec.deleted.IsZero() {
+		sec.deleted = s.now()
+	} else {
+		return nil, &apiError{http.StatusBadRequest, "InvalidRequestException", "The secret is already scheduled for deletion."}
+	}
 	days := in.RecoveryWindowInDays
 	if days == 0 && !in.ForceDeleteWithoutRecovery {
 		days = 30

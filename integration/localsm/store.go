@@ -23,7 +23,9 @@ type secret struct {
 	tags        []tag
 	created     time.Time
 	lastChanged time.Time
-	versions    map[string]*version
+	// deleted is when its deletion was scheduled; zero while it is not.
+	deleted  time.Time
+	versions map[string]*version
 	// order keeps version IDs oldest first, for stable listings. A version's
 	// ID is the ClientRequestToken that created it, when one was given.
 	order []string

@@ -26,8 +26,9 @@ type Event struct {
 	// VersionID is the version the event moved a label to, or put; empty
 	// when the event does not say (RotationSucceeded).
 	VersionID string
-	// Label is the staging label the event moved, when it says: the
-	// version's AWSCURRENT for PutSecretValue, empty for RotationSucceeded.
+	// Label is the staging label the event moved, when it says: the label
+	// a PutSecretValue gave its version (AWSCURRENT unless it named one;
+	// empty when it named several), empty for RotationSucceeded.
 	Label string
 	// Time is EventBridge's time of the event, to the second.
 	Time time.Time
@@ -70,14 +71,16 @@ type envelope struct {
 		EventSource       string `json:"eventSource"`
 		ErrorCode         string `json:"errorCode"`
 		RequestParameters *struct {
-			SecretID        string `json:"secretId"`
-			VersionStage    string `json:"versionStage"`
-			MoveToVersionID string `json:"moveToVersionId"`
+			SecretID        string   `json:"secretId"`
+			VersionStage    string   `json:"versionStage"`
+			VersionStages   []string `json:"versionStages"`
+			MoveToVersionID string   `json:"moveToVersionId"`
 		} `json:"requestParameters"`
 		ResponseElements *struct {
-			ARN       string `json:"arn"`
-			ARNBefore string `json:"aRN"` // the spelling of events before February 2024
-			VersionID string `json:"versionId"`
+			ARN           string   `json:"arn"`
+			ARNBefore     string   `json:"aRN"` // the spelling of events before February 2024
+			VersionID     string   `json:"versionId"`
+			VersionStages []string `json:"versionStages"`
 		} `json:"responseElements"`
 		AdditionalEventData *struct {
 			SecretID string `json:"SecretId"`
@@ -124,12 +127,23 @@ func ParseEvent(body string) (Event, error) {
 		}
 		switch d.EventName {
 		case KindPutSecretValue:
+			// A put labels its version AWSCURRENT unless it names the
+			// labels; with several, the event concerns every label.
 			out.Kind, out.Label = KindPutSecretValue, LabelCurrent
+			var stages []string
 			if d.RequestParameters != nil {
-				out.Secret = d.RequestParameters.SecretID
+				out.Secret, stages = d.RequestParameters.SecretID, d.RequestParameters.VersionStages
 			}
 			if d.ResponseElements != nil {
 				out.VersionID = d.ResponseElements.VersionID
+				stages = firstNonEmpty(d.ResponseElements.VersionStages, stages)
+			}
+			switch len(stages) {
+			case 0:
+			case 1:
+				out.Label = stages[0]
+			default:
+				out.Label = ""
 			}
 		case KindUpdateSecretVersionStage:
 			out.Kind = KindUpdateSecretVersionStage
@@ -154,11 +168,16 @@ func ParseEvent(body string) (Event, error) {
 	return out, nil
 }
 
-// Moves reports whether the event can have moved a version a watched
-// secret follows: AWSCURRENT, or a label the event does not name. Moves of
-// AWSPENDING (a rotation's first step) and of other labels cannot.
-func (e Event) Moves() bool {
-	return e.Label == "" || e.Label == LabelCurrent
+// Concerns reports whether the event can have moved label ("" for
+// AWSCURRENT) of its secret: the label it names; AWSPREVIOUS too when it
+// names AWSCURRENT (Secrets Manager moves AWSPREVIOUS with it); any label
+// when it names none. A move of AWSPENDING (a rotation's first step)
+// concerns only someone who reads AWSPENDING.
+func (e Event) Concerns(label string) bool {
+	if label == "" {
+		label = LabelCurrent
+	}
+	return e.Label == "" || e.Label == label || (e.Label == LabelCurrent && label == LabelPrevious)
 }
 
 // Names reports whether the event is about the secret key (a name or an
@@ -170,12 +189,12 @@ func (e Event) Names(key string) bool {
 // nameOfARN returns the secret name of a Secrets Manager ARN: the part after
 // "secret:" without the six-character suffix AWS appends; "" for a name.
 func nameOfARN(arn string) string {
+	if partial := partialARN(arn); partial != "" {
+		arn = partial
+	}
 	_, name, ok := strings.Cut(arn, ":secret:")
 	if !strings.HasPrefix(arn, "arn:") || !ok {
 		return ""
-	}
-	if i := strings.LastIndexByte(name, '-'); i > 0 && len(name)-i == 7 {
-		return name[:i]
 	}
 	return name
 }
@@ -210,4 +229,14 @@ func jsonProblem(err error) string {
 	default:
 		return "invalid JSON"
 	}
+}
+
+// firstNonEmpty returns the first of lists that has elements.
+func firstNonEmpty(lists ...[]string) []string {
+	for _, l := range lists {
+		if len(l) > 0 {
+			return l
+		}
+	}
+	return nil
 }

@@ -29,25 +29,33 @@ const (
 
 func TestParseEventReadsEachKindOfRotationEvent(t *testing.T) {
 	tests := []struct {
-		name  string
-		body  string
-		want  awsprovider.Event
-		moves bool
+		name string
+		body string
+		want awsprovider.Event
+		// concerns: whether it concerns a reader of AWSCURRENT, and of
+		// the custom label "blue".
+		current, blue bool
 	}{
 		{"native label move", labelUpdatedEvent, awsprovider.Event{ID: "6a7e8feb-b491-4cf7-a9f1-bf3703467718", Kind: awsprovider.KindLabelUpdated, Region: "us-west-2",
-			Secret: "mySecret", ARN: "arn:aws:secretsmanager:us-west-2:012345678901:secret:mySecret-a1b2c3", VersionID: "a1b2c3d4-5678-90ab-cdef-EXAMPLE11111", Label: "AWSCURRENT"}, true},
+			Secret: "mySecret", ARN: "arn:aws:secretsmanager:us-west-2:012345678901:secret:mySecret-a1b2c3", VersionID: "a1b2c3d4-5678-90ab-cdef-EXAMPLE11111", Label: "AWSCURRENT"}, true, false},
 		{"a put through CloudTrail", putSecretValueEvent, awsprovider.Event{ID: "e1", Kind: awsprovider.KindPutSecretValue, Region: "us-west-2",
-			Secret: "app/db", ARN: "arn:aws:secretsmanager:us-west-2:012345678901:secret:app/db-AbCdEf", VersionID: "v2", Label: "AWSCURRENT"}, true},
+			Secret: "app/db", ARN: "arn:aws:secretsmanager:us-west-2:012345678901:secret:app/db-AbCdEf", VersionID: "v2", Label: "AWSCURRENT"}, true, false},
 		{"a stage move, with the old aRN spelling", updateStageEvent, awsprovider.Event{ID: "e2", Kind: awsprovider.KindUpdateSecretVersionStage, Region: "eu-west-1",
-			Secret: "arn:aws:secretsmanager:eu-west-1:012345678901:secret:app/api-XyZ123", ARN: "arn:aws:secretsmanager:eu-west-1:012345678901:secret:app/api-XyZ123", VersionID: "v3", Label: "AWSCURRENT"}, true},
+			Secret: "arn:aws:secretsmanager:eu-west-1:012345678901:secret:app/api-XyZ123", ARN: "arn:aws:secretsmanager:eu-west-1:012345678901:secret:app/api-XyZ123", VersionID: "v3", Label: "AWSCURRENT"}, true, false},
 		{"a finished rotation names no version", rotationSucceededEvent, awsprovider.Event{ID: "e3", Kind: awsprovider.KindRotationSucceeded, Region: "us-east-1",
-			Secret: "arn:aws:secretsmanager:us-east-1:012345678901:secret:app/db-AbCdEf"}, true},
-		{"a custom label move is read but moves nothing followed", strings.Replace(labelUpdatedEvent, `"labelUpdated":"AWSCURRENT"`, `"labelUpdated":"blue"`, 1),
+			Secret: "arn:aws:secretsmanager:us-east-1:012345678901:secret:app/db-AbCdEf"}, true, true},
+		{"a custom label move concerns its readers only", strings.Replace(labelUpdatedEvent, `"labelUpdated":"AWSCURRENT"`, `"labelUpdated":"blue"`, 1),
 			awsprovider.Event{ID: "6a7e8feb-b491-4cf7-a9f1-bf3703467718", Kind: awsprovider.KindLabelUpdated, Region: "us-west-2", Secret: "mySecret",
-				ARN: "arn:aws:secretsmanager:us-west-2:012345678901:secret:mySecret-a1b2c3", VersionID: "a1b2c3d4-5678-90ab-cdef-EXAMPLE11111", Label: "blue"}, false},
-		{"a stage move of AWSPENDING moves nothing followed", strings.Replace(updateStageEvent, `"versionStage":"AWSCURRENT"`, `"versionStage":"AWSPENDING"`, 1),
+				ARN: "arn:aws:secretsmanager:us-west-2:012345678901:secret:mySecret-a1b2c3", VersionID: "a1b2c3d4-5678-90ab-cdef-EXAMPLE11111", Label: "blue"}, false, true},
+		{"a stage move of AWSPENDING concerns neither", strings.Replace(updateStageEvent, `"versionStage":"AWSCURRENT"`, `"versionStage":"AWSPENDING"`, 1),
 			awsprovider.Event{ID: "e2", Kind: awsprovider.KindUpdateSecretVersionStage, Region: "eu-west-1",
-				Secret: "arn:aws:secretsmanager:eu-west-1:012345678901:secret:app/api-XyZ123", ARN: "arn:aws:secretsmanager:eu-west-1:012345678901:secret:app/api-XyZ123", VersionID: "v3", Label: "AWSPENDING"}, false},
+				Secret: "arn:aws:secretsmanager:eu-west-1:012345678901:secret:app/api-XyZ123", ARN: "arn:aws:secretsmanager:eu-west-1:012345678901:secret:app/api-XyZ123", VersionID: "v3", Label: "AWSPENDING"}, false, false},
+		{"a put that labels its version blue", strings.Replace(putSecretValueEvent, `"versionStages":["AWSCURRENT"]`, `"versionStages":["blue"]`, 1),
+			awsprovider.Event{ID: "e1", Kind: awsprovider.KindPutSecretValue, Region: "us-west-2",
+				Secret: "app/db", ARN: "arn:aws:secretsmanager:us-west-2:012345678901:secret:app/db-AbCdEf", VersionID: "v2", Label: "blue"}, false, true},
+		{"a put with two labels concerns both", strings.Replace(putSecretValueEvent, `"versionStages":["AWSCURRENT"]`, `"versionStages":["AWSCURRENT","blue"]`, 1),
+			awsprovider.Event{ID: "e1", Kind: awsprovider.KindPutSecretValue, Region: "us-west-2",
+				Secret: "app/db", ARN: "arn:aws:secretsmanager:us-west-2:012345678901:secret:app/db-AbCdEf", VersionID: "v2"}, true, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -59,8 +67,8 @@ func TestParseEventReadsEachKindOfRotationEvent(t *testing.T) {
 			if got != tt.want {
 				t.Errorf("ParseEvent =\n %+v\nwant\n %+v", got, tt.want)
 			}
-			if got.Moves() != tt.moves {
-				t.Errorf("Moves() = %v, want %v", got.Moves(), tt.moves)
+			if got.Concerns("") != tt.current || got.Concerns("blue") != tt.blue {
+				t.Errorf("concerns AWSCURRENT %v and blue %v, want %v and %v", got.Concerns(""), got.Concerns("blue"), tt.current, tt.blue)
 			}
 		})
 	}

@@ -25,8 +25,13 @@ import (
 	"github.com/eso-bridge/eso-bridge/providers"
 )
 
-// LabelCurrent is the staging label whose move is a rotation.
-const LabelCurrent = "AWSCURRENT"
+// Staging labels Secrets Manager moves itself: LabelCurrent is the current
+// version, whose move is a rotation; LabelPrevious follows it, to the
+// version it leaves.
+const (
+	LabelCurrent  = "AWSCURRENT"
+	LabelPrevious = "AWSPREVIOUS"
+)
 
 // API is the part of the Secrets Manager client the poller calls. It has no
 // GetSecretValue: the poller never sees a secret value.
@@ -60,12 +65,15 @@ type Poller struct {
 	CallTimeout time.Duration
 
 	mu       sync.Mutex
-	watched  map[string]map[string]bool // store ID → keys
-	patterns map[string][]providers.Ref // store ID → patterns
+	watched  map[string]map[providers.Ref]bool // store ID → refs (key and label)
+	patterns map[string][]providers.Ref        // store ID → patterns
 	matched  map[providers.Ref][]providers.Ref
-	current  map[providers.Ref]providers.Version
-	clients  map[string]API
-	backoff  map[string]*storeBackoff
+	// listedCount is the number of secrets in each store's last full
+	// listing: it prices a full listing against filtered ones.
+	listedCount map[string]int
+	current     map[providers.Ref]providers.Version
+	clients     map[string]API
+	backoff     map[string]*storeBackoff
 	// keyBackoff spaces out the DescribeSecret calls of a key that failed
 	// or was not found, apart from its store's other keys.
 	keyBackoff map[providers.Ref]*storeBackoff
@@ -101,7 +109,7 @@ func (p *Poller) Watch(refs []providers.Ref) {
 	defer p.mu.Unlock()
 	before, patternsBefore := p.watched, p.patterns
 	added := false
-	p.watched = map[string]map[string]bool{}
+	p.watched = map[string]map[providers.Ref]bool{}
 	p.patterns = map[string][]providers.Ref{}
 	for _, ref := range refs {
 		if ref.IsPattern() {
@@ -110,10 +118,10 @@ func (p *Poller) Watch(refs []providers.Ref) {
 			continue
 		}
 		if p.watched[ref.Store] == nil {
-			p.watched[ref.Store] = map[string]bool{}
+			p.watched[ref.Store] = map[providers.Ref]bool{}
 		}
-		p.watched[ref.Store][ref.Key] = true
-		added = added || !before[ref.Store][ref.Key]
+		p.watched[ref.Store][ref] = true
+		added = added || !before[ref.Store][ref]
 	}
 	if added {
 		p.watchGeneration++
@@ -185,10 +193,10 @@ func (p *Poller) Synced() bool {
 func (p *Poller) Cycle(ctx context.Context, changes chan<- providers.Change) {
 	p.mu.Lock()
 	generation := p.watchGeneration
-	stores := make(map[string][]string, len(p.watched))
-	for store, keys := range p.watched {
-		for key := range keys {
-			stores[store] = append(stores[store], key)
+	stores := make(map[string][]providers.Ref, len(p.watched))
+	for store, refs := range p.watched {
+		for ref := range refs {
+			stores[store] = append(stores[store], ref)
 		}
 	}
 	for store := range p.patterns {
@@ -197,15 +205,15 @@ func (p *Poller) Cycle(ctx context.Context, changes chan<- providers.Change) {
 		}
 	}
 	p.mu.Unlock()
-	for storeID, keys := range stores {
+	for storeID, refs := range stores {
 		if b := p.backoffFor(storeID); time.Now().Before(b.until) {
 			continue
 		}
-		err := p.pollStore(ctx, storeID, keys, changes)
+		err := p.pollStore(ctx, storeID, refs, changes)
 		if ctx.Err() != nil {
 			return
 		}
-		p.storeLooked(ctx, storeID, keys, err, changes)
+		p.storeLooked(ctx, storeID, refs, err, changes)
 		b := p.backoffFor(storeID)
 		if err == nil {
 			b.policy.Reset()
@@ -271,14 +279,14 @@ func (p *Poller) Problem(ref providers.Ref) error {
 	if err := p.storeProblems[ref.Store]; err != nil {
 		return err
 	}
-	return p.problems[ref]
+	return p.problems[keyOf(ref)]
 }
 
 // storeLooked records how a sweep of storeID went. A store eso-bridge cannot
 // reach as ESO does, or that refuses it, is a problem of every secret read
 // through it, and their readers are told once; a passing fault (throttling,
 // an outage) is not.
-func (p *Poller) storeLooked(ctx context.Context, storeID string, keys []string, err error, changes chan<- providers.Change) {
+func (p *Poller) storeLooked(ctx context.Context, storeID string, watched []providers.Ref, err error, changes chan<- providers.Change) {
 	p.mu.Lock()
 	_, known := p.storeProblems[storeID]
 	if err == nil || !refusal(err) {
@@ -290,13 +298,10 @@ func (p *Poller) storeLooked(ctx context.Context, storeID string, keys []string,
 		p.storeProblems = map[string]error{}
 	}
 	p.storeProblems[storeID] = err
-	refs := slices.Clone(p.patterns[storeID])
+	refs := append(slices.Clone(p.patterns[storeID]), watched...)
 	p.mu.Unlock()
 	if known {
 		return
-	}
-	for _, key := range keys {
-		refs = append(refs, providers.Ref{Store: storeID, Key: key})
 	}
 	for _, ref := range refs {
 		select {
@@ -355,7 +360,7 @@ func (p *Poller) keyLooked(ref providers.Ref, err error) (newProblem bool) {
 		return false
 	}
 	var notFound *types.ResourceNotFoundException
-	missing := errors.As(err, &notFound)
+	missing := errors.As(err, &notFound) || errors.Is(err, errScheduledForDeletion)
 	if missing {
 		delete(p.problems, ref)
 	} else {
@@ -419,8 +424,14 @@ func (p *Poller) client(ctx context.Context, storeID string) (API, error) {
 	return c, nil
 }
 
-// pollStore lists one store's secrets and reports moves of watched ones.
-func (p *Poller) pollStore(ctx context.Context, storeID string, keys []string, changes chan<- providers.Change) error {
+// keyOf is the secret of ref, whatever label it reads: backoffs and
+// problems are the secret's.
+func keyOf(ref providers.Ref) providers.Ref {
+	return providers.Ref{Store: ref.Store, Key: ref.Key}
+}
+
+// pollStore lists one store's secrets and reports moves of the watched refs.
+func (p *Poller) pollStore(ctx context.Context, storeID string, refs []providers.Ref, changes chan<- providers.Change) error {
 	api, err := p.client(ctx, storeID)
 	if err != nil {
 		return err
@@ -434,39 +445,32 @@ func (p *Poller) pollStore(ctx context.Context, storeID string, keys []string, c
 	for _, pattern := range patterns {
 		matchers = append(matchers, newMatcher(pattern))
 	}
-	// A set, as every listed entry is looked up in it: with thousands of
-	// watched keys a slice scan per entry would cost millions of compares.
-	watched := make(map[string]bool, len(keys))
-	for _, key := range keys {
-		watched[key] = true
+	// The refs of each key. A map, as every listed entry is looked up in
+	// it: with thousands of watched keys a slice scan per entry would cost
+	// millions of compares.
+	byKey := make(map[string][]providers.Ref, len(refs))
+	for _, ref := range refs {
+		byKey[ref.Key] = append(byKey[ref.Key], ref)
 	}
-	input := &secretsmanager.ListSecretsInput{MaxResults: aws.Int32(100)}
-	// A listing that hands back the token it was given would page forever
-	// (fuzzing found this): the SDK's paginator stops on it.
-	stopOnRepeat := func(o *secretsmanager.ListSecretsPaginatorOptions) { o.StopOnDuplicateToken = true }
-	for paginator := secretsmanager.NewListSecretsPaginator(api, input, stopOnRepeat); paginator.HasMorePages(); {
-		page, err := paginator.NextPage(ctx)
-		p.count("ListSecrets", err)
-		if err != nil {
-			return fmt.Errorf("ListSecrets: %w", err)
-		}
-		for _, entry := range page.SecretList {
-			name := aws.ToString(entry.Name)
-			for _, m := range matchers {
-				if m.matches(entry) {
-					matched[m.pattern] = append(matched[m.pattern], providers.Ref{Store: storeID, Key: name})
-					if !watched[name] {
-						watched[name] = true
-						keys = append(keys, name)
-					}
-				}
-			}
-			for _, key := range []string{name, aws.ToString(entry.ARN)} {
-				if watched[key] {
-					listed[key] = entry
+	visit := func(entry types.SecretListEntry) {
+		name := aws.ToString(entry.Name)
+		for _, m := range matchers {
+			if m.matches(entry) {
+				ref := providers.Ref{Store: storeID, Key: name}
+				matched[m.pattern] = append(matched[m.pattern], ref)
+				if !slices.Contains(byKey[name], ref) {
+					byKey[name] = append(byKey[name], ref)
 				}
 			}
 		}
+		for _, key := range []string{name, aws.ToString(entry.ARN), partialARN(aws.ToString(entry.ARN))} {
+			if _, ok := byKey[key]; ok {
+				listed[key] = entry
+			}
+		}
+	}
+	if err := p.list(ctx, api, storeID, byKey, len(patterns) > 0, visit); err != nil {
+		return err
 	}
 	p.mu.Lock()
 	if p.matched == nil {
@@ -476,66 +480,88 @@ func (p *Poller) pollStore(ctx context.Context, storeID string, keys []string, c
 		p.matched[pattern] = matched[pattern]
 	}
 	p.mu.Unlock()
+	keys := make([]string, 0, len(byKey))
+	for key := range byKey {
+		keys = append(keys, key)
+	}
 	sort.Strings(keys)
 	for _, key := range keys {
-		ref := providers.Ref{Store: storeID, Key: key}
-		known, seen := p.Current(ref)
 		entry, inList := listed[key]
-		if inList && seen && currentID(entry.SecretVersionsToStages) == known.ID {
-			continue // unchanged, as far as the listing knows
-		}
-		if inList && !seen {
-			// A first sighting triggers nothing, so the listing is good enough:
-			// no DescribeSecret per secret when eso-bridge starts.
-			if id := currentID(entry.SecretVersionsToStages); id != "" {
-				version := providers.Version{ID: id, Labels: entry.SecretVersionsToStages[id], ChangedAt: aws.ToTime(entry.LastChangedDate), ARN: aws.ToString(entry.ARN)}
+		var unsure []providers.Ref
+		for _, ref := range byKey[key] {
+			known, seen := p.Current(ref)
+			holder := holderOf(entry.SecretVersionsToStages, ref.Label)
+			switch {
+			case inList && seen && holder == known.ID:
+				continue // unchanged, as far as the listing knows
+			case inList && !seen && holder == "":
+				continue // no version holds the label yet: nothing to report
+			case inList && !seen:
+				// A first sighting triggers nothing, so the listing is good
+				// enough: no DescribeSecret per secret when eso-bridge starts.
+				version := providers.Version{ID: holder, Labels: entry.SecretVersionsToStages[holder], ChangedAt: aws.ToTime(entry.LastChangedDate), ARN: aws.ToString(entry.ARN)}
 				if err := p.report(ctx, ref, version, true, changes); err != nil {
 					return err
 				}
 				continue
 			}
+			unsure = append(unsure, ref)
+		}
+		if len(unsure) == 0 {
+			continue
 		}
 		// Moved, or not listed (yet): DescribeSecret has the truth, as the
 		// listing may lag behind. A key that fails, or is not there, backs
 		// off alone: one bad key (a cross-account ARN without a resource
 		// policy, an IAM narrowing, a typo) must not stop its store.
-		if !inList && p.keyBackingOff(ref) {
+		secret := providers.Ref{Store: storeID, Key: key}
+		if !inList && p.keyBackingOff(secret) {
 			continue
 		}
-		_, err := p.describe(ctx, api, ref, changes)
+		_, err := p.describe(ctx, api, unsure, changes)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if p.keyLooked(ref, err) {
-			select {
-			case changes <- providers.Change{Ref: ref, Failed: err}:
-			case <-ctx.Done():
-				return ctx.Err()
+		if p.keyLooked(secret, err) {
+			for _, ref := range unsure {
+				select {
+				case changes <- providers.Change{Ref: ref, Failed: err}:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
 			}
 		}
 	}
 	return nil
 }
 
-// describe calls DescribeSecret for ref and reports its AWSCURRENT when it
-// is not the version known: a move, or a first sighting. It returns whether
-// it reported a move.
-func (p *Poller) describe(ctx context.Context, api API, ref providers.Ref, changes chan<- providers.Change) (bool, error) {
-	out, err := api.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(ref.Key)})
+// describe calls DescribeSecret for the secret of refs (one key, one or
+// more labels) and reports each label's holder when it is not the version
+// known: a move, or a first sighting. It returns whether it reported a move.
+func (p *Poller) describe(ctx context.Context, api API, refs []providers.Ref, changes chan<- providers.Change) (bool, error) {
+	key := refs[0].Key
+	out, err := api.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(key)})
 	p.count("DescribeSecret", err)
 	if err != nil {
-		return false, fmt.Errorf("DescribeSecret %s: %w", ref.Key, err)
+		return false, fmt.Errorf("DescribeSecret %s: %w", key, err)
 	}
-	id := currentID(out.VersionIdsToStages)
-	known, seen := p.Current(ref)
-	if id == "" || (seen && id == known.ID) {
-		return false, nil
+	if out.DeletedDate != nil {
+		return false, fmt.Errorf("%s: %w", key, errScheduledForDeletion)
 	}
-	version := providers.Version{ID: id, Labels: out.VersionIdsToStages[id], ChangedAt: aws.ToTime(out.LastChangedDate), ARN: aws.ToString(out.ARN)}
-	if err := p.report(ctx, ref, version, !seen, changes); err != nil {
-		return false, err
+	moved := false
+	for _, ref := range refs {
+		id := holderOf(out.VersionIdsToStages, ref.Label)
+		known, seen := p.Current(ref)
+		if id == "" || (seen && id == known.ID) {
+			continue
+		}
+		version := providers.Version{ID: id, Labels: out.VersionIdsToStages[id], ChangedAt: aws.ToTime(out.LastChangedDate), ARN: aws.ToString(out.ARN)}
+		if err := p.report(ctx, ref, version, !seen, changes); err != nil {
+			return false, err
+		}
+		moved = moved || seen
 	}
-	return seen, nil
+	return moved, nil
 }
 
 // report records the current version of ref and sends the change, unless
@@ -561,19 +587,42 @@ func (p *Poller) report(ctx context.Context, ref providers.Ref, version provider
 }
 
 // Check describes one watched secret now, out of the sweep, and reports a
-// move of its AWSCURRENT: what an event about the secret asks for. It
+// move of the label ref reads: what an event about the secret asks for. It
 // returns whether it reported a move.
 func (p *Poller) Check(ctx context.Context, ref providers.Ref, changes chan<- providers.Change) (bool, error) {
 	api, err := p.client(ctx, ref.Store)
 	if err != nil {
 		return false, err
 	}
-	return p.describe(ctx, api, ref, changes)
+	moved, err := p.describe(ctx, api, []providers.Ref{ref}, changes)
+	if errors.Is(err, errScheduledForDeletion) {
+		return false, nil // nothing to fetch: no move, and no retry
+	}
+	return moved, err
+}
+
+// errScheduledForDeletion is a secret whose deletion is scheduled: ESO
+// cannot read it, the listing leaves it out, and it is looked for like a
+// secret that does not exist.
+var errScheduledForDeletion = errors.New("the secret is scheduled for deletion")
+
+// partialARN is arn without the six random characters Secrets Manager
+// appends to a secret's name, the form a remoteRef.key may use; "" for
+// something else.
+func partialARN(arn string) string {
+	_, name, ok := strings.Cut(arn, ":secret:")
+	if !strings.HasPrefix(arn, "arn:") || !ok {
+		return ""
+	}
+	if i := strings.LastIndexByte(name, '-'); i > 0 && len(name)-i == 7 {
+		return arn[:len(arn)-7]
+	}
+	return ""
 }
 
 // refsNamed returns the followed secrets an event is about: keys in a store
 // of the event's region that name its secret, watched or matched by a
-// pattern in the last sweep.
+// pattern in the last sweep, at a label the event may have moved.
 func (p *Poller) refsNamed(e Event) []providers.Ref {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -582,19 +631,19 @@ func (p *Poller) refsNamed(e Event) []providers.Ref {
 		store, ok := ParseStoreID(storeID)
 		return ok && store.Region == e.Region
 	}
-	for storeID, keys := range p.watched {
+	for storeID, refs := range p.watched {
 		if !inRegion(storeID) {
 			continue
 		}
-		for key := range keys {
-			if e.Names(key) {
-				found[providers.Ref{Store: storeID, Key: key}] = true
+		for ref := range refs {
+			if e.Names(ref.Key) && e.Concerns(ref.Label) {
+				found[ref] = true
 			}
 		}
 	}
 	for _, refs := range p.matched {
 		for _, ref := range refs {
-			if inRegion(ref.Store) && e.Names(ref.Key) {
+			if inRegion(ref.Store) && e.Names(ref.Key) && e.Concerns(ref.Label) {
 				found[ref] = true
 			}
 		}
@@ -603,7 +652,7 @@ func (p *Poller) refsNamed(e Event) []providers.Ref {
 	for ref := range found {
 		refs = append(refs, ref)
 	}
-	sort.Slice(refs, func(i, j int) bool { return refs[i].Store+refs[i].Key < refs[j].Store+refs[j].Key })
+	sort.Slice(refs, func(i, j int) bool { return refs[i].Store+refs[i].Name() < refs[j].Store+refs[j].Name() })
 	return refs
 }
 
@@ -693,18 +742,22 @@ func recoverDecoding(err *error) {
 	}
 }
 
-// currentID returns the version labelled AWSCURRENT. Should a response
-// label two versions so (moto does, AWS does not), the choice is stable, so
-// that the same response never reads as a move.
-func currentID(versionsToStages map[string][]string) string {
-	var current []string
+// holderOf returns the version holding label (AWSCURRENT when empty).
+// Should a response give the label to two versions (moto does for
+// AWSCURRENT, AWS does not), the choice is stable, so that the same response
+// never reads as a move.
+func holderOf(versionsToStages map[string][]string, label string) string {
+	if label == "" {
+		label = LabelCurrent
+	}
+	var holders []string
 	for id, labels := range versionsToStages {
-		if slices.Contains(labels, LabelCurrent) {
-			current = append(current, id)
+		if slices.Contains(labels, label) {
+			holders = append(holders, id)
 		}
 	}
-	if len(current) == 0 {
+	if len(holders) == 0 {
 		return ""
 	}
-	return slices.Min(current)
+	return slices.Min(holders)
 }

@@ -18,18 +18,20 @@ type Options struct {
 	Identities Identities
 	// CallTimeout bounds each AWS call; DefaultCallTimeout when zero.
 	CallTimeout time.Duration
-	// EventQueueURL is an SQS queue that an EventBridge rule fills with
-	// Secrets Manager events; empty leaves events off (sweep only).
-	EventQueueURL string
-	// Queue is the SQS client of EventQueueURL; the default credential chain
-	// in the queue's region when nil.
-	Queue QueueAPI
+	// EventQueueURLs are SQS queues that EventBridge rules fill with
+	// Secrets Manager events, one per region the stores read (an
+	// EventBridge rule sees its own region's events); none leaves events
+	// off (sweep only).
+	EventQueueURLs []string
+	// QueueClients are the SQS clients of some EventQueueURLs; the others
+	// get the default credential chain in the queue's region.
+	QueueClients map[string]QueueAPI
 	// Log receives errors, backoffs and what happened to events.
 	Log logr.Logger
 }
 
-// New builds the provider of opts: the sweep, with the event queue beside it
-// when EventQueueURL is set. Its metrics are registered with the
+// New builds the provider of opts: the sweep, with the event queues beside
+// it when EventQueueURLs names any. Its metrics are registered with the
 // controller-runtime registry.
 func New(opts Options) providers.Vault {
 	m := NewMetrics(nil)
@@ -39,13 +41,17 @@ func New(opts Options) providers.Vault {
 	}
 	poller := &Poller{Interval: opts.PollInterval, Clients: clients, CallTimeout: opts.CallTimeout,
 		Calls: m.Calls, Unfollowed: m.Unfollowed, Log: opts.Log}
-	if opts.EventQueueURL == "" {
+	if len(opts.EventQueueURLs) == 0 {
 		return poller
 	}
-	return &EventDriven{Poller: poller, Queue: &EventQueue{
-		URL: opts.EventQueueURL, Client: opts.Queue, Poller: poller,
-		Events: m.Events, EventToTrigger: m.EventToTrigger, Log: opts.Log.WithName("events"),
-	}}
+	driven := &EventDriven{Poller: poller}
+	for _, url := range opts.EventQueueURLs {
+		driven.Queues = append(driven.Queues, &EventQueue{
+			URL: url, Client: opts.QueueClients[url], Poller: poller,
+			Events: m.Events, EventToTrigger: m.EventToTrigger, Log: opts.Log.WithName("events"),
+		})
+	}
+	return driven
 }
 
 var (

@@ -203,7 +203,7 @@ func (q *EventQueue) handle(ctx context.Context, m sqstypes.Message, changes cha
 		return true
 	}
 	refs := q.Poller.refsNamed(event)
-	if !event.Moves() || len(refs) == 0 {
+	if len(refs) == 0 {
 		q.counted(EventIgnored)
 		q.Log.V(1).Info("ignored an event", "messageId", id, "kind", event.Kind, "secret", event.Secret, "label", event.Label, "followed", len(refs) > 0)
 		return true
@@ -267,18 +267,24 @@ func regionOfQueue(queueURL string) string {
 	return ""
 }
 
-// EventDriven is a Poller whose sweep runs beside an EventQueue: one
-// providers.Source that hears rotations within a second and still catches,
-// at the sweep, any event that never arrived.
+// EventDriven is a Poller whose sweep runs beside EventQueues (one per
+// region): one providers.Source that hears rotations within a second and
+// still catches, at the sweep, any event that never arrived.
 type EventDriven struct {
 	*Poller
-	Queue *EventQueue
+	Queues []*EventQueue
 }
 
-// Run runs the sweep and the queue until ctx ends.
+// Run runs the sweep and the queues until ctx ends.
 func (s *EventDriven) Run(ctx context.Context, changes chan<- providers.Change) error {
-	errs := make(chan error, 2)
+	errs := make(chan error, 1+len(s.Queues))
 	go func() { errs <- s.Poller.Run(ctx, changes) }()
-	go func() { errs <- s.Queue.Run(ctx, changes) }()
-	return errors.Join(<-errs, <-errs)
+	for _, q := range s.Queues {
+		go func() { errs <- q.Run(ctx, changes) }()
+	}
+	var all []error
+	for range 1 + len(s.Queues) {
+		all = append(all, <-errs)
+	}
+	return errors.Join(all...)
 }

@@ -11,10 +11,11 @@ import (
 )
 
 // Refs implements providers.Vault for stores of ESO's AWS provider with
-// service SecretsManager: the secrets es reads at their current version, with
-// the store's prefix, through the store's identity as ESO reaches it for es. A remoteRef pinned to a version ID or another label
-// never rotates and is left out; a dataFrom.find becomes a pattern the sweep
-// expands.
+// service SecretsManager: the secrets es reads at a staging label, with the
+// store's prefix, through the store's identity as ESO reaches it for es. A
+// remoteRef pinned to a version ID never rotates and is left out; one that
+// reads a label other than AWSCURRENT (a blue/green switch) rotates when
+// that label moves; a dataFrom.find becomes a pattern the sweep expands.
 func (p *Poller) Refs(es *esv1.ExternalSecret, store *esv1.SecretStoreSpec) []providers.Ref {
 	if store == nil || store.Provider == nil || store.Provider.AWS == nil || store.Provider.AWS.Service != esv1.AWSServiceSecretsManager {
 		return nil
@@ -28,8 +29,8 @@ func (p *Poller) Refs(es *esv1.ExternalSecret, store *esv1.SecretStoreSpec) []pr
 		}
 	}
 	addRemote := func(remote esv1.ExternalSecretDataRemoteRef) {
-		if remote.Key != "" && followsCurrent(remote.Version) {
-			add(providers.Ref{Store: storeID, Key: aws.Prefix + remote.Key})
+		if label, follows := followedLabel(remote.Version); remote.Key != "" && follows {
+			add(providers.Ref{Store: storeID, Key: aws.Prefix + remote.Key, Label: label})
 		}
 	}
 	for _, data := range es.Spec.Data {
@@ -50,10 +51,17 @@ func (p *Poller) Refs(es *esv1.ExternalSecret, store *esv1.SecretStoreSpec) []pr
 	return refs
 }
 
-// followsCurrent reports whether a remoteRef.version reads AWSCURRENT: empty,
-// or that label itself. "uuid/..." pins a version; any other label pins it.
-func followsCurrent(version string) bool {
-	return version == "" || version == LabelCurrent
+// followedLabel is the staging label a remoteRef.version reads, as ESO
+// reads it: "" for AWSCURRENT (empty, or that label itself), the label for
+// any other; "uuid/..." pins a version, which is not followed.
+func followedLabel(version string) (label string, follows bool) {
+	switch {
+	case version == "" || version == LabelCurrent:
+		return "", true
+	case strings.HasPrefix(version, "uuid/"):
+		return "", false
+	}
+	return version, true
 }
 
 // canonicalTags writes tags as "k=v,..." sorted by key.

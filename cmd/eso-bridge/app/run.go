@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -35,7 +36,7 @@ type runOptions struct {
 	logFormat               string
 	logLevel                string
 	awsPollInterval         time.Duration
-	awsEventsQueueURL       string
+	awsEventsQueueURLs      []string
 	awsReadStoreKeys        bool
 	kubeAPIQPS              float64
 	kubeAPIBurst            int
@@ -70,7 +71,14 @@ func (o *runOptions) BindFlags(fs *flag.FlagSet) {
 	// in 17 minutes (the scale benchmark found it); 50 takes under 2.
 	fs.Float64Var(&o.kubeAPIQPS, "kube-api-qps", 50, "requests per second to the Kubernetes API server, sustained")
 	fs.IntVar(&o.kubeAPIBurst, "kube-api-burst", 100, "requests to the Kubernetes API server allowed at once")
-	fs.StringVar(&o.awsEventsQueueURL, flagAWSEventsQueueURL, "", "URL of an SQS queue an EventBridge rule fills with Secrets Manager events: rotations are heard within a second, and the sweep only catches lost events")
+	fs.Func(flagAWSEventsQueueURL, "URL of an SQS queue an EventBridge rule fills with Secrets Manager events: rotations are heard within a second, and the sweep only catches lost events; repeat it (or separate with commas) for one queue per region your stores read", func(value string) error {
+		for _, u := range strings.Split(value, ",") {
+			if u = strings.TrimSpace(u); u != "" {
+				o.awsEventsQueueURLs = append(o.awsEventsQueueURLs, u)
+			}
+		}
+		return nil
+	})
 	fs.BoolVar(&o.awsReadStoreKeys, "aws-read-store-keys", false, "read the access keys an auth.secretRef store names (get on those Secrets) to watch its secrets as ESO reads them; off, such stores are not watched and their ExternalSecrets get a Warning")
 }
 
@@ -116,8 +124,8 @@ func Run(ctx context.Context, args []string, stderr io.Writer, version string) e
 	awsMode := "off"
 	if aws != nil {
 		awsMode = "sweep every " + aws.PollInterval.String()
-		if aws.EventQueueURL != "" {
-			awsMode += ", events from " + aws.EventQueueURL
+		if len(aws.EventQueueURLs) > 0 {
+			awsMode += ", events from " + strings.Join(aws.EventQueueURLs, " and ")
 		}
 	}
 	logger.Info("starting", "version", version, "autoAll", opts.bridge.AutoAll, "namespaces", opts.bridge.Namespaces,
@@ -141,23 +149,29 @@ func (o *runOptions) aws(fs *flag.FlagSet) (*awsprovider.Options, error) {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	interval := o.awsPollInterval
-	if o.awsEventsQueueURL != "" && !set[flagAWSPollInterval] {
+	events := len(o.awsEventsQueueURLs) > 0
+	if events && !set[flagAWSPollInterval] {
 		interval = defaultAWSPollWithEvents
 	}
 	switch {
 	case interval < 0:
 		return nil, fmt.Errorf("--%s must be >= 0, got %s", flagAWSPollInterval, interval)
-	case interval == 0 && o.awsEventsQueueURL != "":
+	case interval == 0 && events:
 		return nil, fmt.Errorf("--%s needs the AWS provider, which --%s=0 turns off", flagAWSEventsQueueURL, flagAWSPollInterval)
 	case interval == 0:
 		return nil, nil
 	}
-	if o.awsEventsQueueURL != "" {
-		if u, err := url.Parse(o.awsEventsQueueURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return nil, fmt.Errorf("--%s must be a queue URL such as https://sqs.us-east-1.amazonaws.com/111122223333/eso-bridge-events, got %q", flagAWSEventsQueueURL, o.awsEventsQueueURL)
+	seen := map[string]bool{}
+	for _, queue := range o.awsEventsQueueURLs {
+		if u, err := url.Parse(queue); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return nil, fmt.Errorf("--%s must be a queue URL such as https://sqs.us-east-1.amazonaws.com/111122223333/eso-bridge-events, got %q", flagAWSEventsQueueURL, queue)
 		}
+		if seen[queue] {
+			return nil, fmt.Errorf("--%s names %s twice", flagAWSEventsQueueURL, queue)
+		}
+		seen[queue] = true
 	}
-	return &awsprovider.Options{PollInterval: interval, EventQueueURL: o.awsEventsQueueURL}, nil
+	return &awsprovider.Options{PollInterval: interval, EventQueueURLs: o.awsEventsQueueURLs}, nil
 }
 
 func newLogger(format, level string, w io.Writer) (logr.Logger, error) {

@@ -3,6 +3,7 @@ package app
 import (
 	"flag"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,19 +12,25 @@ import (
 )
 
 func TestAWSFlagsChooseTheSweepAndTheQueue(t *testing.T) {
-	const queue = "https://sqs.eu-west-1.amazonaws.com/111122223333/eso-bridge-events"
+	const (
+		queue  = "https://sqs.eu-west-1.amazonaws.com/111122223333/eso-bridge-events"
+		queue2 = "https://sqs.us-east-1.amazonaws.com/111122223333/eso-bridge-events"
+	)
 	tests := []struct {
-		args      []string
-		wantSweep time.Duration // 0: provider off
-		wantQueue string
-		wantErr   string
+		args       []string
+		wantSweep  time.Duration // 0: provider off
+		wantQueues []string
+		wantErr    string
 	}{
 		{args: nil, wantSweep: 30 * time.Second},
 		{args: []string{"--aws-poll-interval=0"}},
-		{args: []string{"--aws-events-queue-url=" + queue}, wantSweep: 10 * time.Minute, wantQueue: queue},
-		{args: []string{"--aws-events-queue-url=" + queue, "--aws-poll-interval=1m"}, wantSweep: time.Minute, wantQueue: queue},
+		{args: []string{"--aws-events-queue-url=" + queue}, wantSweep: 10 * time.Minute, wantQueues: []string{queue}},
+		{args: []string{"--aws-events-queue-url=" + queue, "--aws-poll-interval=1m"}, wantSweep: time.Minute, wantQueues: []string{queue}},
 		{args: []string{"--aws-events-queue-url=" + queue, "--aws-poll-interval=0"}, wantErr: "needs the AWS provider"},
 		{args: []string{"--aws-events-queue-url=eso-bridge-events"}, wantErr: "must be a queue URL"},
+		{args: []string{"--aws-events-queue-url=" + queue, "--aws-events-queue-url=" + queue2}, wantSweep: 10 * time.Minute, wantQueues: []string{queue, queue2}},
+		{args: []string{"--aws-events-queue-url=" + queue + "," + queue2}, wantSweep: 10 * time.Minute, wantQueues: []string{queue, queue2}},
+		{args: []string{"--aws-events-queue-url=" + queue, "--aws-events-queue-url=" + queue}, wantErr: "twice"},
 		{args: []string{"--aws-poll-interval=-1s"}, wantErr: "must be >= 0"},
 	}
 	for _, tt := range tests {
@@ -49,8 +56,8 @@ func TestAWSFlagsChooseTheSweepAndTheQueue(t *testing.T) {
 				}
 			case got == nil:
 				t.Fatal("the AWS provider is off")
-			case got.PollInterval != tt.wantSweep || got.EventQueueURL != tt.wantQueue:
-				t.Fatalf("sweep %s, queue %q; want %s, %q", got.PollInterval, got.EventQueueURL, tt.wantSweep, tt.wantQueue)
+			case got.PollInterval != tt.wantSweep || !slices.Equal(got.EventQueueURLs, tt.wantQueues):
+				t.Fatalf("sweep %s, queues %q; want %s, %q", got.PollInterval, got.EventQueueURLs, tt.wantSweep, tt.wantQueues)
 			}
 		})
 	}
