@@ -9,8 +9,11 @@ import (
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/eso-bridge/eso-bridge/integration/controlplane"
+	"github.com/eso-bridge/eso-bridge/integration/harness"
 	"github.com/eso-bridge/eso-bridge/integration/localsm"
 	"github.com/eso-bridge/eso-bridge/providers"
 	awsprovider "github.com/eso-bridge/eso-bridge/providers/aws"
@@ -33,43 +36,11 @@ func BenchmarkAWSCalls(b *testing.B) {
 			continue
 		}
 		b.Run(fmt.Sprintf("secrets=%d", n), func(b *testing.B) {
-			ctx := context.Background()
-			server := localsm.New(localsm.Options{})
-			url, err := server.Start()
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { _ = server.Close() })
-			client := controlplane.NewSecretsManager(url).Client
-			store := awsprovider.Store{Region: "us-east-1"}.ID()
-			var keys []string
-			var refs []providers.Ref
-			for i := range n {
-				key := fmt.Sprintf("bench/%05d", i)
-				if _, err := client.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: &key, SecretString: sdkaws.String("v1")}); err != nil {
-					b.Fatal(err)
-				}
-				keys, refs = append(keys, key), append(refs, providers.Ref{Store: store, Key: key})
-			}
-			poller := &awsprovider.Poller{Interval: time.Hour, Log: logr.Discard(),
-				Clients: func(context.Context, awsprovider.Store) (awsprovider.API, error) { return client, nil }}
-			poller.Watch(refs)
-			calls := func() int { c := server.Calls(); return c["ListSecrets"] + c["DescribeSecret"] }
-			changes := make(chan providers.Change, n+1)
-			poller.Cycle(ctx, changes)
-			first := calls()
-			const cycles = 5
-			for i := range cycles {
-				drain(changes)
-				key := keys[i*7%n]
-				if _, err := client.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: &key, SecretString: sdkaws.String(fmt.Sprint(i))}); err != nil {
-					b.Fatal(err)
-				}
-				poller.Cycle(ctx, changes)
-			}
-			perCycle := float64(calls()-first) / cycles
+			ep, keys := localAccount(b, n)
+			first, steady := sweepsWithRotations(b, ep, keys)
+			perCycle := float64(steady["ListSecrets"]+steady["DescribeSecret"]) / rotatedSweeps
 			perDay := perCycle * float64(24*time.Hour/defaultPollInterval)
-			report(b, "calls first cycle", float64(first), "calls")
+			report(b, "calls first cycle", float64(first["ListSecrets"]+first["DescribeSecret"]), "calls")
 			report(b, "calls per cycle", perCycle, "calls")
 			report(b, "calls per day at 30s", perDay, "calls")
 			report(b, "cost per day at 30s", perDay/10000*dollarsPer10kCalls, "USD")
@@ -86,47 +57,79 @@ func BenchmarkAWSCallsLargeAccount(b *testing.B) {
 	if *quick {
 		b.Skip("20,000 secrets take a while to create; run without -bench.quick")
 	}
-	ctx := context.Background()
+	ep, keys := localAccount(b, account)
+	var followed []string
+	for i := 0; i < account; i += account / watched {
+		followed = append(followed, keys[i])
+	}
+	first, steady := sweepsWithRotations(b, ep, followed)
+	perCycle := float64(steady["ListSecrets"]+steady["DescribeSecret"]) / rotatedSweeps
+	report(b, "ListSecrets first sweep", float64(first["ListSecrets"]), "calls")
+	report(b, "ListSecrets per sweep", float64(steady["ListSecrets"])/rotatedSweeps, "calls")
+	report(b, "calls per sweep", perCycle, "calls")
+	report(b, "calls per day at 30s", perCycle*float64(24*time.Hour/defaultPollInterval), "calls")
+}
+
+// endpoint is the in-process endpoint of a benchmark, and a client of it.
+type endpoint struct {
+	server *localsm.Server
+	client *secretsmanager.Client
+}
+
+// localAccount serves an in-process endpoint holding n secrets, and returns
+// it with their names.
+func localAccount(b *testing.B, n int) (endpoint, []string) {
+	b.Helper()
 	server := localsm.New(localsm.Options{})
 	url, err := server.Start()
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = server.Close() })
-	client := controlplane.NewSecretsManager(url).Client
-	store := awsprovider.Store{Region: "us-east-1"}.ID()
-	var refs []providers.Ref
-	for i := range account {
-		key := fmt.Sprintf("account/%05d", i)
-		if _, err := client.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: &key, SecretString: sdkaws.String("v1")}); err != nil {
+	ep := endpoint{server: server, client: controlplane.NewSecretsManager(url).Client}
+	keys := make([]string, n)
+	for i := range n {
+		keys[i] = fmt.Sprintf("bench/%05d", i)
+		if _, err := ep.client.CreateSecret(b.Context(), &secretsmanager.CreateSecretInput{Name: &keys[i], SecretString: sdkaws.String("v1")}); err != nil {
 			b.Fatal(err)
 		}
-		if i%(account/watched) == 0 {
-			refs = append(refs, providers.Ref{Store: store, Key: key})
-		}
+	}
+	return ep, keys
+}
+
+// rotatedSweeps is how many sweeps sweepsWithRotations runs after the first.
+const rotatedSweeps = 5
+
+// sweepsWithRotations watches keys of ep, sweeps once,
+// then rotatedSweeps times, each after one of keys rotated. It returns the
+// calls of the first sweep and of the later ones, by operation.
+func sweepsWithRotations(b *testing.B, ep endpoint, keys []string) (first, steady map[string]int) {
+	b.Helper()
+	ctx := context.Background()
+	store := awsprovider.Store{Region: "us-east-1"}.ID()
+	refs := make([]providers.Ref, len(keys))
+	for i, key := range keys {
+		refs[i] = providers.Ref{Store: store, Key: key}
 	}
 	poller := &awsprovider.Poller{Interval: time.Hour, Log: logr.Discard(),
-		Clients: func(context.Context, awsprovider.Store) (awsprovider.API, error) { return client, nil }}
+		Clients: func(context.Context, awsprovider.Store) (awsprovider.API, error) { return ep.client, nil }}
 	poller.Watch(refs)
-	calls := func() (lists, describes int) { c := server.Calls(); return c["ListSecrets"], c["DescribeSecret"] }
 	changes := make(chan providers.Change, len(refs)+1)
 	poller.Cycle(ctx, changes)
-	firstLists, _ := calls()
-	const cycles = 5
-	for i := range cycles {
+	first = ep.server.Calls()
+	for i := range rotatedSweeps {
 		drain(changes)
-		key := refs[i*7%len(refs)].Key
-		if _, err := client.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: &key, SecretString: sdkaws.String(fmt.Sprint(i))}); err != nil {
+		key := keys[i*7%len(keys)]
+		if _, err := ep.client.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: &key, SecretString: sdkaws.String(fmt.Sprint(i))}); err != nil {
 			b.Fatal(err)
 		}
 		poller.Cycle(ctx, changes)
 	}
-	lists, describes := calls()
-	perCycle := float64(lists-firstLists+describes) / cycles
-	report(b, "ListSecrets first sweep", float64(firstLists), "calls")
-	report(b, "ListSecrets per sweep", float64(lists-firstLists)/cycles, "calls")
-	report(b, "calls per sweep", perCycle, "calls")
-	report(b, "calls per day at 30s", perCycle*float64(24*time.Hour/defaultPollInterval), "calls")
+	steady = ep.server.Calls()
+	for op, n := range first {
+		steady[op] -= n
+	}
+	return first, steady
 }
 
 func drain(changes chan providers.Change) {
@@ -137,4 +140,52 @@ func drain(changes chan providers.Change) {
 			return
 		}
 	}
+}
+
+// BenchmarkParameterStoreCalls: Parameter Store calls per sweep for 1,000
+// watched parameters (100 with -bench.quick), against moto's SSM on the
+// control plane's endpoint: DescribeParameters by name, fifty to a call, one
+// parameter rotated before each sweep (a new version is found in the same
+// call, so a rotation costs nothing more).
+func BenchmarkParameterStoreCalls(b *testing.B) {
+	n := 1000
+	if *quick {
+		n = 100
+	}
+	ctx := context.Background()
+	cp := harness.ControlPlane(b)
+	parameters := controlplane.NewParameterStore(cp.SecretsManagerURL)
+	prefix := fmt.Sprintf("/bench-%d/", time.Now().UnixNano())
+	store := awsprovider.Store{Service: awsprovider.ServiceParameterStore, Region: controlplane.AWSRegion}.ID()
+	refs := make([]providers.Ref, n)
+	for i := range n {
+		refs[i] = providers.Ref{Store: store, Key: fmt.Sprintf("%s%04d", prefix, i)}
+		if _, err := parameters.Put(ctx, refs[i].Key, "v1"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	calls := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "calls"}, []string{"operation", "result"})
+	poller := &awsprovider.Poller{Interval: time.Hour, Log: logr.Discard(), Calls: calls,
+		ParameterClients: func(context.Context, awsprovider.Store) (awsprovider.ParameterAPI, error) {
+			return parameters.Client, nil
+		}}
+	poller.Watch(refs)
+	changes := make(chan providers.Change, n+1)
+	described := func() float64 { return testutil.ToFloat64(calls.WithLabelValues("DescribeParameters", "success")) }
+	poller.Cycle(ctx, changes)
+	first := described()
+	for i := range rotatedSweeps {
+		drain(changes)
+		if _, err := parameters.Put(ctx, refs[i*7%n].Key, fmt.Sprint(i)); err != nil {
+			b.Fatal(err)
+		}
+		poller.Cycle(ctx, changes)
+		if len(changes) == 0 {
+			b.Fatalf("sweep %d did not find the parameter's new version", i+1)
+		}
+	}
+	perSweep := (described() - first) / rotatedSweeps
+	report(b, "DescribeParameters first sweep", first, "calls")
+	report(b, "DescribeParameters per sweep", perSweep, "calls")
+	report(b, "calls per day at 30s", perSweep*float64(24*time.Hour/defaultPollInterval), "calls")
 }

@@ -45,6 +45,7 @@ func (cp *ControlPlane) startESO(ctx context.Context) error {
 		"KUBECONFIG=" + cp.KubeconfigPath,
 		"AWS_SECRETSMANAGER_ENDPOINT=" + cp.SecretsManagerURL,
 		"AWS_STS_ENDPOINT=" + cp.SecretsManagerURL,
+		"AWS_SSM_ENDPOINT=" + cp.SecretsManagerURL,
 		// Never ask the EC2 instance metadata service (a link-local address)
 		// for credentials: the stores here carry static test keys.
 		"AWS_EC2_METADATA_DISABLED=true",

@@ -195,12 +195,12 @@ func (s *SecretsManager) DeleteSecret(ctx context.Context, name string) error {
 
 // AWSEnv is the environment under which a controller process's default AWS
 // credential chain reaches this control plane's endpoint (Secrets Manager,
-// STS and SQS) with the local keys, and ignores the host's AWS files.
+// Parameter Store, STS and SQS) with the local keys, and ignores the host's AWS files.
 func (cp *ControlPlane) AWSEnv() map[string]string {
 	return map[string]string{
 		"AWS_ENDPOINT_URL_SECRETS_MANAGER": cp.SecretsManagerURL, "AWS_ENDPOINT_URL_STS": cp.SecretsManagerURL,
-		"AWS_ENDPOINT_URL_SQS": cp.SecretsManagerURL,
-		"AWS_ACCESS_KEY_ID":    AWSAccessKeyID, "AWS_SECRET_ACCESS_KEY": AWSSecretAccessKey,
+		"AWS_ENDPOINT_URL_SQS": cp.SecretsManagerURL, "AWS_ENDPOINT_URL_SSM": cp.SecretsManagerURL,
+		"AWS_ACCESS_KEY_ID": AWSAccessKeyID, "AWS_SECRET_ACCESS_KEY": AWSSecretAccessKey,
 		"AWS_REGION": AWSRegion, "AWS_EC2_METADATA_DISABLED": "true",
 		"AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
 	}

@@ -42,9 +42,10 @@ func TestTheIAMPolicyGrantsNoValueAndOneStatementPerFeature(t *testing.T) {
 		got[st.Sid] = st.Action
 	}
 	want := map[string][]string{
-		"ListSecretVersionsWithoutValues":             {"secretsmanager:ListSecrets", "secretsmanager:DescribeSecret"},
-		"AssumeStoreRolesOnlyForStoresWithARole":      {"sts:AssumeRole", "sts:TagSession"},
-		"ReadRotationEventsOnlyWithAwsEventsQueueUrl": {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"},
+		"ListSecretVersionsWithoutValues":                         {"secretsmanager:ListSecrets", "secretsmanager:DescribeSecret"},
+		"ListParameterVersionsWithoutValuesOnlyForParameterStore": {"ssm:DescribeParameters"},
+		"AssumeStoreRolesOnlyForStoresWithARole":                  {"sts:AssumeRole", "sts:TagSession"},
+		"ReadRotationEventsOnlyWithAwsEventsQueueUrl":             {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"},
 	}
 	if !maps.EqualFunc(got, want, slices.Equal) {
 		t.Errorf("statements %v, want %v", got, want)

@@ -127,12 +127,19 @@ func repoRoot(t testing.TB) string {
 // the rule routes it to the queue when it matches the pattern.
 func (q *EventQueue) Publish(detailType string, detail any, resources ...string) {
 	q.t.Helper()
+	q.PublishFrom("aws.secretsmanager", detailType, detail, resources...)
+}
+
+// PublishFrom is Publish for an event of source (aws.ssm for Parameter
+// Store).
+func (q *EventQueue) PublishFrom(source, detailType string, detail any, resources ...string) {
+	q.t.Helper()
 	data, err := json.Marshal(detail)
 	if err != nil {
 		q.t.Fatal(err)
 	}
 	out, err := q.events.PutEvents(context.Background(), &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{{
-		Source: aws.String("aws.secretsmanager"), DetailType: aws.String(detailType), Detail: aws.String(string(data)), Resources: resources,
+		Source: aws.String(source), DetailType: aws.String(detailType), Detail: aws.String(string(data)), Resources: resources,
 	}}})
 	if err != nil || out.FailedEntryCount > 0 {
 		q.t.Fatalf("publishing a %s event: %v (%d failed)", detailType, err, aws.ToInt32(&out.FailedEntryCount))

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
 	authv1 "k8s.io/api/authentication/v1"
@@ -51,13 +52,32 @@ const (
 	tokenSeconds = 600
 )
 
-// Client builds the Secrets Manager client of store the way ESO's AWS
-// provider builds its own: starting credentials (eso-bridge's own, the
+// Client builds the Secrets Manager client of store (see Config).
+func (i Identities) Client(ctx context.Context, store Store) (API, error) {
+	cfg, err := i.Config(ctx, store)
+	if err != nil {
+		return nil, err
+	}
+	return secretsmanager.NewFromConfig(cfg), nil
+}
+
+// ParameterClient builds the SSM Parameter Store client of store (see
+// Config).
+func (i Identities) ParameterClient(ctx context.Context, store Store) (ParameterAPI, error) {
+	cfg, err := i.Config(ctx, store)
+	if err != nil {
+		return nil, err
+	}
+	return ssm.NewFromConfig(cfg), nil
+}
+
+// Config builds the AWS configuration of store the way ESO's AWS provider
+// builds its own: starting credentials (eso-bridge's own, the
 // ServiceAccount's web identity, or the static keys), then each additional
 // role, then the store's role with its external ID and session tags. A store
 // whose identity cannot be reproduced gets an *IdentityError, at once or
 // from its first call.
-func (i Identities) Client(ctx context.Context, store Store) (API, error) {
+func (i Identities) Config(ctx context.Context, store Store) (aws.Config, error) {
 	base := i.Base
 	if base == nil {
 		base = func(ctx context.Context, region string) (aws.Config, error) {
@@ -66,23 +86,23 @@ func (i Identities) Client(ctx context.Context, store Store) (API, error) {
 	}
 	cfg, err := base(ctx, store.Region)
 	if err != nil {
-		return nil, fmt.Errorf("loading AWS configuration: %w", err)
+		return aws.Config{}, fmt.Errorf("loading AWS configuration: %w", err)
 	}
 	switch {
 	case store.ServiceAccount != "":
 		if i.Kube == nil {
-			return nil, unavailable("the store authenticates as ServiceAccount %s, and eso-bridge has no Kubernetes client to request its token", store.ServiceAccount)
+			return aws.Config{}, unavailable("the store authenticates as ServiceAccount %s, and eso-bridge has no Kubernetes client to request its token", store.ServiceAccount)
 		}
 		namespace, name, _ := strings.Cut(store.ServiceAccount, "/")
 		cfg.Credentials = aws.NewCredentialsCache(&webIdentity{kube: i.Kube, namespace: namespace, name: name,
 			audiences: store.Audiences, sts: sts.NewFromConfig(cfg)})
 	case store.AccessKeyID != "":
 		if !i.ReadStaticKeys {
-			return nil, &IdentityError{Reason: ReasonStaticKeysNotRead, Err: fmt.Errorf(
+			return aws.Config{}, &IdentityError{Reason: ReasonStaticKeysNotRead, Err: fmt.Errorf(
 				"the store authenticates with the access keys of Secret %s, and eso-bridge reads such keys only with --aws-read-store-keys", secretOf(store.AccessKeyID))}
 		}
 		if i.Kube == nil {
-			return nil, unavailable("the store authenticates with the access keys of Secret %s, and eso-bridge has no Kubernetes client to read them", secretOf(store.AccessKeyID))
+			return aws.Config{}, unavailable("the store authenticates with the access keys of Secret %s, and eso-bridge has no Kubernetes client to read them", secretOf(store.AccessKeyID))
 		}
 		cfg.Credentials = aws.NewCredentialsCache(&staticKeys{kube: i.Kube, store: store})
 	}
@@ -106,7 +126,7 @@ func (i Identities) Client(ctx context.Context, store Store) (API, error) {
 				}
 			}))
 	}
-	return secretsmanager.NewFromConfig(cfg), nil
+	return cfg, nil
 }
 
 // secretOf is "namespace/name" of a "namespace/name/key" reference.

@@ -41,13 +41,18 @@ func identityBed(t *testing.T) (*localsm.Server, awsprovider.Identities, string)
 	return server, ids, url
 }
 
+// clientAs is a Secrets Manager client of the endpoint at url signing with
+// accessKey.
+func clientAs(url, accessKey string) *secretsmanager.Client {
+	return secretsmanager.New(secretsmanager.Options{Region: "us-east-1", BaseEndpoint: sdkaws.String(url),
+		Credentials: credentials.NewStaticCredentialsProvider(accessKey, "local", "")})
+}
+
 // putAs creates secret name with value in the account of accessKey and
 // returns its AWSCURRENT version ID.
 func putAs(t *testing.T, url, accessKey, name, value string) string {
 	t.Helper()
-	client := secretsmanager.New(secretsmanager.Options{Region: "us-east-1", BaseEndpoint: sdkaws.String(url),
-		Credentials: credentials.NewStaticCredentialsProvider(accessKey, "local", "")})
-	out, err := client.CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{Name: sdkaws.String(name), SecretString: sdkaws.String(value)})
+	out, err := clientAs(url, accessKey).CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{Name: sdkaws.String(name), SecretString: sdkaws.String(value)})
 	if err != nil {
 		t.Fatal(err)
 	}

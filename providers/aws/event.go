@@ -19,7 +19,11 @@ type Event struct {
 	// "Secret Label Updated" or "PutSecretValue".
 	Kind   string
 	Region string
-	// Secret is the secret's name or ARN as the event names it.
+	// Service is ServiceParameterStore for a parameter's change, empty for
+	// Secrets Manager.
+	Service string
+	// Secret is the secret's (or parameter's) name or ARN as the event
+	// names it.
 	Secret string
 	// ARN is the secret's ARN when the event carries it besides Secret.
 	ARN string
@@ -44,12 +48,15 @@ const (
 	KindPutSecretValue           = "PutSecretValue"
 	KindUpdateSecretVersionStage = "UpdateSecretVersionStage"
 	KindRotationSucceeded        = "RotationSucceeded"
+	// KindParameterChange is Parameter Store's own event of a parameter's
+	// creation, update, label move or deletion.
+	KindParameterChange = "Parameter Store Change"
 )
 
 // ErrNotSecretsManager marks a well-formed EventBridge event that is not one
 // of the Secrets Manager events eso-bridge acts on: the queue's rule lets
 // more through than it needs. It is not malformed.
-var ErrNotSecretsManager = errors.New("not a Secrets Manager rotation event")
+var ErrNotSecretsManager = errors.New("not a Secrets Manager rotation or Parameter Store change event")
 
 // envelope is an EventBridge event with the detail fields eso-bridge reads.
 // requestParameters and responseElements are CloudTrail's record of the
@@ -63,7 +70,10 @@ type envelope struct {
 	Resources  []string  `json:"resources"`
 	Detail     *struct {
 		// Secret Label Updated
-		Name         string `json:"name"`
+		Name string `json:"name"`
+		// Operation is a Parameter Store Change's (Create, Update,
+		// LabelParameterVersion, Delete).
+		Operation    string `json:"operation"`
 		LabelUpdated string `json:"labelUpdated"`
 		VersionID    string `json:"versionId"`
 		// CloudTrail
@@ -101,11 +111,14 @@ func ParseEvent(body string) (Event, error) {
 	if e.DetailType == "" || e.Source == "" || e.Detail == nil {
 		return Event{}, errors.New("not an EventBridge event: no source, detail-type or detail")
 	}
-	if e.Source != "aws.secretsmanager" {
+	if e.Source != "aws.secretsmanager" && e.Source != "aws.ssm" {
 		return Event{}, fmt.Errorf("%w: source %q", ErrNotSecretsManager, truncate(e.Source))
 	}
 	if e.Region == "" {
 		return Event{}, errors.New("the event names no region")
+	}
+	if e.Source == "aws.ssm" {
+		return parameterEvent(e)
 	}
 	d := e.Detail
 	out := Event{ID: e.ID, Region: e.Region, Time: e.Time}
@@ -239,4 +252,21 @@ func firstNonEmpty(lists ...[]string) []string {
 		}
 	}
 	return nil
+}
+
+// parameterEvent reads an event of source aws.ssm: a Parameter Store
+// Change names its parameter, which may have a new version (or a label
+// moved: it concerns every reader).
+func parameterEvent(e envelope) (Event, error) {
+	if e.DetailType != KindParameterChange {
+		return Event{}, fmt.Errorf("%w: detail-type %q", ErrNotSecretsManager, truncate(e.DetailType))
+	}
+	if e.Detail.Name == "" {
+		return Event{}, errors.New("a Parameter Store Change event that names no parameter")
+	}
+	out := Event{ID: e.ID, Kind: KindParameterChange, Region: e.Region, Time: e.Time, Service: ServiceParameterStore, Secret: e.Detail.Name}
+	if len(e.Resources) > 0 && strings.HasPrefix(e.Resources[0], "arn:") {
+		out.ARN = e.Resources[0]
+	}
+	return out, nil
 }

@@ -23,6 +23,9 @@ const (
 	updateStageEvent = `{"id":"e2","detail-type":"AWS API Call via CloudTrail","source":"aws.secretsmanager","time":"2024-02-06T16:43:48Z","region":"eu-west-1",
 "detail":{"eventName":"UpdateSecretVersionStage","requestParameters":{"secretId":"arn:aws:secretsmanager:eu-west-1:012345678901:secret:app/api-XyZ123","versionStage":"AWSCURRENT","moveToVersionId":"v3","removeFromVersionId":"v2"},
 "responseElements":{"aRN":"arn:aws:secretsmanager:eu-west-1:012345678901:secret:app/api-XyZ123","name":"app/api"}}}`
+	parameterChangeEvent = `{"version":"0","id":"p1","detail-type":"Parameter Store Change","source":"aws.ssm","account":"012345678901",
+"time":"2024-02-06T16:43:48Z","region":"us-east-1","resources":["arn:aws:ssm:us-east-1:012345678901:parameter/app/db"],
+"detail":{"operation":"Update","name":"/app/db","type":"SecureString","description":""}}`
 	rotationSucceededEvent = `{"id":"e3","detail-type":"AWS Service Event via CloudTrail","source":"aws.secretsmanager","time":"2024-02-06T16:43:48Z","region":"us-east-1",
 "detail":{"eventName":"RotationSucceeded","additionalEventData":{"SecretId":"arn:aws:secretsmanager:us-east-1:012345678901:secret:app/db-AbCdEf"}}}`
 )
@@ -50,6 +53,8 @@ func TestParseEventReadsEachKindOfRotationEvent(t *testing.T) {
 		{"a stage move of AWSPENDING concerns neither", strings.Replace(updateStageEvent, `"versionStage":"AWSCURRENT"`, `"versionStage":"AWSPENDING"`, 1),
 			awsprovider.Event{ID: "e2", Kind: awsprovider.KindUpdateSecretVersionStage, Region: "eu-west-1",
 				Secret: "arn:aws:secretsmanager:eu-west-1:012345678901:secret:app/api-XyZ123", ARN: "arn:aws:secretsmanager:eu-west-1:012345678901:secret:app/api-XyZ123", VersionID: "v3", Label: "AWSPENDING"}, false, false},
+		{"a parameter's new version", parameterChangeEvent, awsprovider.Event{ID: "p1", Kind: awsprovider.KindParameterChange, Region: "us-east-1",
+			Service: awsprovider.ServiceParameterStore, Secret: "/app/db", ARN: "arn:aws:ssm:us-east-1:012345678901:parameter/app/db"}, true, true},
 		{"a put that labels its version blue", strings.Replace(putSecretValueEvent, `"versionStages":["AWSCURRENT"]`, `"versionStages":["blue"]`, 1),
 			awsprovider.Event{ID: "e1", Kind: awsprovider.KindPutSecretValue, Region: "us-west-2",
 				Secret: "app/db", ARN: "arn:aws:secretsmanager:us-west-2:012345678901:secret:app/db-AbCdEf", VersionID: "v2", Label: "blue"}, false, true},
@@ -82,6 +87,7 @@ func TestParseEventTellsOtherEventsFromGarbage(t *testing.T) {
 		`{"id":"x","source":"aws.ec2","detail-type":"EC2 Instance State-change Notification","region":"us-east-1","detail":{}}`,
 		strings.Replace(putSecretValueEvent, `"eventName":"PutSecretValue"`, `"eventName":"GetSecretValue"`, 1),
 		strings.Replace(putSecretValueEvent, `"eventName":"PutSecretValue",`, `"eventName":"PutSecretValue","errorCode":"AccessDenied",`, 1),
+		strings.Replace(parameterChangeEvent, `"Parameter Store Change"`, `"Parameter Store Policy Action"`, 1),
 	}
 	for _, body := range other {
 		if _, err := awsprovider.ParseEvent(body); !errors.Is(err, awsprovider.ErrNotSecretsManager) {
@@ -96,6 +102,7 @@ func TestParseEventTellsOtherEventsFromGarbage(t *testing.T) {
 		`{"source":"aws.secretsmanager","detail-type":"Secret Label Updated","region":"us-east-1","time":"yesterday","detail":{"name":"a","labelUpdated":"AWSCURRENT"}}`,
 		`{"source":"aws.secretsmanager","detail-type":"Secret Label Updated","region":"us-east-1","detail":{"name":7,"labelUpdated":"AWSCURRENT"}}`,
 		`{"Message":"s3cr3t-value-from-a-misrouted-SNS-topic"}`,
+		strings.Replace(parameterChangeEvent, `"name":"/app/db"`, `"name":""`, 1),
 	}
 	for _, body := range garbage {
 		_, err := awsprovider.ParseEvent(body)

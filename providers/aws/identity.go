@@ -18,7 +18,10 @@ import (
 // the roles it assumes from them. Two stores that read different accounts
 // never share an ID.
 type Store struct {
-	Region string
+	// Service is ServiceParameterStore for SSM Parameter Store, empty for
+	// Secrets Manager.
+	Service string
+	Region  string
 	// Role is assumed last, with ExternalID and SessionTags.
 	Role string
 	// AdditionalRoles are assumed in order before Role (a role chain).
@@ -39,10 +42,18 @@ type Store struct {
 	AccessKeyID, SecretAccessKey, SessionToken string
 }
 
-// ID is the providers.Ref Store value of s: "aws/<region>/<role>", and the
-// rest of its identity as a query when there is any.
+// ServiceParameterStore is Store.Service for SSM Parameter Store.
+const ServiceParameterStore = "ssm"
+
+// ID is the providers.Ref Store value of s: "aws/<region>/<role>" (for
+// Parameter Store "aws-ssm/..."), and the rest of its identity as a query
+// when there is any.
 func (s Store) ID() string {
-	id := "aws/" + s.Region + "/" + s.Role
+	prefix := "aws"
+	if s.Service == ServiceParameterStore {
+		prefix = "aws-ssm"
+	}
+	id := prefix + "/" + s.Region + "/" + s.Role
 	q := url.Values{}
 	set := func(name string, values ...string) {
 		for _, v := range values {
@@ -70,15 +81,19 @@ func (s Store) ID() string {
 func ParseStoreID(id string) (Store, bool) {
 	path, query, _ := strings.Cut(id, "?")
 	parts := strings.SplitN(path, "/", 3)
-	if len(parts) != 3 || parts[0] != "aws" {
+	if len(parts) != 3 || (parts[0] != "aws" && parts[0] != "aws-ssm") {
 		return Store{}, false
+	}
+	service := ""
+	if parts[0] == "aws-ssm" {
+		service = ServiceParameterStore
 	}
 	q, err := url.ParseQuery(query)
 	if err != nil {
 		return Store{}, false
 	}
 	return Store{
-		Region: parts[1], Role: parts[2],
+		Service: service, Region: parts[1], Role: parts[2],
 		AdditionalRoles: q["chain"], ExternalID: q.Get("externalID"),
 		SessionTags: q["tag"], TransitiveTagKeys: q["transitive"],
 		ServiceAccount: q.Get("serviceAccount"), Audiences: q["audience"],
@@ -102,6 +117,9 @@ func StoreOf(provider *esv1.AWSProvider, kind, namespace string) Store {
 		}
 	}
 	sort.Strings(s.SessionTags)
+	if provider.Service == esv1.AWSServiceParameterStore {
+		s.Service = ServiceParameterStore
+	}
 	cluster := kind == esv1.ClusterSecretStoreKind
 	inNamespace := func(ns *string) string {
 		if cluster && ns != nil && *ns != "" {

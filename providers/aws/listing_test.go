@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/go-logr/logr"
 
@@ -21,8 +20,7 @@ import (
 // secret, keeps the full listing.
 func TestASweepListsWhatIsWatchedNotTheAccount(t *testing.T) {
 	server, ids, url := identityBed(t)
-	client := secretsmanager.New(secretsmanager.Options{Region: "us-east-1", BaseEndpoint: sdkaws.String(url),
-		Credentials: credentials.NewStaticCredentialsProvider(ownKey, "local", "")})
+	client := clientAs(url, ownKey)
 	for i := range 1000 {
 		name := fmt.Sprintf("app/%04d", i)
 		if _, err := client.CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{Name: &name, SecretString: sdkaws.String("v1")}); err != nil {

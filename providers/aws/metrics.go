@@ -30,7 +30,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	m := &Metrics{
 		Calls: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eso_bridge_aws_calls_total", Help: "AWS Secrets Manager calls by operation and result.",
+			Name: "eso_bridge_aws_calls_total", Help: "AWS calls by operation (Secrets Manager, Parameter Store and SQS; not the STS exchanges of credentials) and result.",
 		}, []string{"operation", "result"}),
 		Events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "eso_bridge_aws_events_total", Help: "Messages from the Secrets Manager event queue, by result (received, handled, duplicate, ignored, malformed, failed).",

@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	sdkaws "github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/go-logr/logr"
 
@@ -21,8 +20,7 @@ func TestKeysMissingFromTheListingAreNotDescribedEverySweep(t *testing.T) {
 	server, ids, url := identityBed(t)
 	putAs(t, url, ownKey, "app/db", "v1")
 	putAs(t, url, ownKey, "app/old", "v1")
-	client := secretsmanager.New(secretsmanager.Options{Region: "us-east-1", BaseEndpoint: sdkaws.String(url),
-		Credentials: credentials.NewStaticCredentialsProvider(ownKey, "local", "")})
+	client := clientAs(url, ownKey)
 	described, err := client.DescribeSecret(t.Context(), &secretsmanager.DescribeSecretInput{SecretId: sdkaws.String("app/db")})
 	if err != nil {
 		t.Fatal(err)

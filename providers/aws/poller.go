@@ -1,6 +1,7 @@
-// Package aws follows AWS Secrets Manager versions for eso-bridge: it learns
-// when AWSCURRENT moves, with a few batched calls per poll cycle and without
-// ever calling GetSecretValue.
+// Package aws follows AWS Secrets Manager and SSM Parameter Store versions
+// for eso-bridge: it learns when AWSCURRENT (or a label read) moves, or a
+// parameter gets a new version, with a few batched calls per poll cycle, and
+// without ever calling GetSecretValue or GetParameter*.
 package aws
 
 import (
@@ -43,15 +44,20 @@ type API interface {
 // ClientFactory returns the client for a store.
 type ClientFactory func(ctx context.Context, store Store) (API, error)
 
-// Poller is a providers.Source for AWS Secrets Manager. Each cycle lists the
-// secrets of every store in pages of 100 (ListSecrets returns each secret's
-// version labels), confirms a moved AWSCURRENT with DescribeSecret (the
-// listing may lag), and describes watched secrets the listing does not show.
+// Poller is a providers.Source for AWS Secrets Manager and Parameter Store.
+// Each cycle lists the secrets of every Secrets Manager store (ListSecrets
+// returns each secret's version labels; see list for which listing),
+// confirms a moved label with DescribeSecret (the listing may lag), and
+// describes watched secrets the listing does not show; a Parameter Store
+// store's parameters are described by name (see pollParameters).
 type Poller struct {
 	// Interval between cycles.
 	Interval time.Duration
 	// Clients builds a client per store; Identities{}.Client when nil.
 	Clients ClientFactory
+	// ParameterClients builds a Parameter Store client per store;
+	// Identities{}.ParameterClient when nil.
+	ParameterClients ParameterClientFactory
 	// Calls counts AWS calls by operation and result; may be nil.
 	Calls *prometheus.CounterVec
 	// Unfollowed counts, by reason, the stores whose identity eso-bridge
@@ -73,7 +79,9 @@ type Poller struct {
 	listedCount map[string]int
 	current     map[providers.Ref]providers.Version
 	clients     map[string]API
-	backoff     map[string]*storeBackoff
+	// parameterClients are the clients of Parameter Store stores.
+	parameterClients map[string]ParameterAPI
+	backoff          map[string]*storeBackoff
 	// keyBackoff spaces out the DescribeSecret calls of a key that failed
 	// or was not found, apart from its store's other keys.
 	keyBackoff map[providers.Ref]*storeBackoff
@@ -391,35 +399,43 @@ func (p *Poller) keyLooked(ref providers.Ref, err error) (newProblem bool) {
 	return newProblem
 }
 
+// client returns the cached Secrets Manager client of storeID.
 func (p *Poller) client(ctx context.Context, storeID string) (API, error) {
+	return cachedClient(p, &p.clients, storeID, func(store Store) (API, error) {
+		factory := p.Clients
+		if factory == nil {
+			factory = Identities{}.Client
+		}
+		c, err := factory(ctx, store)
+		if err != nil {
+			return nil, err
+		}
+		return boundedAPI{api: c, timeout: p.callTimeout()}, nil
+	})
+}
+
+// cachedClient returns the client of storeID in cache, built by build the
+// first time; a client that fails to build is built again next time.
+func cachedClient[C any](p *Poller, cache *map[string]C, storeID string, build func(Store) (C, error)) (C, error) {
 	p.mu.Lock()
-	c, ok := p.clients[storeID]
+	c, ok := (*cache)[storeID]
 	p.mu.Unlock()
 	if ok {
 		return c, nil
 	}
 	store, valid := ParseStoreID(storeID)
 	if !valid {
-		return nil, fmt.Errorf("%q is not an AWS store", storeID)
+		return c, fmt.Errorf("%q is not an AWS store", storeID)
 	}
-	factory := p.Clients
-	if factory == nil {
-		factory = Identities{}.Client
-	}
-	c, err := factory(ctx, store)
+	c, err := build(store)
 	if err != nil {
-		return nil, err
+		return c, err
 	}
-	timeout := p.CallTimeout
-	if timeout <= 0 {
-		timeout = DefaultCallTimeout
-	}
-	c = boundedAPI{api: c, timeout: timeout}
 	p.mu.Lock()
-	if p.clients == nil {
-		p.clients = map[string]API{}
+	if *cache == nil {
+		*cache = map[string]C{}
 	}
-	p.clients[storeID] = c
+	(*cache)[storeID] = c
 	p.mu.Unlock()
 	return c, nil
 }
@@ -430,8 +446,19 @@ func keyOf(ref providers.Ref) providers.Ref {
 	return providers.Ref{Store: ref.Store, Key: ref.Key}
 }
 
+// callTimeout is CallTimeout, or DefaultCallTimeout when zero.
+func (p *Poller) callTimeout() time.Duration {
+	if p.CallTimeout <= 0 {
+		return DefaultCallTimeout
+	}
+	return p.CallTimeout
+}
+
 // pollStore lists one store's secrets and reports moves of the watched refs.
 func (p *Poller) pollStore(ctx context.Context, storeID string, refs []providers.Ref, changes chan<- providers.Change) error {
+	if store, _ := ParseStoreID(storeID); store.Service == ServiceParameterStore {
+		return p.pollParameters(ctx, storeID, refs, changes)
+	}
 	api, err := p.client(ctx, storeID)
 	if err != nil {
 		return err
@@ -590,6 +617,9 @@ func (p *Poller) report(ctx context.Context, ref providers.Ref, version provider
 // move of the label ref reads: what an event about the secret asks for. It
 // returns whether it reported a move.
 func (p *Poller) Check(ctx context.Context, ref providers.Ref, changes chan<- providers.Change) (bool, error) {
+	if store, _ := ParseStoreID(ref.Store); store.Service == ServiceParameterStore {
+		return p.checkParameter(ctx, ref, changes)
+	}
 	api, err := p.client(ctx, ref.Store)
 	if err != nil {
 		return false, err
@@ -629,7 +659,7 @@ func (p *Poller) refsNamed(e Event) []providers.Ref {
 	found := map[providers.Ref]bool{}
 	inRegion := func(storeID string) bool {
 		store, ok := ParseStoreID(storeID)
-		return ok && store.Region == e.Region
+		return ok && store.Region == e.Region && store.Service == e.Service
 	}
 	for storeID, refs := range p.watched {
 		if !inRegion(storeID) {

@@ -8,13 +8,18 @@ import (
 	"github.com/eso-bridge/eso-bridge/providers"
 )
 
-// Options configure the AWS Secrets Manager provider.
+// Options configure the AWS provider: Secrets Manager and SSM Parameter
+// Store.
 type Options struct {
-	// PollInterval is the time between sweeps of Secrets Manager.
+	// PollInterval is the time between sweeps.
 	PollInterval time.Duration
 	// Clients builds the client of a store; Identities.Client when nil.
 	Clients ClientFactory
-	// Identities reproduce the identities of the stores when Clients is nil.
+	// ParameterClients builds the Parameter Store client of a store;
+	// Identities.ParameterClient when nil.
+	ParameterClients ParameterClientFactory
+	// Identities reproduce the identities of the stores when Clients or
+	// ParameterClients is nil.
 	Identities Identities
 	// CallTimeout bounds each AWS call; DefaultCallTimeout when zero.
 	CallTimeout time.Duration
@@ -39,7 +44,11 @@ func New(opts Options) providers.Vault {
 	if clients == nil {
 		clients = opts.Identities.Client
 	}
-	poller := &Poller{Interval: opts.PollInterval, Clients: clients, CallTimeout: opts.CallTimeout,
+	parameterClients := opts.ParameterClients
+	if parameterClients == nil {
+		parameterClients = opts.Identities.ParameterClient
+	}
+	poller := &Poller{Interval: opts.PollInterval, Clients: clients, ParameterClients: parameterClients, CallTimeout: opts.CallTimeout,
 		Calls: m.Calls, Unfollowed: m.Unfollowed, Log: opts.Log}
 	if len(opts.EventQueueURLs) == 0 {
 		return poller
