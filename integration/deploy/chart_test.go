@@ -83,7 +83,8 @@ func TestHelmChartAppliesWithDefaultsAndEveryOption(t *testing.T) {
 			"Deployment": 1, "ServiceAccount": 1, "ClusterRole": 3, "ClusterRoleBinding": 2, "Role": 1, "RoleBinding": 1,
 			"Service": 1, "PodDisruptionBudget": 1, "NetworkPolicy": 1,
 		}},
-		{"every option", []string{"-f", filepath.Join(chartDir, "ci", "all-on-values.yaml")}, map[string]int{
+		{"every option", []string{"-f", filepath.Join(chartDir, "ci", "all-on-values.yaml"), "--api-versions", "monitoring.coreos.com/v1/ServiceMonitor",
+			"--api-versions", "monitoring.coreos.com/v1/PodMonitor"}, map[string]int{
 			"Deployment": 1, "ServiceAccount": 1, "ClusterRole": 3, "ClusterRoleBinding": 1, "Role": 1, "RoleBinding": 3,
 			"Service": 1, "PodDisruptionBudget": 1, "ServiceMonitor": 1, "PodMonitor": 1, "NetworkPolicy": 1,
 		}},
@@ -112,6 +113,19 @@ func TestHelmChartAppliesWithDefaultsAndEveryOption(t *testing.T) {
 		}
 		deployment := deploymentOf(t, objects)
 		container := deployment.Spec.Template.Spec.Containers[0]
+		if deployment.Name != "platform-eso-bridge" {
+			t.Errorf("the Deployment is %s, want fullnameOverride's platform-eso-bridge", deployment.Name)
+		}
+		if want := "111122223333.dkr.ecr.us-east-1.amazonaws.com/eso-bridge@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"; container.Image != want {
+			t.Errorf("image %s, want the digest's %s", container.Image, want)
+		}
+		if pod := deployment.Spec.Template.Spec; len(pod.Volumes) != 1 || pod.Volumes[0].Name != "otlp-ca" || len(container.VolumeMounts) != 1 ||
+			container.VolumeMounts[0].MountPath != "/etc/otlp-ca" || pod.SecurityContext.RunAsUser == nil || *pod.SecurityContext.RunAsUser != 10001 {
+			t.Errorf("volumes %+v, mounts %+v, pod securityContext %+v: want the values' CA bundle and user 10001", pod.Volumes, container.VolumeMounts, pod.SecurityContext)
+		}
+		if kinds := kinds(objects); kinds["ServiceMonitor"] != 0 || kinds["PodMonitor"] != 0 {
+			t.Errorf("monitors rendered for a cluster that serves no monitoring.coreos.com/v1: %v", kinds)
+		}
 		for _, arg := range []string{"--auto-all", "--namespaces=payments,checkout", "--exclude-namespaces=kube-system", "--namespace-selector=team=payments",
 			"--settle=5s", "--max-gate-wait=15m", "--rollout-deadline=20m", "--rollouts-per-second=2.5", "--rollout-burst=10",
 			"--namespace-rollouts-per-second=1", "--namespace-rollout-burst=5", "--workers=8", "--aws-poll-interval=1m",
@@ -126,8 +140,8 @@ func TestHelmChartAppliesWithDefaultsAndEveryOption(t *testing.T) {
 		for _, e := range container.Env {
 			env[e.Name] = e
 		}
-		if e := env["GOMEMLIMIT"]; e.ValueFrom == nil || e.ValueFrom.ResourceFieldRef == nil || e.ValueFrom.ResourceFieldRef.Resource != "limits.memory" {
-			t.Errorf("GOMEMLIMIT is %+v, want it from limits.memory", e)
+		if e := env["GOMEMLIMIT"]; e.Value != "483183820" { // 90% of the values' 512Mi
+			t.Errorf("GOMEMLIMIT is %+v, want 483183820 (90%% of limits.memory 512Mi)", e)
 		}
 		for name, want := range map[string]string{"AWS_REGION": "eu-west-1", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel-collector.observability:4318", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"} {
 			if env[name].Value != want {
@@ -196,6 +210,24 @@ func TestHelmChartSchemaRejectsAWrongType(t *testing.T) {
 		if !errors.As(err, &herr) || !strings.Contains(herr.stderr, "schema") || !strings.Contains(herr.stderr, strings.ReplaceAll(key, ".", "/")) {
 			t.Errorf("helm template --set %s: %v, want a schema error naming %s", set, err, key)
 		}
+	}
+}
+
+// GOMEMLIMIT is set below the memory limit, with headroom; a limit it
+// cannot take 90% of is refused with a message naming the override.
+func TestHelmChartSetsGOMEMLIMITBelowTheLimit(t *testing.T) {
+	objects, err := controlplane.DecodeYAML([]byte(renderChart(t, "eso-bridge", "--set", "resources.limits.memory=1Gi")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := deploymentOf(t, objects).Spec.Template.Spec.Containers[0].Env
+	if i := slices.IndexFunc(env, func(e corev1.EnvVar) bool { return e.Name == "GOMEMLIMIT" }); i < 0 || env[i].Value != "966367641" {
+		t.Errorf("env %+v, want GOMEMLIMIT 966367641 (90%% of 1Gi)", env)
+	}
+	_, err = helm(t, "template", "eso-bridge", chartDir, "--kube-version", toolchain.KubernetesVersion, "--set", "resources.limits.memory=1.5Gi")
+	var herr *helmError
+	if !errors.As(err, &herr) || !strings.Contains(herr.stderr, "goMemLimit") {
+		t.Errorf("a limit of 1.5Gi: %v, want an error naming goMemLimit", err)
 	}
 }
 
