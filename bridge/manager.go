@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"k8s.io/client-go/discovery"
+
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
 	"go.opentelemetry.io/otel/trace"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -22,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/eso-bridge/eso-bridge/bridge/eso"
 	"github.com/eso-bridge/eso-bridge/bridge/events"
 	"github.com/eso-bridge/eso-bridge/bridge/tracing"
 	"github.com/eso-bridge/eso-bridge/providers"
@@ -66,6 +69,9 @@ type ManagerOptions struct {
 // Run runs the controller until ctx is done.
 func Run(ctx context.Context, cfg *rest.Config, opts Options, mo ManagerOptions) error {
 	if err := opts.Validate(); err != nil {
+		return err
+	}
+	if err := requireESO(cfg); err != nil {
 		return err
 	}
 	var namespaces map[string]cache.Config
@@ -131,6 +137,21 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, mo ManagerOptions)
 		return err
 	}
 	return mgr.Start(ctx)
+}
+
+// requireESO refuses a cluster whose ESO does not serve the API eso-bridge
+// reads, with a sentence naming the supported releases, before any cache
+// waits on it.
+func requireESO(cfg *rest.Config) error {
+	client, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("creating the discovery client: %w", err)
+	}
+	groups, err := client.ServerGroups()
+	if err != nil {
+		return fmt.Errorf("reading the API groups the cluster serves: %w", err)
+	}
+	return eso.RequireServed(groups)
 }
 
 // metricsOptions serves /metrics as mo says: plain, or over HTTPS to
