@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/eso-bridge/eso-bridge/bridge"
@@ -211,15 +210,7 @@ func TestEachRegionsQueueRotatesItsRegionsStores(t *testing.T) {
 	const region = "eu-west-1"
 	bed := newEventsBedVia(t, time.Hour, nil, region)
 	lists := harness.Counter(t, "eso_bridge_aws_calls_total", map[string]string{"operation": "ListSecrets"})
-	var store esv1.SecretStore
-	if err := bed.Client.Get(bed.Ctx, client.ObjectKey{Namespace: bed.NS, Name: controlplane.SecretStoreName}, &store); err != nil {
-		t.Fatal(err)
-	}
-	euStore := &esv1.SecretStore{ObjectMeta: metav1.ObjectMeta{Namespace: bed.NS, Name: "aws-" + region}, Spec: *store.Spec.DeepCopy()}
-	euStore.Spec.Provider.AWS.Region = region
-	if err := bed.Client.Create(bed.Ctx, euStore); err != nil {
-		t.Fatal(err)
-	}
+	euStore := bed.SecretStoreLike("aws-"+region, func(p *esv1.AWSProvider) { p.Region = region })
 	eu := bed.CP.SecretsManager.InRegion(region)
 	key := bed.RemoteKey("eu-db")
 	if _, err := eu.CreateSecret(bed.Ctx, key, "eu-1"); err != nil {

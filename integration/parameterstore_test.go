@@ -47,16 +47,7 @@ func parameterConsumer(s *harness.Scenario, name string) (string, client.Object)
 // Parameter Store.
 func parameterStore(s *harness.Scenario) *esv1.SecretStore {
 	s.T.Helper()
-	var store esv1.SecretStore
-	if err := s.Client.Get(s.Ctx, client.ObjectKey{Namespace: s.NS, Name: controlplane.SecretStoreName}, &store); err != nil {
-		s.T.Fatal(err)
-	}
-	ssmStore := &esv1.SecretStore{ObjectMeta: metav1.ObjectMeta{Namespace: s.NS, Name: "aws-ssm"}, Spec: *store.Spec.DeepCopy()}
-	ssmStore.Spec.Provider.AWS.Service = esv1.AWSServiceParameterStore
-	if err := s.Client.Create(s.Ctx, ssmStore); err != nil {
-		s.T.Fatal(err)
-	}
-	return ssmStore
+	return s.SecretStoreLike("aws-ssm", func(p *esv1.AWSProvider) { p.Service = esv1.AWSServiceParameterStore })
 }
 
 // A dataFrom.find on Parameter Store (by name, under a path) is followed

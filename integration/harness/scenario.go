@@ -111,6 +111,22 @@ func WaitPastTheSecond() {
 	time.Sleep(time.Until(next))
 }
 
+// SecretStoreLike creates SecretStore name beside the scenario's own, with
+// its spec changed by change (another region, service or role).
+func (s *Scenario) SecretStoreLike(name string, change func(*esv1.AWSProvider)) *esv1.SecretStore {
+	s.T.Helper()
+	var own esv1.SecretStore
+	if err := s.Client.Get(s.Ctx, client.ObjectKey{Namespace: s.NS, Name: controlplane.SecretStoreName}, &own); err != nil {
+		s.T.Fatal(err)
+	}
+	store := &esv1.SecretStore{ObjectMeta: metav1.ObjectMeta{Namespace: s.NS, Name: name}, Spec: *own.Spec.DeepCopy()}
+	change(store.Spec.Provider.AWS)
+	if err := s.Client.Create(s.Ctx, store); err != nil {
+		s.T.Fatal(err)
+	}
+	return store
+}
+
 // SecretData is key of Secret name in the scenario's namespace, or the error
 // reading it.
 func (s *Scenario) SecretData(name, key string) string {

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
 	authv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 )
@@ -186,16 +187,22 @@ type staticKeys struct {
 	store Store
 }
 
-// Retrieve implements aws.CredentialsProvider.
+// Retrieve implements aws.CredentialsProvider. Each Secret is read once,
+// however many of the keys it holds.
 func (k *staticKeys) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	secrets := map[string]*corev1.Secret{}
 	read := func(ref string) (string, error) {
 		parts := strings.SplitN(ref, "/", 3)
 		if len(parts) != 3 {
 			return "", unavailable("malformed key reference %q", ref)
 		}
-		secret, err := k.kube.CoreV1().Secrets(parts[0]).Get(ctx, parts[1], metav1.GetOptions{})
-		if err != nil {
-			return "", unavailable("reading the store's keys from Secret %s/%s: %w", parts[0], parts[1], err)
+		secret, ok := secrets[parts[0]+"/"+parts[1]]
+		if !ok {
+			var err error
+			if secret, err = k.kube.CoreV1().Secrets(parts[0]).Get(ctx, parts[1], metav1.GetOptions{}); err != nil {
+				return "", unavailable("reading the store's keys from Secret %s/%s: %w", parts[0], parts[1], err)
+			}
+			secrets[parts[0]+"/"+parts[1]] = secret
 		}
 		value, ok := secret.Data[parts[2]]
 		if !ok {

@@ -70,10 +70,7 @@ type envelope struct {
 	Resources  []string  `json:"resources"`
 	Detail     *struct {
 		// Secret Label Updated
-		Name string `json:"name"`
-		// Operation is a Parameter Store Change's (Create, Update,
-		// LabelParameterVersion, Delete).
-		Operation    string `json:"operation"`
+		Name         string `json:"name"`
 		LabelUpdated string `json:"labelUpdated"`
 		VersionID    string `json:"versionId"`
 		// CloudTrail
@@ -187,9 +184,7 @@ func ParseEvent(body string) (Event, error) {
 // when it names none. A move of AWSPENDING (a rotation's first step)
 // concerns only someone who reads AWSPENDING.
 func (e Event) Concerns(label string) bool {
-	if label == "" {
-		label = LabelCurrent
-	}
+	label = stage(label)
 	return e.Label == "" || e.Label == label || (e.Label == LabelCurrent && label == LabelPrevious)
 }
 

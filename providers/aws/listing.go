@@ -25,10 +25,13 @@ const (
 // watched names, ten to a name filter. So a sweep costs what is watched, not
 // what the account holds: 100 watched secrets of 20,000 are 10 calls, not 200.
 func (p *Poller) list(ctx context.Context, api API, storeID string, byKey map[string][]providers.Ref, patterns bool, visit func(types.SecretListEntry)) error {
-	names := watchedNames(byKey)
 	p.mu.Lock()
 	count, counted := p.listedCount[storeID]
 	p.mu.Unlock()
+	var names []string
+	if !patterns && counted {
+		names = watchedNames(byKey)
+	}
 	fullCalls := max(1, (count+listPageSize-1)/listPageSize)
 	filteredCalls := (len(names) + namesPerFilter - 1) / namesPerFilter
 	if patterns || !counted || filteredCalls >= fullCalls {

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -76,41 +75,33 @@ func (p *Poller) findParameters(ctx context.Context, api ParameterAPI, storeID s
 	p.mu.Lock()
 	patterns := slices.Clone(p.patterns[storeID])
 	p.mu.Unlock()
+	matched := map[providers.Ref][]providers.Ref{}
 	for _, pattern := range patterns {
 		var filters []ssmtypes.ParameterStringFilter
 		if pattern.Path != "" {
 			filters = append(filters, ssmtypes.ParameterStringFilter{Key: aws.String("Path"), Option: aws.String("Recursive"), Values: []string{pattern.Path}})
 		}
-		if pattern.Tags != "" {
-			for _, pair := range strings.Split(pattern.Tags, ",") {
-				key, value, _ := strings.Cut(pair, "=")
-				filters = append(filters, ssmtypes.ParameterStringFilter{Key: aws.String("tag:" + key), Option: aws.String("Equals"), Values: []string{value}})
-			}
+		for _, tag := range tagPairs(pattern.Tags) {
+			filters = append(filters, ssmtypes.ParameterStringFilter{Key: aws.String("tag:" + tag[0]), Option: aws.String("Equals"), Values: []string{tag[1]}})
 		}
 		name, err := regexp.Compile(pattern.NameRegexp)
 		if err != nil {
 			continue // ESO refuses it too: nothing matches
 		}
-		var matched []providers.Ref
 		err = p.describeParametersWith(ctx, api, filters, func(meta ssmtypes.ParameterMetadata) error {
 			if !name.MatchString(aws.ToString(meta.Name)) {
 				return nil
 			}
 			ref := providers.Ref{Store: storeID, Key: aws.ToString(meta.Name)}
-			matched = append(matched, ref)
+			matched[pattern] = append(matched[pattern], ref)
 			_, err := p.reportParameter(ctx, ref, meta, changes)
 			return err
 		})
 		if err != nil {
 			return err
 		}
-		p.mu.Lock()
-		if p.matched == nil {
-			p.matched = map[providers.Ref][]providers.Ref{}
-		}
-		p.matched[pattern] = matched
-		p.mu.Unlock()
 	}
+	p.setMatched(patterns, matched)
 	return nil
 }
 

@@ -230,7 +230,7 @@ func (p *Poller) Cycle(ctx context.Context, changes chan<- providers.Change) {
 		}
 		wait := b.policy.NextBackOff()
 		b.until = time.Now().Add(wait)
-		p.Log.Error(err, "polling AWS Secrets Manager; backing off", "store", storeID, "retryIn", wait)
+		p.Log.Error(err, "polling an AWS store; backing off", "store", storeID, "retryIn", wait)
 	}
 	p.countUnfollowed()
 	if ctx.Err() == nil {
@@ -308,15 +308,34 @@ func (p *Poller) storeLooked(ctx context.Context, storeID string, watched []prov
 	p.storeProblems[storeID] = err
 	refs := append(slices.Clone(p.patterns[storeID]), watched...)
 	p.mu.Unlock()
-	if known {
-		return
+	if !known {
+		_ = tellFailed(ctx, changes, refs, err) // only ctx's end stops it
 	}
+}
+
+// tellFailed reports that refs cannot be looked at, and why: their readers
+// are told. It returns ctx's error if ctx ends first.
+func tellFailed(ctx context.Context, changes chan<- providers.Change, refs []providers.Ref, err error) error {
 	for _, ref := range refs {
 		select {
 		case changes <- providers.Change{Ref: ref, Failed: err}:
 		case <-ctx.Done():
-			return
+			return ctx.Err()
 		}
+	}
+	return nil
+}
+
+// setMatched records what each of patterns matched in the last look
+// (nothing, for a pattern absent from matched).
+func (p *Poller) setMatched(patterns []providers.Ref, matched map[providers.Ref][]providers.Ref) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.matched == nil {
+		p.matched = map[providers.Ref][]providers.Ref{}
+	}
+	for _, pattern := range patterns {
+		p.matched[pattern] = matched[pattern]
 	}
 }
 
@@ -499,14 +518,7 @@ func (p *Poller) pollStore(ctx context.Context, storeID string, refs []providers
 	if err := p.list(ctx, api, storeID, byKey, len(patterns) > 0, visit); err != nil {
 		return err
 	}
-	p.mu.Lock()
-	if p.matched == nil {
-		p.matched = map[providers.Ref][]providers.Ref{}
-	}
-	for _, pattern := range patterns {
-		p.matched[pattern] = matched[pattern]
-	}
-	p.mu.Unlock()
+	p.setMatched(patterns, matched)
 	keys := make([]string, 0, len(byKey))
 	for key := range byKey {
 		keys = append(keys, key)
@@ -550,12 +562,8 @@ func (p *Poller) pollStore(ctx context.Context, storeID string, refs []providers
 			return ctx.Err()
 		}
 		if p.keyLooked(secret, err) {
-			for _, ref := range unsure {
-				select {
-				case changes <- providers.Change{Ref: ref, Failed: err}:
-				case <-ctx.Done():
-					return ctx.Err()
-				}
+			if err := tellFailed(ctx, changes, unsure, err); err != nil {
+				return err
 			}
 		}
 	}
@@ -713,12 +721,7 @@ func newMatcher(pattern providers.Ref) matcher {
 		re, err := regexp.Compile(pattern.NameRegexp)
 		m.name, m.invalid = re, err != nil
 	}
-	if pattern.Tags != "" {
-		for _, pair := range strings.Split(pattern.Tags, ",") {
-			key, value, _ := strings.Cut(pair, "=")
-			m.tags = append(m.tags, [2]string{key, value})
-		}
-	}
+	m.tags = tagPairs(pattern.Tags)
 	return m
 }
 
@@ -772,14 +775,20 @@ func recoverDecoding(err *error) {
 	}
 }
 
+// stage is the staging label a Ref's Label names: AWSCURRENT when empty.
+func stage(label string) string {
+	if label == "" {
+		return LabelCurrent
+	}
+	return label
+}
+
 // holderOf returns the version holding label (AWSCURRENT when empty).
 // Should a response give the label to two versions (moto does for
 // AWSCURRENT, AWS does not), the choice is stable, so that the same response
 // never reads as a move.
 func holderOf(versionsToStages map[string][]string, label string) string {
-	if label == "" {
-		label = LabelCurrent
-	}
+	label = stage(label)
 	var holders []string
 	for id, labels := range versionsToStages {
 		if slices.Contains(labels, label) {

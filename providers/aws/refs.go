@@ -10,21 +10,22 @@ import (
 	"github.com/eso-bridge/eso-bridge/providers"
 )
 
-// Refs implements providers.Vault for stores of ESO's AWS provider. For
-// service ParameterStore, see parameterRefs; for SecretsManager: the secrets es reads at a staging label, with the
-// store's prefix, through the store's identity as ESO reaches it for es. A
-// remoteRef pinned to a version ID never rotates and is left out; one that
-// reads a label other than AWSCURRENT (a blue/green switch) rotates when
-// that label moves; a dataFrom.find becomes a pattern the sweep expands.
+// Refs implements providers.Vault for stores of ESO's AWS provider: the
+// secrets or parameters es reads, with the store's prefix, through the
+// store's identity as ESO reaches it for es, each read as its service reads
+// it (see secretsManagerRefs and parameterStoreRefs); a dataFrom.find
+// becomes a pattern the sweep expands.
 func (p *Poller) Refs(es *esv1.ExternalSecret, store *esv1.SecretStoreSpec) []providers.Ref {
 	if store == nil || store.Provider == nil || store.Provider.AWS == nil {
 		return nil
 	}
 	aws := store.Provider.AWS
+	var rules refRules
 	switch aws.Service {
 	case esv1.AWSServiceSecretsManager:
+		rules = secretsManagerRefs
 	case esv1.AWSServiceParameterStore:
-		return parameterRefs(es, aws)
+		rules = parameterStoreRefs
 	default:
 		return nil
 	}
@@ -36,7 +37,7 @@ func (p *Poller) Refs(es *esv1.ExternalSecret, store *esv1.SecretStoreSpec) []pr
 		}
 	}
 	addRemote := func(remote esv1.ExternalSecretDataRemoteRef) {
-		if label, follows := followedLabel(remote.Version); remote.Key != "" && follows {
+		if label, follows := rules.label(remote.Version); remote.Key != "" && follows {
 			add(providers.Ref{Store: storeID, Key: aws.Prefix + remote.Key, Label: label})
 		}
 	}
@@ -47,51 +48,61 @@ func (p *Poller) Refs(es *esv1.ExternalSecret, store *esv1.SecretStoreSpec) []pr
 		if from.Extract != nil {
 			addRemote(*from.Extract)
 		}
-		if find := from.Find; find != nil {
-			pattern := providers.Ref{Store: storeID, Path: aws.Prefix + valueOf(find.Path), Tags: canonicalTags(find.Tags)}
-			if find.Name != nil {
-				pattern.NameRegexp = find.Name.RegExp
+		if from.Find != nil {
+			if pattern, ok := rules.pattern(from.Find, aws.Prefix); ok {
+				pattern.Store = storeID
+				add(pattern)
 			}
-			add(pattern)
 		}
 	}
 	return refs
 }
 
-// parameterRefs are the parameters es reads through a Parameter Store store,
-// at their latest version, with the store's prefix. A remoteRef.version (a
-// version number or a label: "name:version") pins it. A dataFrom.find is a
-// pattern as ESO reads it: by name (a regexp, under a path, "/" by default;
-// its tags are then ignored), else by tags (and path).
-func parameterRefs(es *esv1.ExternalSecret, aws *esv1.AWSProvider) []providers.Ref {
-	storeID := StoreOf(aws, es.Spec.SecretStoreRef.Kind, es.Namespace).ID()
-	var refs []providers.Ref
-	add := func(remote esv1.ExternalSecretDataRemoteRef) {
-		ref := providers.Ref{Store: storeID, Key: aws.Prefix + remote.Key}
-		if remote.Key != "" && remote.Version == "" && !slices.Contains(refs, ref) {
-			refs = append(refs, ref)
+// refRules are how one service of ESO's AWS provider reads an
+// ExternalSecret's references.
+type refRules struct {
+	// label is the label a remoteRef.version follows ("" for the current
+	// version); follows is false when the version pins it.
+	label func(version string) (label string, follows bool)
+	// pattern is the pattern of a dataFrom.find (its Store left to the
+	// caller); ok is false when ESO refuses the find.
+	pattern func(find *esv1.ExternalSecretFind, prefix string) (pattern providers.Ref, ok bool)
+}
+
+// secretsManagerRefs: a remoteRef pinned to a version ID never rotates; one
+// that reads a label other than AWSCURRENT (a blue/green switch) rotates
+// when that label moves. A find selects by path (under the prefix), name
+// and tags together.
+var secretsManagerRefs = refRules{
+	label: followedLabel,
+	pattern: func(find *esv1.ExternalSecretFind, prefix string) (providers.Ref, bool) {
+		pattern := providers.Ref{Path: prefix + valueOf(find.Path), Tags: canonicalTags(find.Tags)}
+		if find.Name != nil {
+			pattern.NameRegexp = find.Name.RegExp
 		}
-	}
-	for _, data := range es.Spec.Data {
-		add(data.RemoteRef)
-	}
-	for _, from := range es.Spec.DataFrom {
-		if from.Extract != nil {
-			add(*from.Extract)
+		return pattern, true
+	},
+}
+
+// parameterStoreRefs: parameters are read at their latest version, and a
+// remoteRef.version (a version number or a label: "name:version") pins one.
+// A find selects by name (a regexp, under a path, "/" by default; its tags
+// are then ignored), else by tags (and path); ESO applies no prefix to it,
+// and refuses a find with neither.
+var parameterStoreRefs = refRules{
+	label: func(version string) (string, bool) { return "", version == "" },
+	pattern: func(find *esv1.ExternalSecretFind, _ string) (providers.Ref, bool) {
+		pattern := providers.Ref{Path: valueOf(find.Path)}
+		switch {
+		case find.Name != nil:
+			pattern.NameRegexp = find.Name.RegExp
+		case len(find.Tags) > 0:
+			pattern.Tags = canonicalTags(find.Tags)
+		default:
+			return providers.Ref{}, false
 		}
-		if find := from.Find; find != nil && (find.Name != nil || len(find.Tags) > 0) {
-			pattern := providers.Ref{Store: storeID, Path: valueOf(find.Path)}
-			if find.Name != nil {
-				pattern.NameRegexp = find.Name.RegExp
-			} else {
-				pattern.Tags = canonicalTags(find.Tags)
-			}
-			if !slices.Contains(refs, pattern) {
-				refs = append(refs, pattern)
-			}
-		}
-	}
-	return refs
+		return pattern, true
+	},
 }
 
 // followedLabel is the staging label a remoteRef.version reads, as ESO
@@ -115,6 +126,19 @@ func canonicalTags(tags map[string]string) string {
 	}
 	sort.Strings(pairs)
 	return strings.Join(pairs, ",")
+}
+
+// tagPairs reverses canonicalTags: the [key, value] pairs of "k=v,...".
+func tagPairs(tags string) [][2]string {
+	if tags == "" {
+		return nil
+	}
+	var pairs [][2]string
+	for _, pair := range strings.Split(tags, ",") {
+		key, value, _ := strings.Cut(pair, "=")
+		pairs = append(pairs, [2]string{key, value})
+	}
+	return pairs
 }
 
 func valueOf(s *string) string {
