@@ -3,6 +3,7 @@ package toolchain
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -21,6 +22,10 @@ type component struct {
 	// copyAssets copies files the binaries need at run time (CRDs, stages) out of
 	// the module's source into the cache entry.
 	copyAssets func(moduleDir, assetDir string) error
+	// versionFlags are -X assignments stamped into the binaries. Kubernetes
+	// reads its own version from them; built without, kube-apiserver reports
+	// v0.0.0-master, and Helm refuses a chart's kubeVersion against it.
+	versionFlags []string
 	// helm marks the Helm CLI, built only when Options.Helm asks for it: the
 	// control plane does not need it.
 	helm bool
@@ -74,6 +79,7 @@ var components = []component{
 			"kubectl":                 "k8s.io/kubernetes/cmd/kubectl",
 		},
 		coldEstimate: 12 * time.Minute,
+		versionFlags: kubernetesVersionFlags(KubernetesVersion),
 	},
 	{
 		name:         "eso",
@@ -91,6 +97,24 @@ var components = []component{
 		coldEstimate: 3 * time.Minute,
 		helm:         true,
 	},
+}
+
+// kubernetesVersionFlags are the assignments Kubernetes' own build makes
+// (hack/lib/version.sh) for both version packages, so that the API server's
+// /version and kubectl report the release they were built from.
+func kubernetesVersionFlags(version string) []string {
+	major, minor, _ := strings.Cut(strings.TrimPrefix(version, "v"), ".")
+	minor, _, _ = strings.Cut(minor, ".")
+	var flags []string
+	for _, pkg := range []string{"k8s.io/component-base/version", "k8s.io/client-go/pkg/version"} {
+		flags = append(flags,
+			"-X", pkg+".gitVersion="+version,
+			"-X", pkg+".gitMajor="+major,
+			"-X", pkg+".gitMinor="+minor,
+			"-X", pkg+".gitTreeState=clean",
+		)
+	}
+	return flags
 }
 
 // kwokStageDirs are the folders of kwok's own module whose Stage objects make

@@ -155,7 +155,14 @@ func ensure(ctx context.Context, c component, opts Options) (string, error) {
 	}
 	// The wrapper's content is part of the key so that a changed pin or replace
 	// rebuilds even when someone forgets to bump the version constant.
-	digest := sha256.Sum256(append(append([]byte{}, goMod...), goSum...))
+	// So are the version stamps, which change the binaries without the wrapper
+	// (only where there are some, so that other entries keep their keys).
+	key := append(append([]byte{}, goMod...), goSum...)
+	ldflags := strings.Join(append([]string{"-s", "-w"}, c.versionFlags...), " ")
+	if len(c.versionFlags) > 0 {
+		key = append(key, ldflags...)
+	}
+	digest := sha256.Sum256(key)
 	entry := filepath.Join(opts.CacheDir, "bin", fmt.Sprintf("%s-%s-%s", c.name, c.version, hex.EncodeToString(digest[:])[:12]))
 	if _, err := os.Stat(filepath.Join(entry, completeMarker)); err == nil {
 		return entry, nil
@@ -202,7 +209,7 @@ func ensure(ctx context.Context, c component, opts Options) (string, error) {
 	started := time.Now()
 	stopReporting := reportWhileRunning(opts.Progress, opts.ProgressInterval, c.name, started)
 	for _, name := range names {
-		out, err := runGo(ctx, goBin, src, "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(staging, name), c.binaries[name])
+		out, err := runGo(ctx, goBin, src, "build", "-trimpath", "-ldflags="+ldflags, "-o", filepath.Join(staging, name), c.binaries[name])
 		if err != nil {
 			stopReporting()
 			return "", fmt.Errorf("go build %s: %w\n%s", c.binaries[name], err, tail(out, 40))
