@@ -39,6 +39,10 @@ type Options struct {
 	NamespaceRolloutBurst      int
 	// Workers is the number of workloads of one kind reconciled at once.
 	Workers int
+	// DryRun decides, logs, counts and sends Events as usual ("would
+	// restart", "would trigger") and writes nothing to workloads or
+	// ExternalSecrets: to compare eso-bridge with a tool already running.
+	DryRun bool
 	// RolloutDeadline is how long a StatefulSet, DaemonSet or Argo Rollout
 	// may take to roll after a restart before it is reported stalled. A
 	// Deployment uses its own progressDeadlineSeconds.
@@ -71,6 +75,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.RolloutBurst, "rollout-burst", o.RolloutBurst, "restarts allowed at once across the cluster")
 	fs.Float64Var(&o.NamespaceRolloutsPerSecond, "namespace-rollouts-per-second", o.NamespaceRolloutsPerSecond, "restarts per second in one namespace (queued beyond)")
 	fs.IntVar(&o.NamespaceRolloutBurst, "namespace-rollout-burst", o.NamespaceRolloutBurst, "restarts allowed at once in one namespace")
+	fs.BoolVar(&o.DryRun, "dry-run", o.DryRun, "decide, log, count and send Events as usual (WouldRestart), but patch no workload and trigger no ExternalSecret: ESO refreshes at its own interval")
 	fs.IntVar(&o.Workers, "workers", o.Workers, "workloads of one kind reconciled at once")
 	fs.DurationVar(&o.RolloutDeadline, "rollout-deadline", o.RolloutDeadline, "how long a StatefulSet, DaemonSet or Argo Rollout may take to roll before a RolloutStalled Warning (Deployments use their progressDeadlineSeconds)")
 }
@@ -105,7 +110,7 @@ func (o *Options) Validate() error {
 
 // restart is what the restart controller takes of the options.
 func (o *Options) restart() restart.Options {
-	return restart.Options{AutoAll: o.AutoAll, Settle: o.Settle, MaxGateWait: o.MaxGateWait, Workers: o.Workers}
+	return restart.Options{AutoAll: o.AutoAll, Settle: o.Settle, MaxGateWait: o.MaxGateWait, Workers: o.Workers, DryRun: o.DryRun}
 }
 
 func listFlag(target *[]string) func(string) error {

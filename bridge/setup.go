@@ -77,7 +77,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options, w Wiring) error 
 	}
 	var versions restart.PendingVersions
 	if w.Vault != nil {
-		vaultTrigger := &trigger.VaultTrigger{Client: mgr.GetClient(), Vault: w.Vault, Scope: inScope, Recorder: w.Recorder,
+		vaultTrigger := &trigger.VaultTrigger{Client: mgr.GetClient(), Vault: w.Vault, Scope: inScope, Recorder: w.Recorder, DryRun: opts.DryRun,
 			Detected: func(changedAt time.Time) { m.VaultDetection.Observe(time.Since(changedAt).Seconds()) },
 			Confirmed: func(es *esv1.ExternalSecret, d time.Duration) {
 				m.TriggerToSync.Observe(d.Seconds())
@@ -106,7 +106,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options, w Wiring) error 
 	if tracer != nil {
 		rolloutTracer = tracer
 	}
+	m.InvalidAnnotations.WithLabelValues("ExternalSecret") // exported at 0, as ForKind does
 	for _, kind := range kinds {
+		m.ForKind(kind.Kind())
 		r := &restart.Reconciler{
 			Client: mgr.GetClient(), Kind: kind, Options: opts.restart(), Scope: inScope, Recorder: w.Recorder,
 			Metrics: m, Limiter: limiter, Versions: versions, Writes: writes, Clock: clock.RealClock{}, Key: w.Key,
@@ -114,6 +116,11 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options, w Wiring) error 
 		}
 		if err := r.SetupWithManager(mgr); err != nil {
 			return fmt.Errorf("setting up the %s controller: %w", kind.Kind(), err)
+		}
+		// A dry run restarts nothing, so has no rollout to follow, and
+		// records no result on a workload an earlier run restarted.
+		if opts.DryRun {
+			continue
 		}
 		observer := &rollout.Observer{Client: mgr.GetClient(), Kind: kind, Recorder: w.Recorder, Metrics: m,
 			Deadline: opts.RolloutDeadline, Clock: clock.RealClock{}, Tracer: rolloutTracer}

@@ -18,7 +18,9 @@ import (
 
 // Event reasons eso-bridge emits besides the gate's.
 const (
-	ReasonRestarted         = "Restarted"
+	ReasonRestarted = "Restarted"
+	// ReasonWouldRestart is a dry run's Restarted: the decision, no patch.
+	ReasonWouldRestart      = "WouldRestart"
 	ReasonRestartFailed     = "RestartFailed"
 	ReasonInvalidAnnotation = "InvalidAnnotation"
 	ReasonMissingReference  = "MissingReference"

@@ -21,7 +21,19 @@ type Metrics struct {
 	TriggerToSync      prometheus.Histogram
 	VaultToWrite       prometheus.Histogram
 	PatchToReady       prometheus.Histogram
+	// Rollouts counts the rollouts eso-bridge followed to their end, by
+	// workload kind and outcome (RolloutComplete, RolloutStalled).
+	Rollouts *prometheus.CounterVec
 }
+
+// Results of a restart, and the outcomes of a rollout, as the metrics label
+// them. Every value is exported from the start (at 0), so that an alert on
+// increase() fires on the first one after a start, not the second.
+var (
+	restartResults  = []string{"success", "conflict", "error", "dry-run"}
+	holdReasons     = []string{"SyncError", "GateTimedOut", "SecretMissing"}
+	rolloutOutcomes = []string{"RolloutComplete", "RolloutStalled"}
+)
 
 // New creates the metrics and registers them with reg (the
 // controller-runtime registry when nil).
@@ -32,7 +44,7 @@ func New(reg prometheus.Registerer) *Metrics {
 	latency := LatencyBuckets
 	m := &Metrics{
 		Restarts: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eso_bridge_restarts_total", Help: "Workload restarts by kind and result (success; conflict: the workload changed meanwhile, retried at once; error).",
+			Name: "eso_bridge_restarts_total", Help: "Workload restarts by kind and result (success; conflict: the workload changed meanwhile, retried at once; error; dry-run: decided, not made).",
 		}, []string{"kind", "result"}),
 		Holds: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "eso_bridge_holds_total", Help: "Restarts held or abandoned by the gate, and sources whose Secret never came, by reason (SyncError, GateTimedOut, SecretMissing).",
@@ -59,6 +71,10 @@ func New(reg prometheus.Registerer) *Metrics {
 	m.PatchToReady = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name: "eso_bridge_patch_to_ready_seconds", Help: "Latency from the workload patch to its rollout completing with every new pod Ready (stage 3 of a rotation).", Buckets: latency,
 	})
+	m.Rollouts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "eso_bridge_rollouts_total", Help: "Rollouts eso-bridge followed after a restart, by workload kind and outcome (RolloutComplete, RolloutStalled).",
+	}, []string{"kind", "outcome"})
+	Register(reg, &m.Rollouts)
 	Register(reg, &m.VaultToWrite)
 	Register(reg, &m.PatchToReady)
 	Register(reg, &m.TriggerToSync)
@@ -68,7 +84,22 @@ func New(reg prometheus.Registerer) *Metrics {
 	Register(reg, &m.GateWait)
 	Register(reg, &m.WriteToPatch)
 	Register(reg, &m.InvalidAnnotations)
+	for _, reason := range holdReasons {
+		m.Holds.WithLabelValues(reason)
+	}
 	return m
+}
+
+// ForKind exports the restart, rollout and invalid-annotation series of a
+// workload kind at 0, before its first restart.
+func (m *Metrics) ForKind(kind string) {
+	for _, result := range restartResults {
+		m.Restarts.WithLabelValues(kind, result)
+	}
+	for _, outcome := range rolloutOutcomes {
+		m.Rollouts.WithLabelValues(kind, outcome)
+	}
+	m.InvalidAnnotations.WithLabelValues(kind)
 }
 
 // LatencyBuckets are the histogram buckets of every latency eso-bridge

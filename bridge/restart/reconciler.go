@@ -64,6 +64,10 @@ type Reconciler struct {
 	// InstalledAt is when eso-bridge was installed (its digest key made):
 	// an ESO write before it is never a reason to restart.
 	InstalledAt time.Time
+
+	// wouldHaveRecorded is what a dry run would have recorded on each
+	// workload, in place of the annotations it does not write.
+	wouldHaveRecorded dryRunRecords
 }
 
 // Options are what the restart controller decides with, bound to flags by
@@ -78,6 +82,9 @@ type Options struct {
 	MaxGateWait time.Duration
 	// Workers is the number of workloads of one kind reconciled at once.
 	Workers int
+	// DryRun decides, logs, counts and sends Events as usual, and patches
+	// nothing (dryrun.go).
+	DryRun bool
 }
 
 var _ reconcile.Reconciler = &Reconciler{}
@@ -123,6 +130,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (resu
 		recorded = r.Kind.PodTemplate(obj).Annotations[annotations.AnnotationSourceHash]
 	}
 	recordedDigests := annotations.ParseSourceDigests(obj.GetAnnotations()[annotations.AnnotationSourceDigests])
+	recordedKeyID := obj.GetAnnotations()[annotations.AnnotationDigestKey]
+	if r.Options.DryRun {
+		recorded, recordedDigests, recordedKeyID = r.wouldHaveRecorded.in(req.NamespacedName, recorded, recordedDigests, recordedKeyID, r.Key)
+	}
 	if recorded == "" && recordedDigests == nil {
 		if err := r.markPodsOlder(ctx, obj, sources); err != nil {
 			return reconcile.Result{}, err
@@ -132,7 +143,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (resu
 		Now: r.Clock.Now(), RecordedHash: recorded, Sources: sources,
 		Recorded:      recordedDigests,
 		Key:           r.Key,
-		RecordedKeyID: obj.GetAnnotations()[annotations.AnnotationDigestKey],
+		RecordedKeyID: recordedKeyID,
 		Settle:        r.Options.Settle, MaxWait: r.Options.MaxGateWait,
 	}
 	decision := gate.Gate(input)
@@ -162,6 +173,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (resu
 	case gate.ActionWait:
 		return reconcile.Result{RequeueAfter: decision.RequeueAfter}, nil
 	case gate.ActionAdopt:
+		if r.Options.DryRun {
+			r.wouldHaveRecorded.set(req.NamespacedName, decision)
+			logger.Info("adopted (dry run: nothing patched)", "reason", decision.Reason, "message", decision.Message)
+			return reconcile.Result{}, nil
+		}
 		if err := r.patch(ctx, obj, decision, nil); err != nil {
 			if apierrors.IsConflict(err) {
 				return reconcile.Result{RequeueAfter: conflictRetry}, nil
@@ -183,6 +199,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (resu
 	if delay := r.Limiter.Reserve(req.Namespace, r.Clock.Now()); delay > 0 {
 		logger.V(levelDebug).Info("rate limited", "retryAfter", delay)
 		return reconcile.Result{RequeueAfter: delay}, nil
+	}
+	if r.Options.DryRun {
+		r.wouldRestart(ctx, obj, decision, sources, related)
+		return reconcile.Result{}, nil
 	}
 	restart := r.restartAnnotations(decision.Hash, sources)
 	if err := r.patch(ctx, obj, decision, restart); err != nil {

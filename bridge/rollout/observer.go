@@ -136,6 +136,7 @@ func (o *Observer) Reconcile(ctx context.Context, req reconcile.Request) (reconc
 	}
 	sc := traceparent.Parse(template.Annotations[annotations.AnnotationTraceparent])
 	related := o.relatedExternalSecret(ctx, req.Namespace, sc)
+	o.Metrics.Rollouts.WithLabelValues(o.Kind.Kind(), result.Outcome).Inc()
 	if progress.Stalled {
 		o.Recorder.Warning(obj, related, events.ReasonRolloutStalled, events.ActionObserve, fmt.Sprintf("rollout of revision %s stalled: %s", result.Revision, progress.Message))
 	} else {

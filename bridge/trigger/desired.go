@@ -95,6 +95,6 @@ func (t *VaultTrigger) desired(es *esv1.ExternalSecret, refs []providers.Ref) (t
 	sort.Strings(pairs)
 	sort.Strings(arns)
 	target := triggerTarget{versions: strings.Join(pairs, ","), arns: strings.Join(arns, ","), changedAt: newest}
-	current := es.Annotations[annotations.AnnotationVaultVersions]
+	current := t.lastTriggered(es)
 	return target, target.versions != current && (current != "" || anyMoved)
 }

@@ -40,6 +40,8 @@ type VaultTrigger struct {
 	// Confirmed is told of each triggered ExternalSecret whose sync ESO's
 	// status confirmed, and how long that took; may be nil.
 	Confirmed func(es *esv1.ExternalSecret, d time.Duration)
+	// DryRun logs the triggers it would write and writes none (dryrun.go).
+	DryRun bool
 
 	mu      sync.Mutex
 	refsOf  map[types.NamespacedName][]providers.Ref
@@ -52,7 +54,10 @@ type VaultTrigger struct {
 	// reconciled holds the ExternalSecrets reconciled since the start, until
 	// caughtUp: then the trigger has seen what it had to catch up with.
 	reconciled map[types.NamespacedName]bool
-	caughtUp   bool
+	// wouldHaveWritten holds, in a dry run, the versions each ExternalSecret
+	// would carry had its triggers been written.
+	wouldHaveWritten map[types.NamespacedName]string
+	caughtUp         bool
 }
 
 var _ reconcile.Reconciler = &VaultTrigger{}
@@ -93,6 +98,11 @@ func (t *VaultTrigger) Reconcile(ctx context.Context, req reconcile.Request) (re
 		return reconcile.Result{}, nil
 	}
 	target.rotation = traceparent.NewRotation()
+	// A dry run writes nothing ESO would act on: ESO refreshes on its own.
+	if t.DryRun {
+		t.wouldTrigger(ctx, req.NamespacedName, es, target)
+		return reconcile.Result{}, nil
+	}
 	now := time.Now()
 	if ces := eso.GeneratedBy(es); ces != "" {
 		written, err := t.triggerTemplate(ctx, ces, target, now)

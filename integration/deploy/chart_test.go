@@ -31,6 +31,7 @@ import (
 var monitors = []schema.GroupVersionKind{
 	{Group: "monitoring.coreos.com", Version: "v1", Kind: "ServiceMonitor"},
 	{Group: "monitoring.coreos.com", Version: "v1", Kind: "PodMonitor"},
+	{Group: "monitoring.coreos.com", Version: "v1", Kind: "PrometheusRule"},
 }
 
 // kinds counts the objects of a manifest by kind.
@@ -84,14 +85,16 @@ func TestHelmChartAppliesWithDefaultsAndEveryOption(t *testing.T) {
 			"Service": 1, "PodDisruptionBudget": 1, "NetworkPolicy": 1,
 		}},
 		{"every option", []string{"-f", filepath.Join(chartDir, "ci", "all-on-values.yaml"), "--api-versions", "monitoring.coreos.com/v1/ServiceMonitor",
-			"--api-versions", "monitoring.coreos.com/v1/PodMonitor"}, map[string]int{
+			"--api-versions", "monitoring.coreos.com/v1/PodMonitor", "--api-versions", "monitoring.coreos.com/v1/PrometheusRule"}, map[string]int{
 			"Deployment": 1, "ServiceAccount": 1, "ClusterRole": 3, "ClusterRoleBinding": 1, "Role": 1, "RoleBinding": 3,
-			"Service": 1, "PodDisruptionBudget": 1, "ServiceMonitor": 1, "PodMonitor": 1, "NetworkPolicy": 1,
+			"Service": 1, "PodDisruptionBudget": 1, "ServiceMonitor": 1, "PodMonitor": 1, "PrometheusRule": 1, "ConfigMap": 1, "NetworkPolicy": 1,
 		}},
 	}
 	// The values file restricts eso-bridge to these namespaces.
 	ensureNamespace(t, "payments")
 	ensureNamespace(t, "checkout")
+	ensureNamespace(t, "monitoring") // the dashboard's
+
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			ns := harness.Namespace(t)
@@ -123,10 +126,10 @@ func TestHelmChartAppliesWithDefaultsAndEveryOption(t *testing.T) {
 			container.VolumeMounts[0].MountPath != "/etc/otlp-ca" || pod.SecurityContext.RunAsUser == nil || *pod.SecurityContext.RunAsUser != 10001 {
 			t.Errorf("volumes %+v, mounts %+v, pod securityContext %+v: want the values' CA bundle and user 10001", pod.Volumes, container.VolumeMounts, pod.SecurityContext)
 		}
-		if kinds := kinds(objects); kinds["ServiceMonitor"] != 0 || kinds["PodMonitor"] != 0 {
+		if kinds := kinds(objects); kinds["ServiceMonitor"] != 0 || kinds["PodMonitor"] != 0 || kinds["PrometheusRule"] != 0 {
 			t.Errorf("monitors rendered for a cluster that serves no monitoring.coreos.com/v1: %v", kinds)
 		}
-		for _, arg := range []string{"--auto-all", "--namespaces=payments,checkout", "--exclude-namespaces=kube-system", "--namespace-selector=team=payments",
+		for _, arg := range []string{"--auto-all", "--dry-run", "--namespaces=payments,checkout", "--exclude-namespaces=kube-system", "--namespace-selector=team=payments",
 			"--settle=5s", "--max-gate-wait=15m", "--rollout-deadline=20m", "--rollouts-per-second=2.5", "--rollout-burst=10",
 			"--namespace-rollouts-per-second=1", "--namespace-rollout-burst=5", "--workers=8", "--aws-poll-interval=1m",
 			"--aws-events-queue-url=https://sqs.eu-west-1.amazonaws.com/111122223333/eso-bridge-events",
@@ -312,5 +315,39 @@ func TestEveryExampleApplies(t *testing.T) {
 			continue
 		}
 		t.Logf("%s: %d object(s) applied", filepath.Base(file), len(objects))
+	}
+}
+
+// The chart works as a subchart: a parent chart that sets global values (as
+// umbrella charts do) and the subchart's own under its name renders, and the
+// API server admits every object.
+func TestHelmChartWorksAsASubchartWithGlobalValues(t *testing.T) {
+	parent := t.TempDir()
+	if err := os.CopyFS(filepath.Join(parent, "charts", "eso-bridge"), os.DirFS(chartDir)); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{
+		"Chart.yaml": "apiVersion: v2\nname: platform\nversion: 1.0.0\ndependencies:\n  - name: eso-bridge\n    version: \">=0.0.0-0\"\n",
+		"values.yaml": "global:\n  imageRegistry: registry.example.com\n  imagePullSecrets: [regcred]\n" +
+			"eso-bridge:\n  replicaCount: 1\n  autoAll: true\n",
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(parent, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ns := harness.Namespace(t)
+	out, err := helm(t, "template", "platform", parent, "--namespace", ns, "--kube-version", toolchain.KubernetesVersion)
+	if err != nil {
+		t.Fatalf("helm template of a parent chart: %v", err)
+	}
+	objects, err := controlplane.ApplyYAML(t.Context(), harness.ControlPlane(t).Client, []byte(out), controlplane.ApplyOptions{DryRun: true})
+	if err != nil {
+		t.Fatalf("server-side dry run: %v\n%s", err, out)
+	}
+	deployment := deploymentOf(t, objects)
+	if deployment.Name != "platform-eso-bridge" || *deployment.Spec.Replicas != 1 || !slices.Contains(deployment.Spec.Template.Spec.Containers[0].Args, "--auto-all") {
+		t.Errorf("the subchart's Deployment %s (%d replicas, args %q) did not take the parent's values for it", deployment.Name, *deployment.Spec.Replicas,
+			deployment.Spec.Template.Spec.Containers[0].Args)
 	}
 }

@@ -128,7 +128,13 @@ func TestControllerWithTheChartsRBACAndArgumentsPerformsARotation(t *testing.T) 
 	if reader == "" {
 		t.Fatal("the chart has no metrics-reader ClusterRole")
 	}
-	expectMetricsOnlyForReaders(t, s, "https://"+metricsAddr+"/metrics", reader)
+	scraped := expectMetricsOnlyForReaders(t, s, "https://"+metricsAddr+"/metrics", reader)
+	// What the chart's alerts and dashboard read is there to read.
+	for _, name := range monitoredMetrics(t) {
+		if !strings.Contains(scraped, "\n"+name+" ") && !strings.Contains(scraped, "\n"+name+"{") {
+			t.Errorf("the chart's alerts or dashboard read %s, which the controller does not export", name)
+		}
+	}
 	for _, line := range strings.Split(log.String(), "\n") {
 		if strings.Contains(line, "forbidden") {
 			t.Errorf("a request was refused: %s", line)
@@ -138,8 +144,9 @@ func TestControllerWithTheChartsRBACAndArgumentsPerformsARotation(t *testing.T) 
 
 // expectMetricsOnlyForReaders checks that url answers a ServiceAccount bound
 // to the ClusterRole reader with eso-bridge's metrics, and refuses one that
-// is not (403) and a request without a token (401).
-func expectMetricsOnlyForReaders(t *testing.T, s *harness.Scenario, url, reader string) {
+// is not (403) and a request without a token (401). It returns what the
+// reader scraped.
+func expectMetricsOnlyForReaders(t *testing.T, s *harness.Scenario, url, reader string) string {
 	t.Helper()
 	clientset, err := kubernetes.NewForConfig(s.CP.Config)
 	if err != nil {
@@ -184,8 +191,10 @@ func expectMetricsOnlyForReaders(t *testing.T, s *harness.Scenario, url, reader 
 		body, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(body)
 	}
+	var scraped string
 	s.WaitFor("the metrics reader to be answered", func() (bool, string) {
 		code, body := get(scraper)
+		scraped = body
 		return code == http.StatusOK && strings.Contains(body, "eso_bridge_restarts_total"), fmt.Sprintf("%d: %.200s", code, body)
 	})
 	if code, body := get(stranger); code != http.StatusForbidden {
@@ -194,6 +203,7 @@ func expectMetricsOnlyForReaders(t *testing.T, s *harness.Scenario, url, reader 
 	if code, body := get(""); code != http.StatusUnauthorized {
 		t.Errorf("a request without a token got %d (%.200s), want 401", code, body)
 	}
+	return scraped
 }
 
 // impersonating writes a kubeconfig whose requests the API server

@@ -19,6 +19,11 @@ type Metrics struct {
 	// EventToTrigger observes the time from an event's arrival in the queue
 	// to the move it announced being reported.
 	EventToTrigger prometheus.Histogram
+	// LastSweep is when the last sweep of every store finished (Unix
+	// seconds), and SweepInterval how often one is due: an alert compares
+	// the two to find a sweep that stopped.
+	LastSweep     prometheus.Gauge
+	SweepInterval prometheus.Gauge
 }
 
 // NewMetrics creates the metrics and registers them with reg (the
@@ -42,9 +47,22 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "eso_bridge_event_to_trigger_seconds", Help: "Latency from an event's arrival in the SQS queue to eso-bridge reporting the move it announced.", Buckets: metrics.LatencyBuckets,
 		}),
 	}
+	m.LastSweep = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "eso_bridge_aws_last_sweep_timestamp_seconds", Help: "When the last sweep of every AWS store finished (a store that failed counts as swept; its failures are in eso_bridge_aws_calls_total), in Unix seconds.",
+	})
+	m.SweepInterval = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "eso_bridge_aws_sweep_interval_seconds", Help: "How often the AWS stores are swept (--aws-poll-interval).",
+	})
+	metrics.Register(reg, &m.LastSweep)
+	metrics.Register(reg, &m.SweepInterval)
 	metrics.Register(reg, &m.Calls)
 	metrics.Register(reg, &m.Events)
 	metrics.Register(reg, &m.Unfollowed)
 	metrics.Register(reg, &m.EventToTrigger)
+	// Every result is exported from the start (at 0), so that an alert on
+	// increase() fires on the first failure after a start.
+	for _, result := range []string{EventReceived, EventHandled, EventDuplicate, EventIgnored, EventMalformed, EventFailed} {
+		m.Events.WithLabelValues(result)
+	}
 	return m
 }

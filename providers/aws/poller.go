@@ -63,6 +63,8 @@ type Poller struct {
 	// Unfollowed counts, by reason, the stores whose identity eso-bridge
 	// cannot reproduce; may be nil.
 	Unfollowed *prometheus.GaugeVec
+	// LastSweep is set to the time each cycle finishes; may be nil.
+	LastSweep prometheus.Gauge
 	// Log receives errors and backoffs.
 	Log logr.Logger
 	// CallTimeout bounds each AWS call, so that an endpoint that accepts a
@@ -237,6 +239,9 @@ func (p *Poller) Cycle(ctx context.Context, changes chan<- providers.Change) {
 		p.mu.Lock()
 		p.swept, p.sweptAny = generation, true
 		p.mu.Unlock()
+		if p.LastSweep != nil {
+			p.LastSweep.SetToCurrentTime()
+		}
 	}
 }
 

@@ -49,7 +49,8 @@ func New(opts Options) providers.Vault {
 		parameterClients = opts.Identities.ParameterClient
 	}
 	poller := &Poller{Interval: opts.PollInterval, Clients: clients, ParameterClients: parameterClients, CallTimeout: opts.CallTimeout,
-		Calls: m.Calls, Unfollowed: m.Unfollowed, Log: opts.Log}
+		Calls: m.Calls, Unfollowed: m.Unfollowed, LastSweep: m.LastSweep, Log: opts.Log}
+	m.SweepInterval.Set(opts.PollInterval.Seconds())
 	if len(opts.EventQueueURLs) == 0 {
 		return poller
 	}
