@@ -57,3 +57,35 @@ func TestSelectSources(t *testing.T) {
 		})
 	}
 }
+
+func TestWhySaysWhichReferenceOrAnnotationMadeASource(t *testing.T) {
+	db := &esv1.ExternalSecret{ObjectMeta: metav1.ObjectMeta{Name: "db"}}
+	tests := map[string]struct {
+		used     []string
+		optIn    OptIn
+		autoAll  bool
+		policy   annotations.RolloutPolicy
+		selected bool
+		want     string
+	}{
+		"--auto-all": {used: []string{"db"}, autoAll: true, selected: true, want: "the pod template uses Secret db, and --auto-all is on"},
+		"the workload's auto": {used: []string{"db"}, optIn: OptIn{Auto: true}, selected: true,
+			want: "the pod template uses Secret db, and the workload has eso-bridge.io/auto: true"},
+		"the ExternalSecret's auto": {used: []string{"db"}, policy: annotations.RolloutPolicy{Auto: true}, selected: true,
+			want: "the pod template uses Secret db, and the ExternalSecret has eso-bridge.io/rollout: auto"},
+		"followed by name": {optIn: OptIn{Follow: []string{"db"}}, selected: true, want: "the workload's eso-bridge.io/externalsecrets names it"},
+		"named by the ExternalSecret": {policy: annotations.RolloutPolicy{Workloads: []annotations.WorkloadRef{{Kind: "deployment", Name: "api"}}}, selected: true,
+			want: "the ExternalSecret's eso-bridge.io/rollout names deployment/api"},
+		"used without an opt-in": {used: []string{"db"}, selected: false,
+			want: "the pod template uses Secret db, but nothing opts it in (eso-bridge.io/auto on the workload, eso-bridge.io/rollout on the ExternalSecret, or --auto-all)"},
+		"neither": {selected: false, want: "the pod template does not use Secret db, and neither annotation names the other"},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			selected, why := Why("Deployment", "api", tt.used, tt.optIn, tt.autoAll, Candidate{ExternalSecret: db, Policy: tt.policy})
+			if selected != tt.selected || why != tt.want {
+				t.Errorf("Why = %v, %q; want %v, %q", selected, why, tt.selected, tt.want)
+			}
+		})
+	}
+}

@@ -3,6 +3,7 @@ package restart
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/eso-bridge/eso-bridge/bridge/annotations"
+	"github.com/eso-bridge/eso-bridge/bridge/digest"
 	"github.com/eso-bridge/eso-bridge/bridge/eso"
 	"github.com/eso-bridge/eso-bridge/bridge/events"
 	"github.com/eso-bridge/eso-bridge/bridge/gate"
@@ -22,48 +24,101 @@ import (
 	"github.com/eso-bridge/eso-bridge/bridge/workload"
 )
 
-// gatherSources reads what the gate needs about each ExternalSecret the
-// workload follows. Bad annotations get a Warning and count as absent.
-func (r *Reconciler) gatherSources(ctx context.Context, obj ctrl.Object) ([]gate.Source, error) {
+// Gatherer reads what the gate decides on about one workload — the
+// ExternalSecrets it follows, each with its Secret's metadata and ESO's
+// status — for the restart controller and for `eso-bridge explain`, so that
+// both decide on the same input.
+type Gatherer struct {
+	Reader ctrl.Reader
+	Kind   workload.Kind
+	// AutoAll is --auto-all.
+	AutoAll bool
+	// Versions is nil when no vault versions are known.
+	Versions PendingVersions
+	// Writes is nil when eso-bridge has seen no write (the Secret's own
+	// record is used).
+	Writes *WriteObserver
+	Key    digest.Key
+	// Indexed says Reader is the manager's cache with the index package's
+	// fields; otherwise candidates are found by listing the namespace.
+	Indexed bool
+}
+
+// Gathered is a workload's sources and how they were found.
+type Gathered struct {
+	// Used are the Secrets the pod template reads.
+	Used  []string
+	OptIn optin.OptIn
+	// Candidates are the ExternalSecrets that could be sources.
+	Candidates []optin.Candidate
+	// Selected are the sources' ExternalSecrets; Sources[i] is Selected[i]'s.
+	Selected []*esv1.ExternalSecret
+	Sources  []gate.Source
+	// Missing are the followed names that match no ExternalSecret.
+	Missing []string
+	// Invalid are the workload's opt-in annotations that did not parse (they
+	// count as absent), by annotation.
+	Invalid map[string]error
+}
+
+// Gather reads the sources of obj. Bad annotations count as absent and are
+// returned in Invalid.
+func (g *Gatherer) Gather(ctx context.Context, obj ctrl.Object) (Gathered, error) {
 	own := obj.GetAnnotations()
-	auto, err := annotations.ParseBool(own[annotations.AnnotationAuto])
-	if err != nil {
-		r.invalid(obj, nil, annotations.AnnotationAuto, err)
+	var out Gathered
+	var err error
+	out.Invalid = map[string]error{}
+	if out.OptIn.Auto, err = annotations.ParseBool(own[annotations.AnnotationAuto]); err != nil {
+		out.Invalid[annotations.AnnotationAuto] = err
 	}
-	follow, err := annotations.ParseNameList(own[annotations.AnnotationExternalSecrets])
-	if err != nil {
-		r.invalid(obj, nil, annotations.AnnotationExternalSecrets, err)
+	if out.OptIn.Follow, err = annotations.ParseNameList(own[annotations.AnnotationExternalSecrets]); err != nil {
+		out.Invalid[annotations.AnnotationExternalSecrets] = err
 	}
-	used := workload.SecretsUsedBy(r.Kind.PodTemplate(obj))
-	externalSecrets, err := r.candidates(ctx, obj, used, follow)
+	out.Used = workload.SecretsUsedBy(g.Kind.PodTemplate(obj))
+	externalSecrets, err := g.candidates(ctx, obj, out.Used, out.OptIn.Follow)
 	if err != nil {
-		return nil, err
+		return out, err
 	}
-	candidates := make([]optin.Candidate, 0, len(externalSecrets))
 	for _, es := range externalSecrets {
 		// A policy that does not parse is off here; the ExternalSecret checker
 		// reports it on the ExternalSecret itself.
 		policy, _ := annotations.ParseRolloutPolicy(es.Annotations[annotations.AnnotationRollout])
-		candidates = append(candidates, optin.Candidate{ExternalSecret: es, Policy: policy})
+		out.Candidates = append(out.Candidates, optin.Candidate{ExternalSecret: es, Policy: policy})
 	}
-	selected, missing := optin.SelectSources(r.Kind.Kind(), obj.GetName(), used, optin.OptIn{Auto: auto, Follow: follow}, r.Options.AutoAll, candidates)
-	if len(missing) > 0 {
+	out.Selected, out.Missing = optin.SelectSources(g.Kind.Kind(), obj.GetName(), out.Used, out.OptIn, g.AutoAll, out.Candidates)
+	out.Sources = make([]gate.Source, 0, len(out.Selected))
+	for _, es := range out.Selected {
+		source, err := g.source(ctx, es)
+		if err != nil {
+			return out, err
+		}
+		out.Sources = append(out.Sources, source)
+	}
+	confirmSharedWrites(out.Sources, out.Selected)
+	return out, nil
+}
+
+// gatherSources reads what the gate needs about each ExternalSecret the
+// workload follows. Bad annotations get a Warning and count as absent.
+func (r *Reconciler) gatherSources(ctx context.Context, obj ctrl.Object) ([]gate.Source, error) {
+	g := Gatherer{Reader: r.Client, Kind: r.Kind, AutoAll: r.Options.AutoAll, Versions: r.Versions, Writes: r.Writes, Key: r.Key, Indexed: true}
+	gathered, err := g.Gather(ctx, obj)
+	if err != nil {
+		return nil, err
+	}
+	for _, annotation := range []string{annotations.AnnotationAuto, annotations.AnnotationExternalSecrets} {
+		if err := gathered.Invalid[annotation]; err != nil {
+			r.invalid(obj, nil, annotation, err)
+		}
+	}
+	if len(gathered.Missing) > 0 {
 		// One Warning names them all: Events about one object with one
 		// reason fold into the first.
 		r.Metrics.InvalidAnnotations.WithLabelValues(r.Kind.Kind()).Inc()
 		r.Recorder.Warning(obj, nil, events.ReasonMissingReference, events.ValidateAction(annotations.AnnotationExternalSecrets),
-			fmt.Sprintf("annotation %s names ExternalSecret(s) %s, which do not exist in namespace %s", annotations.AnnotationExternalSecrets, strings.Join(missing, ", "), obj.GetNamespace()))
+			fmt.Sprintf("annotation %s names ExternalSecret(s) %s, which do not exist in namespace %s", annotations.AnnotationExternalSecrets, strings.Join(gathered.Missing, ", "), obj.GetNamespace()))
 	}
-	sources := make([]gate.Source, 0, len(selected))
-	for _, es := range selected {
-		source, err := r.source(ctx, es)
-		if err != nil {
-			return nil, err
-		}
-		sources = append(sources, source)
-	}
-	confirmSharedWrites(sources, selected)
-	return sources, nil
+	return gathered.Sources, nil
 }
 
 // confirmSharedWrites settles a Secret that several ExternalSecrets write
@@ -89,16 +144,20 @@ func confirmSharedWrites(sources []gate.Source, externalSecrets []*esv1.External
 
 // candidates are the ExternalSecrets of the workload's namespace that can be
 // its sources: those writing a Secret its pod template uses, those it
-// follows by name, and those whose rollout annotation names it. They are
-// found through indexes, not by listing the namespace: with thousands of
-// ExternalSecrets a list (a deep copy of each) per reconcile cost more CPU
-// than everything else together (the scale benchmark found it).
-func (r *Reconciler) candidates(ctx context.Context, obj ctrl.Object, used, follow []string) ([]*esv1.ExternalSecret, error) {
+// follows by name, and those whose rollout annotation names it. In the
+// cache they are found through indexes, not by listing the namespace: with
+// thousands of ExternalSecrets a list (a deep copy of each) per reconcile
+// cost more CPU than everything else together (the scale benchmark found
+// it). A reader without the indexes (the CLI) lists the namespace once.
+func (g *Gatherer) candidates(ctx context.Context, obj ctrl.Object, used, follow []string) ([]*esv1.ExternalSecret, error) {
 	namespace := obj.GetNamespace()
+	if !g.Indexed {
+		return g.listCandidates(ctx, obj, used, follow)
+	}
 	found := map[string]*esv1.ExternalSecret{}
 	add := func(field, value string) error {
 		var list esv1.ExternalSecretList
-		if err := r.Client.List(ctx, &list, ctrl.InNamespace(namespace), ctrl.MatchingFields{field: value}); err != nil {
+		if err := g.Reader.List(ctx, &list, ctrl.InNamespace(namespace), ctrl.MatchingFields{field: value}); err != nil {
 			return fmt.Errorf("listing ExternalSecrets by %s: %w", field, err)
 		}
 		for i := range list.Items {
@@ -111,7 +170,7 @@ func (r *Reconciler) candidates(ctx context.Context, obj ctrl.Object, used, foll
 			return nil, err
 		}
 	}
-	if err := add(index.RolloutWorkloads, workload.Key(r.Kind.Kind(), obj.GetName())); err != nil {
+	if err := add(index.RolloutWorkloads, workload.Key(g.Kind.Kind(), obj.GetName())); err != nil {
 		return nil, err
 	}
 	for _, name := range follow {
@@ -119,7 +178,7 @@ func (r *Reconciler) candidates(ctx context.Context, obj ctrl.Object, used, foll
 			continue
 		}
 		es := &esv1.ExternalSecret{}
-		err := r.Client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, es)
+		err := g.Reader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, es)
 		switch {
 		case apierrors.IsNotFound(err):
 			// SelectSources reports it missing.
@@ -136,19 +195,37 @@ func (r *Reconciler) candidates(ctx context.Context, obj ctrl.Object, used, foll
 	return out, nil
 }
 
+// listCandidates is candidates for a reader without indexes: the
+// namespace's ExternalSecrets that the indexes would have found.
+func (g *Gatherer) listCandidates(ctx context.Context, obj ctrl.Object, used, follow []string) ([]*esv1.ExternalSecret, error) {
+	var list esv1.ExternalSecretList
+	if err := g.Reader.List(ctx, &list, ctrl.InNamespace(obj.GetNamespace())); err != nil {
+		return nil, fmt.Errorf("listing ExternalSecrets: %w", err)
+	}
+	var out []*esv1.ExternalSecret
+	for i := range list.Items {
+		es := &list.Items[i]
+		policy, _ := annotations.ParseRolloutPolicy(es.Annotations[annotations.AnnotationRollout])
+		if slices.Contains(used, eso.TargetSecret(es)) || slices.Contains(follow, es.Name) || policy.Includes(g.Kind.Kind(), obj.GetName()) {
+			out = append(out, es)
+		}
+	}
+	return out, nil
+}
+
 // source reads one ExternalSecret's Secret — metadata only — and status.
-func (r *Reconciler) source(ctx context.Context, es *esv1.ExternalSecret) (gate.Source, error) {
+func (g *Gatherer) source(ctx context.Context, es *esv1.ExternalSecret) (gate.Source, error) {
 	s := gate.Source{ExternalSecret: es.Name, Secret: eso.TargetSecret(es), Since: es.CreationTimestamp.Time}
 	if cond := eso.Ready(es); cond != nil {
 		s.Ready = cond.Status == corev1.ConditionTrue && cond.Reason == esv1.ConditionReasonSecretSynced
 		s.Reason, s.Message = cond.Reason, cond.Message
 	}
-	if r.Versions != nil {
-		s.PendingVersion = r.Versions.Pending(es)
+	if g.Versions != nil {
+		s.PendingVersion = g.Versions.Pending(es)
 	}
 	secret := eso.SecretMetadata()
 	key := types.NamespacedName{Namespace: es.Namespace, Name: s.Secret}
-	if err := r.Client.Get(ctx, key, secret); err != nil {
+	if err := g.Reader.Get(ctx, key, secret); err != nil {
 		if apierrors.IsNotFound(err) {
 			return s, nil
 		}
@@ -160,7 +237,7 @@ func (r *Reconciler) source(ctx context.Context, es *esv1.ExternalSecret) (gate.
 	// ESO's status confirms the write it follows: the write eso-bridge saw
 	// bring the data-hash, or else the Secret's latest write.
 	writeVersion := secret.ResourceVersion
-	if seen, ok := r.Writes.WriteResourceVersion(key, s.DataHash); ok {
+	if seen, ok := g.Writes.WriteResourceVersion(key, s.DataHash); ok {
 		writeVersion = seen
 	}
 	confirmed, exact := eso.StatusWrittenAfter(es, writeVersion)
@@ -172,12 +249,12 @@ func (r *Reconciler) source(ctx context.Context, es *esv1.ExternalSecret) (gate.
 	// ESO never syncs again an ExternalSecret it does not refresh: a status
 	// that no longer reflects its metadata is still that of its only sync.
 	s.StatusCurrent = (eso.StatusReflectsSpec(es) || eso.NoRefresh(es) != "") && confirmed
-	if seen, ok := r.Writes.SeenAt(key, s.DataHash); ok {
+	if seen, ok := g.Writes.SeenAt(key, s.DataHash); ok {
 		s.ChangedAt = seen
 	} else {
 		// The API server's record is truncated to the second: take its end.
 		s.ChangedAt = written.Add(time.Second)
 	}
-	s.Traceparent = traceparent.Format(traceparent.ForSource(r.Key, es, secret, s.ChangedAt))
+	s.Traceparent = traceparent.Format(traceparent.ForSource(g.Key, es, secret, s.ChangedAt))
 	return s, nil
 }

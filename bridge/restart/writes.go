@@ -49,8 +49,11 @@ func (o *WriteObserver) Forget(secret types.NamespacedName) {
 }
 
 // WriteResourceVersion returns the resourceVersion of the write that brought
-// secret's dataHash, if eso-bridge saw it.
+// secret's dataHash, if eso-bridge saw it. A nil observer saw nothing.
 func (o *WriteObserver) WriteResourceVersion(secret types.NamespacedName, dataHash string) (string, bool) {
+	if o == nil {
+		return "", false
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	w, ok := o.seen[secret]
@@ -60,8 +63,12 @@ func (o *WriteObserver) WriteResourceVersion(secret types.NamespacedName, dataHa
 	return w.resourceVersion, true
 }
 
-// SeenAt returns when secret was seen with dataHash, if it was.
+// SeenAt returns when secret was seen with dataHash, if it was. A nil
+// observer saw nothing.
 func (o *WriteObserver) SeenAt(secret types.NamespacedName, dataHash string) (time.Time, bool) {
+	if o == nil {
+		return time.Time{}, false
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	w, ok := o.seen[secret]

@@ -6,22 +6,16 @@ package main
 
 import (
 	"context"
-	"io"
+	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/eso-bridge/eso-bridge/cmd/eso-bridge/app"
 )
 
-func commands() []app.Command {
-	return []app.Command{
-		{Name: "run", Summary: "run the controller (the default when no command is given)", Run: runController},
-		{Name: "trace", Summary: "print the timeline of an ExternalSecret's or a workload's latest rotation, from cluster state", Run: app.Trace},
-		{Name: "version", Summary: "print the version", Run: runVersion},
-	}
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := app.Execute(ctx, versionString(), os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(app.Report(os.Stderr, err))
 }
-
-// runController runs the controller, logging this binary's version.
-func runController(ctx context.Context, args []string, _, stderr io.Writer) error {
-	return app.Run(ctx, args, stderr, versionString())
-}
-
-func main() { app.Main("eso-bridge", commands()) }

@@ -20,14 +20,15 @@ type Command struct {
 }
 
 // Main runs the command args name among commands until SIGINT or SIGTERM,
-// and exits: 0 on success, 2 for a usage error, 1 for any other error. With
-// no command, or flags only, it runs the first command.
+// and exits: 0 on success (help included), 1 for any other error. With no
+// command, or flags only, it runs the first command. It serves the
+// development command; the controller binary's CLI is NewRootCommand.
 func Main(program string, commands []Command) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := Dispatch(ctx, program, commands, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	if errors.Is(err, flag.ErrHelp) {
-		os.Exit(2)
+		os.Exit(0)
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", program, err)

@@ -5,24 +5,57 @@ import (
 	"os"
 	"strings"
 
+	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
-	ctrl "sigs.k8s.io/controller-runtime"
 )
 
-// RestConfig loads the cluster's configuration from kubeconfig, or else
-// in-cluster, $KUBECONFIG or ~/.kube/config.
-func RestConfig(kubeconfig string) (*rest.Config, error) {
-	if kubeconfig != "" {
-		cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-		if err != nil {
-			return nil, fmt.Errorf("loading --kubeconfig %s: %w", kubeconfig, err)
-		}
-		return cfg, nil
+// clusterFlags are kubectl's flags for reaching a cluster: --kubeconfig,
+// --context, -n/--namespace, --server, --token, --as and the rest, bound by
+// client-go's own clientcmd. (cli-runtime's ConfigFlags would bind the same,
+// but links kustomize through its file flags.)
+type clusterFlags struct {
+	kubeconfig string
+	overrides  clientcmd.ConfigOverrides
+}
+
+// bind registers the flags on fs.
+func (f *clusterFlags) bind(fs *pflag.FlagSet) {
+	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster)")
+	clientcmd.BindOverrideFlags(&f.overrides, fs, clientcmd.RecommendedConfigOverrideFlags(""))
+}
+
+func (f *clusterFlags) clientConfig() clientcmd.ClientConfig {
+	return clientConfig(f.kubeconfig, &f.overrides)
+}
+
+// restConfig is the configuration of the cluster the flags name.
+func (f *clusterFlags) restConfig() (*rest.Config, error) {
+	return loadRestConfig(f.clientConfig())
+}
+
+// namespace is -n, else the context's namespace, else "default".
+func (f *clusterFlags) namespace() (string, error) {
+	ns, _, err := f.clientConfig().Namespace()
+	if err != nil {
+		return "", fmt.Errorf("finding the namespace (pass -n): %w", err)
 	}
-	cfg, err := ctrl.GetConfig()
+	return ns, nil
+}
+
+// clientConfig loads kubeconfig as kubectl does — the file given, else
+// $KUBECONFIG, else ~/.kube/config — with overrides, and falls back to the
+// pod's in-cluster configuration when there is no file.
+func clientConfig(kubeconfig string, overrides *clientcmd.ConfigOverrides) clientcmd.ClientConfig {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = kubeconfig
+	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, overrides)
+}
+
+func loadRestConfig(cc clientcmd.ClientConfig) (*rest.Config, error) {
+	cfg, err := cc.ClientConfig()
 	if err != nil {
 		return nil, fmt.Errorf("finding the cluster (in-cluster, $KUBECONFIG or ~/.kube/config; or pass --kubeconfig): %w", err)
 	}

@@ -14,8 +14,10 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/spf13/cobra"
 	"go.uber.org/zap/zapcore"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	crzap "sigs.k8s.io/controller-runtime/pkg/log/zap"
 
@@ -27,6 +29,7 @@ import (
 type runOptions struct {
 	bridge                  bridge.Options
 	kubeconfig              string
+	context                 string
 	metricsAddr             string
 	metricsSecure           bool
 	healthAddr              string
@@ -56,7 +59,8 @@ const (
 // BindFlags registers the options on fs.
 func (o *runOptions) BindFlags(fs *flag.FlagSet) {
 	o.bridge.BindFlags(fs)
-	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)")
+	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster)")
+	fs.StringVar(&o.context, "context", "", "the kubeconfig context to use (default: its current context)")
 	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus /metrics endpoint; 0 turns it off")
 	fs.BoolVar(&o.metricsSecure, "metrics-secure", false, "serve /metrics over HTTPS, only to clients the API server authenticates and authorizes for GET /metrics (TokenReview, SubjectAccessReview)")
 	fs.StringVar(&o.healthAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz; 0 turns it off")
@@ -82,8 +86,9 @@ func (o *runOptions) BindFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.awsReadStoreKeys, "aws-read-store-keys", false, "read the access keys an auth.secretRef store names (get on those Secrets) to watch its secrets as ESO reads them; off, such stores are not watched and their ExternalSecrets get a Warning")
 }
 
-// Run is `eso-bridge run`: the controller, until ctx ends. version is logged
-// at start.
+// Run is `eso-bridge run` with args parsed by the standard flag package, as
+// tests and benchmarks run it in-process: the controller, until ctx ends.
+// version is logged at start.
 func Run(ctx context.Context, args []string, stderr io.Writer, version string) error {
 	opts := runOptions{bridge: bridge.DefaultOptions()}
 	fs := NewFlagSet("eso-bridge run", stderr)
@@ -94,12 +99,37 @@ func Run(ctx context.Context, args []string, stderr io.Writer, version string) e
 	if fs.NArg() > 0 {
 		return fmt.Errorf("run takes no arguments, got %q", fs.Args())
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	return opts.run(ctx, func(name string) bool { return set[name] }, stderr, version)
+}
+
+// newRunCommand is `eso-bridge run`; its flags are those BindFlags binds.
+func newRunCommand(version string) *cobra.Command {
+	opts := runOptions{bridge: bridge.DefaultOptions()}
+	goFlags := flag.NewFlagSet("run", flag.ContinueOnError)
+	opts.BindFlags(goFlags)
+	cmd := &cobra.Command{
+		Use:   "run [flags]",
+		Short: "Run the controller (the default when no command is given)",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return opts.run(cmd.Context(), cmd.Flags().Changed, cmd.ErrOrStderr(), version)
+		},
+	}
+	cmd.Flags().AddGoFlagSet(goFlags)
+	return cmd
+}
+
+// run runs the controller with the options; set says which flags were given.
+func (o *runOptions) run(ctx context.Context, set func(name string) bool, stderr io.Writer, version string) error {
+	opts := *o
 	logger, err := newLogger(opts.logFormat, opts.logLevel, stderr)
 	if err != nil {
 		return err
 	}
 	ctrl.SetLogger(logger)
-	cfg, err := RestConfig(opts.kubeconfig)
+	cfg, err := loadRestConfig(clientConfig(opts.kubeconfig, &clientcmd.ConfigOverrides{CurrentContext: opts.context}))
 	if err != nil {
 		return err
 	}
@@ -117,7 +147,7 @@ func Run(ctx context.Context, args []string, stderr io.Writer, version string) e
 		LeaderElection: opts.leaderElect, LeaderElectionID: opts.leaderElectionID, LeaderElectionNamespace: opts.leaderElectionNamespace,
 		DigestKeySecret: keySecret,
 	}
-	aws, err := opts.aws(fs)
+	aws, err := opts.aws(set)
 	if err != nil {
 		return err
 	}
@@ -128,7 +158,7 @@ func Run(ctx context.Context, args []string, stderr io.Writer, version string) e
 			awsMode += ", events from " + strings.Join(aws.EventQueueURLs, " and ")
 		}
 	}
-	logger.Info("starting", "version", version, "autoAll", opts.bridge.AutoAll, "namespaces", opts.bridge.Namespaces,
+	logger.Info("starting", "version", version, "dryRun", opts.bridge.DryRun, "autoAll", opts.bridge.AutoAll, "namespaces", opts.bridge.Namespaces,
 		"settle", opts.bridge.Settle, "maxGateWait", opts.bridge.MaxGateWait, "aws", awsMode)
 	if aws != nil {
 		// Stores are reached with the identity ESO uses: ServiceAccount
@@ -144,13 +174,12 @@ func Run(ctx context.Context, args []string, stderr io.Writer, version string) e
 	return bridge.Run(ctx, cfg, opts.bridge, mo)
 }
 
-// aws returns the AWS provider's options; nil when it is off.
-func (o *runOptions) aws(fs *flag.FlagSet) (*awsprovider.Options, error) {
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+// aws returns the AWS provider's options; nil when it is off. set says
+// which flags were given.
+func (o *runOptions) aws(set func(name string) bool) (*awsprovider.Options, error) {
 	interval := o.awsPollInterval
 	events := len(o.awsEventsQueueURLs) > 0
-	if events && !set[flagAWSPollInterval] {
+	if events && !set(flagAWSPollInterval) {
 		interval = defaultAWSPollWithEvents
 	}
 	switch {

@@ -42,7 +42,9 @@ func TestAWSFlagsChooseTheSweepAndTheQueue(t *testing.T) {
 			if err := fs.Parse(tt.args); err != nil {
 				t.Fatal(err)
 			}
-			got, err := opts.aws(fs)
+			set := map[string]bool{}
+			fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+			got, err := opts.aws(func(name string) bool { return set[name] })
 			switch {
 			case tt.wantErr != "":
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {

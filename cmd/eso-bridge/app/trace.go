@@ -2,18 +2,15 @@ package app
 
 import (
 	"context"
-	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"k8s.io/apimachinery/pkg/types"
+	"github.com/spf13/cobra"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/eso-bridge/eso-bridge/bridge"
 	"github.com/eso-bridge/eso-bridge/bridge/digest"
 	"github.com/eso-bridge/eso-bridge/bridge/events"
 	"github.com/eso-bridge/eso-bridge/bridge/rotation"
@@ -21,87 +18,61 @@ import (
 )
 
 // traceOptions are the flags of `eso-bridge trace`.
-type traceOptions struct {
-	kubeconfig      string
-	output          string
-	digestKeySecret string
-}
+type traceOptions struct{ readFlags }
 
-// BindFlags registers the options on fs.
-func (o *traceOptions) BindFlags(fs *flag.FlagSet) {
-	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
-	fs.StringVar(&o.output, "o", "table", "output format: table or json")
-	fs.StringVar(&o.digestKeySecret, "digest-key-secret", "eso-bridge/"+bridge.DefaultDigestKeySecret, "Secret (namespace/name) holding eso-bridge's digest key; without read access to it, a rotation eso-bridge did not trigger is found only through a workload it restarted")
-}
-
-// Trace is `eso-bridge trace`: it prints the timeline of the latest rotation
-// of an ExternalSecret or a workload, read from cluster state alone.
-func Trace(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func newTraceCommand() *cobra.Command {
 	var opts traceOptions
-	fs := NewFlagSet("eso-bridge trace", stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: eso-bridge trace [flags] <namespace>/<externalsecret> | <namespace>/<kind>/<name>")
-		fmt.Fprintln(stderr, "\nPrints the timeline of the latest rotation from cluster state alone. Flags:")
-		fs.PrintDefaults()
+	cmd := &cobra.Command{
+		Use:   "trace [-n namespace] <externalsecret> | <kind>/<name> | <namespace>/<externalsecret> | <namespace>/<kind>/<name>",
+		Short: "Print the timeline of an ExternalSecret's or a workload's latest rotation, from cluster state",
+		Long: `Prints the timeline of the latest rotation — vault change, trigger, ESO's write
+and confirmation, each restart and its new pods — from cluster state alone,
+with no tracing backend. Kinds: deployment, statefulset, daemonset, cronjob,
+rollout (where the cluster serves them).`,
+		Example: `  eso-bridge trace -n payments db-credentials
+  eso-bridge trace payments/deployment/api -o json`,
+		Args:              exactlyOne("object"),
+		ValidArgsFunction: completeObject,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return opts.run(cmd.Context(), args[0], cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
 	}
-	opts.BindFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return fmt.Errorf("trace takes one object, got %d arguments", fs.NArg())
-	}
-	if opts.output != "table" && opts.output != "json" {
-		return fmt.Errorf("-o must be table or json, got %q", opts.output)
-	}
-	cfg, err := RestConfig(opts.kubeconfig)
+	opts.bind(cmd.Flags(), "without read access to it, a rotation eso-bridge did not trigger is found only through a workload it restarted")
+	return cmd
+}
+
+// Trace runs `eso-bridge trace` with args, as tests run it in-process.
+func Trace(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return executeAlone(ctx, newTraceCommand(), args, stdout, stderr)
+}
+
+func (o *traceOptions) run(ctx context.Context, object string, stdout, stderr io.Writer) error {
+	c, ref, key, err := o.open(ctx, object, stderr, "a rotation eso-bridge did not trigger is found only through a workload it restarted")
 	if err != nil {
 		return err
 	}
-	c, err := client.New(cfg, client.Options{Scheme: bridge.Scheme})
-	if err != nil {
-		return fmt.Errorf("connecting to the cluster: %w", err)
-	}
-	keySecret, err := digestKeySecret(opts.digestKeySecret, opts.kubeconfig)
+	r, err := loadRotation(ctx, c, key, ref)
 	if err != nil {
 		return err
 	}
-	var key *digest.Key
-	if k, err := bridge.ReadDigestKey(ctx, c, keySecret); err == nil {
-		key = &k
-	} else {
-		fmt.Fprintf(stderr, "note: %v; a rotation eso-bridge did not trigger is found only through a workload it restarted\n", err)
-	}
-	r, err := loadRotation(ctx, c, key, fs.Arg(0))
-	if err != nil {
-		return err
-	}
-	if opts.output == "json" {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
+	if o.output != outputTable {
+		return printStructured(stdout, o.output, r)
 	}
 	return PrintRotation(stdout, r)
 }
 
-// loadRotation reads the rotation of "namespace/externalsecret" or
-// "namespace/kind/name".
-func loadRotation(ctx context.Context, c client.Client, key *digest.Key, object string) (*rotation.Rotation, error) {
+// loadRotation reads the rotation of an ExternalSecret or a workload.
+func loadRotation(ctx context.Context, c client.Client, key *digest.Key, ref objectRef) (*rotation.Rotation, error) {
 	kinds := workload.Served(c.RESTMapper())
 	loader := rotation.Loader{Client: c, Pods: c, Kinds: kinds, Key: key}
-	parts := strings.Split(object, "/")
-	switch len(parts) {
-	case 2:
-		return loader.ForExternalSecret(ctx, types.NamespacedName{Namespace: parts[0], Name: parts[1]})
-	case 3:
-		kind, ok := workload.Named(kinds, parts[1])
-		if !ok {
-			return nil, fmt.Errorf("%q: kind %q is not one of deployment, statefulset, daemonset, cronjob, rollout (served by this cluster)", object, parts[1])
-		}
-		return loader.ForWorkload(ctx, kind, types.NamespacedName{Namespace: parts[0], Name: parts[2]})
+	if ref.kind == "" {
+		return loader.ForExternalSecret(ctx, ref.NamespacedName)
 	}
-	return nil, fmt.Errorf("%q is neither <namespace>/<externalsecret> nor <namespace>/<kind>/<name>", object)
+	kind, ok := workload.Named(kinds, ref.kind)
+	if !ok {
+		return nil, fmt.Errorf("%s: kind %q is not one of %s (served by this cluster)", ref, ref.kind, kindNames(kinds))
+	}
+	return loader.ForWorkload(ctx, kind, ref.NamespacedName)
 }
 
 // timelineRow is one line of the table.
