@@ -10,8 +10,8 @@ import (
 )
 
 // SupportedVersions names the ESO releases eso-bridge works with, for
-// people: those that serve external-secrets.io/v1, and the one its tests run.
-const SupportedVersions = "ESO v0.20 or newer (tested with v0.20.4)"
+// people: those that serve external-secrets.io/v1, and the ones its tests run.
+const SupportedVersions = "ESO v0.17 or newer (tested with v0.17.0 and v0.20.4)"
 
 // RequireServed says, from the API groups a cluster serves, why eso-bridge
 // cannot run there: ESO is not installed, or serves no

@@ -38,6 +38,12 @@ func runToolchain(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
+	// The oldest ESO release the tests run against, built here too so that
+	// no test package builds it within its timeout.
+	oldest, err := toolchain.Build(ctx, toolchain.Options{CacheDir: opts.cacheDir, Progress: stderr, ExternalSecrets: toolchain.ExternalSecretsOldestV1})
+	if err != nil {
+		return err
+	}
 	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	for _, row := range [][2]string{
 		{"etcd " + toolchain.EtcdVersion, binaries.Etcd},
@@ -48,6 +54,7 @@ func runToolchain(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		{"kwok " + toolchain.KwokVersion, binaries.Kwok},
 		{"external-secrets " + toolchain.ExternalSecretsVersion, binaries.ExternalSecrets},
 		{"external-secrets CRDs", binaries.ExternalSecretsCRDs},
+		{"external-secrets " + toolchain.ExternalSecretsOldestV1, oldest.ExternalSecrets},
 		{"helm " + toolchain.HelmVersion, binaries.Helm},
 	} {
 		fmt.Fprintf(w, "%s\t%s\n", row[0], row[1])

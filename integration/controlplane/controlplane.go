@@ -6,6 +6,7 @@
 package controlplane
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -39,6 +40,9 @@ type Options struct {
 	// SecretsManager chooses the AWS Secrets Manager endpoint: Moto (the
 	// default) or InProcess (integration/localsm, with fault injection).
 	SecretsManager Endpoint
+	// ExternalSecrets is the ESO release to run: toolchain.ExternalSecretsVersion
+	// when empty (see toolchain.Options).
+	ExternalSecrets string
 }
 
 // Endpoint is an implementation of AWS Secrets Manager the control plane runs.
@@ -118,7 +122,7 @@ func start(ctx context.Context, opts Options) (_ *ControlPlane, err error) {
 			return nil, err
 		}
 	}
-	binaries, err := toolchain.Build(ctx, toolchain.Options{CacheDir: opts.CacheDir, Progress: opts.Progress})
+	binaries, err := toolchain.Build(ctx, toolchain.Options{CacheDir: opts.CacheDir, Progress: opts.Progress, ExternalSecrets: opts.ExternalSecrets})
 	if err != nil {
 		return nil, err
 	}
@@ -192,7 +196,7 @@ func start(ctx context.Context, opts Options) (_ *ControlPlane, err error) {
 	if err := cp.startESO(ctx); err != nil {
 		return nil, err
 	}
-	step("External Secrets Operator " + toolchain.ExternalSecretsVersion)
+	step("External Secrets Operator " + cmp.Or(opts.ExternalSecrets, toolchain.ExternalSecretsVersion))
 	return cp, nil
 }
 

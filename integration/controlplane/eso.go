@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/eso-bridge/eso-bridge/integration/toolchain"
 )
 
 // installESOCRDs installs ESO's CRD bundle of the same version as its binary
@@ -31,9 +33,15 @@ func (cp *ControlPlane) startESO(ctx context.Context) error {
 		return err
 	}
 	liveAddr := hostPort(livePort)
-	p, err := cp.start("external-secrets", cp.Binaries.ExternalSecrets, []string{
-		"--metrics-addr=127.0.0.1:0",
-		"--live-addr=" + liveAddr,
+	// ESO before v0.18 has no live endpoint: its metrics endpoint answers
+	// once its manager runs.
+	readyURL := "http://" + liveAddr + "/healthz"
+	metricsAddr, probe := "127.0.0.1:0", "--live-addr="+liveAddr
+	if cp.Binaries.ExternalSecretsVersion == toolchain.ExternalSecretsOldestV1 {
+		metricsAddr, probe, readyURL = liveAddr, "", "http://"+liveAddr+"/metrics"
+	}
+	args := []string{
+		"--metrics-addr=" + metricsAddr,
 		"--enable-leader-election=false",
 		// The flood gate holds ExternalSecrets until their store is validated;
 		// tests create both at once and want ESO's answer without that delay.
@@ -41,7 +49,11 @@ func (cp *ControlPlane) startESO(ctx context.Context) error {
 		"--concurrent=4",
 		"--loglevel=debug",
 		"--zap-time-encoding=iso8601",
-	}, []string{
+	}
+	if probe != "" {
+		args = append(args, probe)
+	}
+	p, err := cp.start("external-secrets", cp.Binaries.ExternalSecrets, args, []string{
 		"KUBECONFIG=" + cp.KubeconfigPath,
 		"AWS_SECRETSMANAGER_ENDPOINT=" + cp.SecretsManagerURL,
 		"AWS_STS_ENDPOINT=" + cp.SecretsManagerURL,
@@ -54,6 +66,6 @@ func (cp *ControlPlane) startESO(ctx context.Context) error {
 		return err
 	}
 	return waitReady(ctx, p, 2*time.Minute, "healthz", func(ctx context.Context) error {
-		return httpOK(ctx, http.DefaultClient, "http://"+liveAddr+"/healthz")
+		return httpOK(ctx, http.DefaultClient, readyURL)
 	})
 }

@@ -29,6 +29,9 @@ type component struct {
 	// helm marks the Helm CLI, built only when Options.Helm asks for it: the
 	// control plane does not need it.
 	helm bool
+	// esoRelease marks an ESO build; only the one Options.ExternalSecrets
+	// asks for is built.
+	esoRelease bool
 }
 
 // Versions pinned here must match the require lines of the wrapper modules.
@@ -44,6 +47,11 @@ const (
 	// ExternalSecretsVersion is the ESO controller version; the project's API
 	// types come from the same version.
 	ExternalSecretsVersion = "v0.20.4"
+	// ExternalSecretsOldestV1 is the oldest ESO release that serves
+	// external-secrets.io/v1 (the API the controller reads), against which
+	// the core rotation test also runs. v0.17.0 made v1 the served API;
+	// v1.x splits its API into a module the Go module proxy does not serve.
+	ExternalSecretsOldestV1 = "v0.17.0"
 	// HelmVersion is the Helm CLI the chart tests render with. Helm is built as
 	// a binary, like the control plane, so that its dependencies (newer
 	// Kubernetes libraries among them) stay out of eso-bridge's own module.
@@ -88,6 +96,16 @@ var components = []component{
 		binaries:     map[string]string{"external-secrets": "github.com/external-secrets/external-secrets"},
 		coldEstimate: 5 * time.Minute,
 		copyAssets:   copyESOCRDs,
+		esoRelease:   true,
+	},
+	{
+		name:         "eso-v0.17",
+		module:       "github.com/external-secrets/external-secrets",
+		version:      ExternalSecretsOldestV1,
+		binaries:     map[string]string{"external-secrets": "github.com/external-secrets/external-secrets"},
+		coldEstimate: 5 * time.Minute,
+		copyAssets:   copyESOCRDs,
+		esoRelease:   true,
 	},
 	{
 		name:         "helm",

@@ -39,6 +39,8 @@ type Binaries struct {
 	Kubectl               string
 	Kwok                  string
 	ExternalSecrets       string
+	// ExternalSecretsVersion is the release of ExternalSecrets.
+	ExternalSecretsVersion string
 	// ExternalSecretsCRDs is ESO's CRD bundle from the same version as its binary.
 	ExternalSecretsCRDs string
 	// KwokStages are the Stage files kwok needs to make nodes and pods Ready.
@@ -57,6 +59,9 @@ type Options struct {
 	ProgressInterval time.Duration
 	// Helm builds the Helm CLI too (Binaries.Helm), for the chart tests.
 	Helm bool
+	// ExternalSecrets is the ESO release to build: ExternalSecretsVersion
+	// when empty, or ExternalSecretsOldestV1.
+	ExternalSecrets string
 }
 
 // minFreeBytes is what a cold build needs: about 0.9 GB of binaries plus the
@@ -101,9 +106,15 @@ func Build(ctx context.Context, opts Options) (Binaries, error) {
 	}
 	defer unlock()
 
+	if opts.ExternalSecrets == "" {
+		opts.ExternalSecrets = ExternalSecretsVersion
+	}
 	dirs := map[string]string{}
 	for _, c := range components {
 		if c.helm && !opts.Helm {
+			continue
+		}
+		if c.esoRelease && c.version != opts.ExternalSecrets {
 			continue
 		}
 		dir, err := ensure(ctx, c, opts)
@@ -111,6 +122,12 @@ func Build(ctx context.Context, opts Options) (Binaries, error) {
 			return Binaries{}, fmt.Errorf("building %s %s: %w", c.name, c.version, err)
 		}
 		dirs[c.name] = dir
+		if c.esoRelease {
+			dirs["eso"] = dir
+		}
+	}
+	if dirs["eso"] == "" {
+		return Binaries{}, fmt.Errorf("no ESO release %s in the toolchain (it builds %s and %s)", opts.ExternalSecrets, ExternalSecretsVersion, ExternalSecretsOldestV1)
 	}
 	stages, err := filepath.Glob(filepath.Join(dirs["kwok"], "kwok-stages", "*.yaml"))
 	if err != nil || len(stages) == 0 {
@@ -118,16 +135,17 @@ func Build(ctx context.Context, opts Options) (Binaries, error) {
 	}
 	sort.Strings(stages)
 	return Binaries{
-		Etcd:                  filepath.Join(dirs["etcd"], "etcd"),
-		KubeAPIServer:         filepath.Join(dirs["kube"], "kube-apiserver"),
-		KubeControllerManager: filepath.Join(dirs["kube"], "kube-controller-manager"),
-		KubeScheduler:         filepath.Join(dirs["kube"], "kube-scheduler"),
-		Kubectl:               filepath.Join(dirs["kube"], "kubectl"),
-		Kwok:                  filepath.Join(dirs["kwok"], "kwok"),
-		ExternalSecrets:       filepath.Join(dirs["eso"], "external-secrets"),
-		ExternalSecretsCRDs:   filepath.Join(dirs["eso"], "external-secrets-crds.yaml"),
-		KwokStages:            stages,
-		Helm:                  helmPath(dirs),
+		Etcd:                   filepath.Join(dirs["etcd"], "etcd"),
+		KubeAPIServer:          filepath.Join(dirs["kube"], "kube-apiserver"),
+		KubeControllerManager:  filepath.Join(dirs["kube"], "kube-controller-manager"),
+		KubeScheduler:          filepath.Join(dirs["kube"], "kube-scheduler"),
+		Kubectl:                filepath.Join(dirs["kube"], "kubectl"),
+		Kwok:                   filepath.Join(dirs["kwok"], "kwok"),
+		ExternalSecrets:        filepath.Join(dirs["eso"], "external-secrets"),
+		ExternalSecretsCRDs:    filepath.Join(dirs["eso"], "external-secrets-crds.yaml"),
+		ExternalSecretsVersion: opts.ExternalSecrets,
+		KwokStages:             stages,
+		Helm:                   helmPath(dirs),
 	}, nil
 }
 
