@@ -81,6 +81,17 @@ func Ready(es *esv1.ExternalSecret) *esv1.ExternalSecretStatusCondition {
 	return nil
 }
 
+// ReadyState is es's Ready condition as the gate reads it: ready only when
+// True with reason SecretSynced; reason and message are "" before ESO
+// reported one.
+func ReadyState(es *esv1.ExternalSecret) (ready bool, reason, message string) {
+	cond := Ready(es)
+	if cond == nil {
+		return false, "", ""
+	}
+	return cond.Status == corev1.ConditionTrue && cond.Reason == esv1.ConditionReasonSecretSynced, cond.Reason, cond.Message
+}
+
 // Synced reports whether ESO's status is Ready and reflects es's latest metadata.
 func Synced(es *esv1.ExternalSecret) bool {
 	if !StatusReflectsSpec(es) {

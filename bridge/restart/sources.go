@@ -8,7 +8,6 @@ import (
 	"time"
 
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime/pkg/client"
@@ -216,10 +215,7 @@ func (g *Gatherer) listCandidates(ctx context.Context, obj ctrl.Object, used, fo
 // source reads one ExternalSecret's Secret — metadata only — and status.
 func (g *Gatherer) source(ctx context.Context, es *esv1.ExternalSecret) (gate.Source, error) {
 	s := gate.Source{ExternalSecret: es.Name, Secret: eso.TargetSecret(es), Since: es.CreationTimestamp.Time}
-	if cond := eso.Ready(es); cond != nil {
-		s.Ready = cond.Status == corev1.ConditionTrue && cond.Reason == esv1.ConditionReasonSecretSynced
-		s.Reason, s.Message = cond.Reason, cond.Message
-	}
+	s.Ready, s.Reason, s.Message = eso.ReadyState(es)
 	if g.Versions != nil {
 		s.PendingVersion = g.Versions.Pending(es)
 	}

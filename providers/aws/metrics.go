@@ -64,5 +64,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, result := range []string{EventReceived, EventHandled, EventDuplicate, EventIgnored, EventMalformed, EventFailed} {
 		m.Events.WithLabelValues(result)
 	}
+	for _, operation := range []string{"ListSecrets", "DescribeSecret", "DescribeParameters", "GetQueueAttributes", "ReceiveMessage", "DeleteMessageBatch"} {
+		for _, result := range []string{"success", "error"} {
+			m.Calls.WithLabelValues(operation, result)
+		}
+	}
 	return m
 }

@@ -232,9 +232,11 @@ func (e *explainer) workload(ctx context.Context, kind workload.Kind, obj client
 		x.Problems = append(x.Problems, fmt.Sprintf("%s names %s, which do not exist", annotations.AnnotationExternalSecrets, strings.Join(gathered.Missing, ", ")))
 	}
 	written := map[string]bool{}
+	whyOf := map[string]string{}
 	for _, c := range gathered.Candidates {
 		written[eso.TargetSecret(c.ExternalSecret)] = true
 		selected, why := optin.Why(kind.Kind(), obj.GetName(), gathered.Used, gathered.OptIn, e.Options.AutoAll, c)
+		whyOf[c.ExternalSecret.Name] = why
 		if !selected {
 			x.NotSources = append(x.NotSources, Reason{Name: c.ExternalSecret.Name, Why: why})
 		}
@@ -245,9 +247,8 @@ func (e *explainer) workload(ctx context.Context, kind workload.Kind, obj client
 		}
 	}
 	recordedDigests := annotations.ParseSourceDigests(own[annotations.AnnotationSourceDigests])
-	for i, s := range gathered.Sources {
-		_, why := optin.Why(kind.Kind(), obj.GetName(), gathered.Used, gathered.OptIn, e.Options.AutoAll,
-			optin.Candidate{ExternalSecret: gathered.Selected[i], Policy: policyOf(gathered.Selected[i])})
+	for _, s := range gathered.Sources {
+		why := whyOf[s.ExternalSecret]
 		source := SourceExplanation{ExternalSecret: s.ExternalSecret, Secret: s.Secret, Why: why, Ready: s.Ready, Reason: s.Reason,
 			Message: s.Message, StatusCurrent: s.StatusCurrent, SecretWritten: s.SecretFound, Recorded: "not recorded"}
 		source.WrittenAt = newestWrite([]gate.Source{s})
@@ -280,13 +281,6 @@ func newestWrite(sources []gate.Source) *time.Time {
 		}
 	}
 	return newest
-}
-
-// policyOf is an ExternalSecret's rollout policy; one that does not parse
-// is off, as for the controller.
-func policyOf(es *esv1.ExternalSecret) annotations.RolloutPolicy {
-	policy, _ := annotations.ParseRolloutPolicy(es.Annotations[annotations.AnnotationRollout])
-	return policy
 }
 
 // decide asks the gate, with what the workload recorded.
@@ -336,10 +330,7 @@ func (e *explainer) externalSecret(ctx context.Context, ref objectRef) (*Externa
 	}
 	x := &ExternalSecretExplanation{ExternalSecret: es.Namespace + "/" + es.Name, Secret: eso.TargetSecret(es),
 		Rollout: es.Annotations[annotations.AnnotationRollout], Restarts: []WorkloadVerdict{}}
-	if cond := eso.Ready(es); cond != nil {
-		x.Ready = cond.Status == "True" && cond.Reason == esv1.ConditionReasonSecretSynced
-		x.Reason, x.Message = cond.Reason, cond.Message
-	}
+	x.Ready, x.Reason, x.Message = eso.ReadyState(es)
 	policy, err := annotations.ParseRolloutPolicy(x.Rollout)
 	if err != nil {
 		x.Problems = append(x.Problems, fmt.Sprintf("%s: %v (taken as off)", annotations.AnnotationRollout, err))
