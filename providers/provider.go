@@ -81,8 +81,10 @@ type Change struct {
 
 // Source follows the current versions of a set of remote secrets.
 type Source interface {
-	// Watch replaces the set of refs to follow.
-	Watch(refs []Ref)
+	// Follow adds refs to the set followed and drops others, at a cost
+	// proportional to the change: it is called for every ExternalSecret
+	// reconciled, and a cluster holds thousands.
+	Follow(added, dropped []Ref)
 	// Current returns the last known current version of ref.
 	Current(ref Ref) (Version, bool)
 	// Matching returns the secrets a pattern matched in the last look.

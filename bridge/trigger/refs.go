@@ -2,6 +2,7 @@ package trigger
 
 import (
 	"context"
+	"slices"
 
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -51,13 +52,18 @@ func (t *VaultTrigger) refsFor(ctx context.Context, es *esv1.ExternalSecret) ([]
 	return t.Vault.Refs(es, spec), nil
 }
 
-// record replaces what es reads, and the set the source follows.
+// record replaces what es reads, and tells the source the refs that gained
+// their first reader or lost their last: the work is proportional to es,
+// not to every ExternalSecret followed.
 func (t *VaultTrigger) record(es types.NamespacedName, refs []providers.Ref) {
 	t.mu.Lock()
+	var added, dropped []providers.Ref
 	for _, old := range t.refsOf[es] {
 		delete(t.readers[old], es)
 		if len(t.readers[old]) == 0 {
 			delete(t.readers, old)
+			delete(t.patterns, old)
+			dropped = append(dropped, old)
 		}
 	}
 	if len(refs) == 0 {
@@ -67,14 +73,38 @@ func (t *VaultTrigger) record(es types.NamespacedName, refs []providers.Ref) {
 		for _, r := range refs {
 			if t.readers[r] == nil {
 				t.readers[r] = map[types.NamespacedName]bool{}
+				if r.IsPattern() {
+					t.patterns[r] = true
+				}
+				// Read again at once: not a change to the source.
+				if i := slices.Index(dropped, r); i >= 0 {
+					dropped = slices.Delete(dropped, i, i+1)
+				} else {
+					added = append(added, r)
+				}
 			}
 			t.readers[r][es] = true
 		}
 	}
-	all := make([]providers.Ref, 0, len(t.readers))
-	for r := range t.readers {
-		all = append(all, r)
-	}
 	t.mu.Unlock()
-	t.Vault.Watch(all)
+	if len(added) > 0 || len(dropped) > 0 {
+		t.Vault.Follow(added, dropped)
+	}
+}
+
+// readersOf returns the ExternalSecrets that read ref, by name or through a
+// pattern that matched it; t.mu must be held.
+func (t *VaultTrigger) readersOf(ref providers.Ref) []types.NamespacedName {
+	var readers []types.NamespacedName
+	for es := range t.readers[ref] {
+		readers = append(readers, es)
+	}
+	for pattern := range t.patterns {
+		if pattern.Store == ref.Store && slices.Contains(t.Vault.Matching(pattern), ref) {
+			for es := range t.readers[pattern] {
+				readers = append(readers, es)
+			}
+		}
+	}
+	return readers
 }

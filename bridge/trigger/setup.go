@@ -2,7 +2,6 @@ package trigger
 
 import (
 	"context"
-	"slices"
 	"time"
 
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
@@ -23,6 +22,7 @@ import (
 func (t *VaultTrigger) SetupWithManager(mgr ctrl.Manager) error {
 	t.refsOf = map[types.NamespacedName][]providers.Ref{}
 	t.readers = map[providers.Ref]map[types.NamespacedName]bool{}
+	t.patterns = map[providers.Ref]bool{}
 	t.moved = map[providers.Ref]bool{}
 	t.triggered = map[types.NamespacedName]time.Time{}
 	t.reconciled = map[types.NamespacedName]bool{}
@@ -46,6 +46,7 @@ func objectMeta(key types.NamespacedName) metav1.ObjectMeta {
 // move that happened while eso-bridge was not running.
 // It runs only on the leader, like the controllers.
 func (t *VaultTrigger) follow(ctx context.Context) error {
+	defer t.followNothing()
 	changes := make(chan providers.Change)
 	go func() {
 		for {
@@ -63,14 +64,7 @@ func (t *VaultTrigger) follow(ctx context.Context) error {
 						t.Detected(change.Version.ChangedAt)
 					}
 				}
-				var readers []types.NamespacedName
-				for ref, esReaders := range t.readers {
-					if ref == change.Ref || (ref.IsPattern() && slices.Contains(t.Vault.Matching(ref), change.Ref)) {
-						for es := range esReaders {
-							readers = append(readers, es)
-						}
-					}
-				}
+				readers := t.readersOf(change.Ref)
 				t.mu.Unlock()
 				for _, es := range readers {
 					t.wake <- event.GenericEvent{Object: &esv1.ExternalSecret{ObjectMeta: objectMeta(es)}}
@@ -79,4 +73,17 @@ func (t *VaultTrigger) follow(ctx context.Context) error {
 		}
 	}()
 	return t.Vault.Run(ctx, changes)
+}
+
+// followNothing drops every ref the trigger followed from the vault: a
+// trigger that stopped (the manager stopped, or rebuilt its caches for
+// other namespaces) must not leave the vault polling for it.
+func (t *VaultTrigger) followNothing() {
+	t.mu.Lock()
+	all := make([]providers.Ref, 0, len(t.readers))
+	for ref := range t.readers {
+		all = append(all, ref)
+	}
+	t.mu.Unlock()
+	t.Vault.Follow(nil, all)
 }

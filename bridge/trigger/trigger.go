@@ -46,8 +46,11 @@ type VaultTrigger struct {
 	mu      sync.Mutex
 	refsOf  map[types.NamespacedName][]providers.Ref
 	readers map[providers.Ref]map[types.NamespacedName]bool
-	moved   map[providers.Ref]bool
-	wake    chan event.GenericEvent
+	// patterns are the refs of readers that are patterns (dataFrom.find):
+	// a change is matched against them, and looked up among the rest.
+	patterns map[providers.Ref]bool
+	moved    map[providers.Ref]bool
+	wake     chan event.GenericEvent
 	// triggered holds when each ExternalSecret was last triggered, until
 	// ESO's status confirms the sync.
 	triggered map[types.NamespacedName]time.Time

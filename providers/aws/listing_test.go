@@ -59,11 +59,22 @@ func TestASweepListsWhatIsWatchedNotTheAccount(t *testing.T) {
 		t.Errorf("%d DescribeSecret calls, want 1 (the rotation's confirmation)", got)
 	}
 
-	poller.Watch(append(refs, providers.Ref{Store: store, Path: "app/"}))
+	find := providers.Ref{Store: store, Path: "app/"}
+	poller.Watch(append(refs, find))
 	before = lists()
 	poller.Cycle(context.Background(), changes)
 	if got := lists() - before; got != 10 {
 		t.Errorf("a sweep with a dataFrom.find made %d ListSecrets calls, want 10 (the whole account)", got)
+	}
+
+	// The ExternalSecrets of the find and of half the names go (deleted, or
+	// now another shard's): the sweep lists what is left.
+	poller.Follow(nil, append([]providers.Ref{find}, refs[10:]...))
+	drainChanges(changes)
+	before = lists()
+	poller.Cycle(context.Background(), changes)
+	if got := lists() - before; got != 1 {
+		t.Errorf("a sweep after dropping the find and 10 names made %d ListSecrets calls, want 1 (10 names, one filter)", got)
 	}
 }
 

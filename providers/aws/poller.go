@@ -116,24 +116,70 @@ type storeBackoff struct {
 // Watch replaces the set of refs to follow.
 func (p *Poller) Watch(refs []providers.Ref) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	before, patternsBefore := p.watched, p.patterns
-	added := false
-	p.watched = map[string]map[providers.Ref]bool{}
-	p.patterns = map[string][]providers.Ref{}
+	want := map[providers.Ref]bool{}
 	for _, ref := range refs {
+		want[ref] = true
+	}
+	var dropped []providers.Ref
+	for _, refs := range p.watched {
+		for ref := range refs {
+			if !want[ref] {
+				dropped = append(dropped, ref)
+			}
+		}
+	}
+	for _, patterns := range p.patterns {
+		for _, ref := range patterns {
+			if !want[ref] {
+				dropped = append(dropped, ref)
+			}
+		}
+	}
+	p.mu.Unlock()
+	p.Follow(refs, dropped)
+}
+
+// Follow adds refs to the set followed and drops others from it, at a cost
+// proportional to the change, not to the set: the trigger calls it for each
+// ExternalSecret it reconciles. A ref added causes a cycle soon (see Run).
+func (p *Poller) Follow(added, dropped []providers.Ref) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.watched == nil {
+		p.watched = map[string]map[providers.Ref]bool{}
+		p.patterns = map[string][]providers.Ref{}
+	}
+	for _, ref := range dropped {
 		if ref.IsPattern() {
-			added = added || !slices.Contains(patternsBefore[ref.Store], ref)
-			p.patterns[ref.Store] = append(p.patterns[ref.Store], ref)
+			p.patterns[ref.Store] = slices.DeleteFunc(p.patterns[ref.Store], func(r providers.Ref) bool { return r == ref })
+			if len(p.patterns[ref.Store]) == 0 {
+				delete(p.patterns, ref.Store)
+			}
+			continue
+		}
+		delete(p.watched[ref.Store], ref)
+		if len(p.watched[ref.Store]) == 0 {
+			delete(p.watched, ref.Store)
+		}
+	}
+	grew := false
+	for _, ref := range added {
+		if ref.IsPattern() {
+			if !slices.Contains(p.patterns[ref.Store], ref) {
+				p.patterns[ref.Store] = append(p.patterns[ref.Store], ref)
+				grew = true
+			}
 			continue
 		}
 		if p.watched[ref.Store] == nil {
 			p.watched[ref.Store] = map[providers.Ref]bool{}
 		}
-		p.watched[ref.Store][ref] = true
-		added = added || !before[ref.Store][ref]
+		if !p.watched[ref.Store][ref] {
+			p.watched[ref.Store][ref] = true
+			grew = true
+		}
 	}
-	if added {
+	if grew {
 		p.watchGeneration++
 		select {
 		case p.wakeChannel() <- struct{}{}:
