@@ -7,8 +7,12 @@ import (
 
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
 	"go.opentelemetry.io/otel/trace"
+	"k8s.io/apimachinery/pkg/api/meta"
+	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/eso-bridge/eso-bridge/bridge/annotations"
@@ -74,6 +78,13 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options, w Wiring) error 
 		if err := mgr.Add(manager.RunnableFunc(tracer.Recheck)); err != nil {
 			return err
 		}
+		watched := []client.Object{&esv1.ExternalSecret{}, eso.SecretMetadata()}
+		for _, kind := range kinds {
+			watched = append(watched, kind.New())
+		}
+		if err := onChange(ctx, mgr.GetCache(), watched, tracer.Touched); err != nil {
+			return err
+		}
 	}
 	var versions restart.PendingVersions
 	if w.Vault != nil {
@@ -130,4 +141,31 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options, w Wiring) error 
 	}
 	checker := &restart.ExternalSecretChecker{Client: mgr.GetClient(), Kinds: kinds, Scope: inScope, Recorder: w.Recorder, Metrics: m}
 	return checker.SetupWithManager(mgr)
+}
+
+// onChange tells touched the namespace of every change the cache sees of
+// objs' kinds, after the cache holds it.
+func onChange(ctx context.Context, c cache.Cache, objs []client.Object, touched func(namespace string)) error {
+	namespaceOf := func(obj any) {
+		if tombstone, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+			obj = tombstone.Obj
+		}
+		if m, err := meta.Accessor(obj); err == nil {
+			touched(m.GetNamespace())
+		}
+	}
+	for _, obj := range objs {
+		informer, err := c.GetInformer(ctx, obj)
+		if err != nil {
+			return fmt.Errorf("watching %T: %w", obj, err)
+		}
+		if _, err := informer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+			AddFunc:    namespaceOf,
+			UpdateFunc: func(_, obj any) { namespaceOf(obj) },
+			DeleteFunc: namespaceOf,
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -39,6 +39,9 @@ type Tracer struct {
 	// two workloads of one rotation that finish together may each see the
 	// other unfinished in the cache.
 	open map[openRotation]time.Time
+	// touched are the namespaces where an object changed since the last
+	// recheck: only their open rotations can have moved on.
+	touched map[string]bool
 }
 
 type openRotation struct {
@@ -62,11 +65,24 @@ const (
 // rotations with loader.
 func NewTracer(provider trace.TracerProvider, loader rotation.Loader) *Tracer {
 	return &Tracer{tracer: provider.Tracer("github.com/eso-bridge/eso-bridge"), loader: loader,
-		emitted: map[trace.SpanID]time.Time{}, open: map[openRotation]time.Time{}}
+		emitted: map[trace.SpanID]time.Time{}, open: map[openRotation]time.Time{}, touched: map[string]bool{}}
 }
 
-// Recheck looks at the open rotations again every few seconds until ctx
-// ends; it runs on the leader, like the controllers.
+// Touched records that an object a rotation is read from (an ExternalSecret,
+// a Secret, a workload) changed in namespace; the cache holds the change
+// when it calls. An open rotation is looked at again only then: it costs
+// nothing while nothing about it changes.
+func (t *Tracer) Touched(namespace string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.open) > 0 {
+		t.touched[namespace] = true
+	}
+}
+
+// Recheck looks again, every few seconds until ctx ends, at the open
+// rotations of the namespaces touched since; it runs on the leader, like the
+// controllers.
 func (t *Tracer) Recheck(ctx context.Context) error {
 	ticker := time.NewTicker(recheckEvery)
 	defer ticker.Stop()
@@ -77,14 +93,17 @@ func (t *Tracer) Recheck(ctx context.Context) error {
 		case <-ticker.C:
 		}
 		t.mu.Lock()
-		pending := make([]openRotation, 0, len(t.open))
+		var pending []openRotation
 		for key, since := range t.open {
 			if time.Since(since) > recheckFor {
 				delete(t.open, key)
 				continue
 			}
-			pending = append(pending, key)
+			if t.touched[key.namespace] {
+				pending = append(pending, key)
+			}
 		}
+		clear(t.touched)
 		t.mu.Unlock()
 		for _, key := range pending {
 			t.CloseIfFinished(ctx, key.namespace, traceparent.Root(key.trace, key.root))
@@ -115,6 +134,9 @@ func (t *Tracer) CloseIfFinished(ctx context.Context, namespace string, sc trace
 		delete(t.open, key)
 	} else if _, known := t.open[key]; !known {
 		t.open[key] = time.Now()
+		// A change made while it was read was not recorded (no rotation was
+		// open): look once more.
+		t.touched[namespace] = true
 	}
 	t.mu.Unlock()
 	if r.Finished() {
