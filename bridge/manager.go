@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"k8s.io/client-go/discovery"
@@ -24,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	"github.com/eso-bridge/eso-bridge/bridge/cachetrim"
 	"github.com/eso-bridge/eso-bridge/bridge/eso"
 	"github.com/eso-bridge/eso-bridge/bridge/events"
 	"github.com/eso-bridge/eso-bridge/bridge/tracing"
@@ -66,22 +68,55 @@ type ManagerOptions struct {
 	DigestKeySecret types.NamespacedName
 }
 
-// Run runs the controller until ctx is done.
+// Run runs the controller until ctx is done. With a namespace selector,
+// only the namespaces it matches are cached; when that set changes (a
+// namespace labelled, unlabelled or created), the caches are rebuilt: the
+// manager stops, releasing its Lease, and starts again on the new set.
 func Run(ctx context.Context, cfg *rest.Config, opts Options, mo ManagerOptions) error {
 	if err := opts.Validate(); err != nil {
 		return err
 	}
+	if mo.DigestKeySecret.Namespace == "" || mo.DigestKeySecret.Name == "" {
+		return fmt.Errorf("the digest key Secret needs a namespace and a name, got %q", mo.DigestKeySecret.String())
+	}
 	if err := requireESO(cfg); err != nil {
 		return err
 	}
-	var namespaces map[string]cache.Config
-	if len(opts.Namespaces) > 0 {
+	for {
+		namespaces, err := cachedNamespaces(ctx, cfg, opts)
+		if err != nil {
+			return err
+		}
+		if opts.NamespaceSelector != "" {
+			ctrl.Log.Info("caching the namespaces the selector matches", "selector", opts.NamespaceSelector, "namespaces", namespaces)
+		}
+		err = runManager(ctx, cfg, opts, mo, namespaces)
+		if !errors.Is(err, errNamespacesChanged) {
+			return err
+		}
+		ctrl.Log.Info("the namespaces the selector matches changed: rebuilding the caches", "selector", opts.NamespaceSelector)
+	}
+}
+
+// runManager runs one manager whose caches hold namespaces (all when nil)
+// until ctx is done or, with a namespace selector, the namespaces it
+// matches change (errNamespacesChanged).
+func runManager(ctx context.Context, cfg *rest.Config, opts Options, mo ManagerOptions, namespaces []string) error {
+	var cached map[string]cache.Config
+	if opts.NamespaceSelector != "" && len(namespaces) == 0 {
+		// No namespace matches yet: an empty set would cache them all.
+		// The controller's own namespace stands in; the scope keeps
+		// eso-bridge off it unless it matches.
+		cached = map[string]cache.Config{mo.DigestKeySecret.Namespace: {}}
+	} else if namespaces != nil {
 		// Only these namespaces are cached, not merely filtered.
-		namespaces = map[string]cache.Config{}
-		for _, ns := range opts.Namespaces {
-			namespaces[ns] = cache.Config{}
+		cached = map[string]cache.Config{}
+		for _, ns := range namespaces {
+			cached[ns] = cache.Config{}
 		}
 	}
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                        Scheme,
 		Metrics:                       metricsOptions(mo),
@@ -90,7 +125,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, mo ManagerOptions)
 		LeaderElectionID:              mo.LeaderElectionID,
 		LeaderElectionNamespace:       mo.LeaderElectionNamespace,
 		LeaderElectionReleaseOnCancel: true,
-		Cache:                         cache.Options{DefaultNamespaces: namespaces},
+		Cache:                         cacheOptions(cached),
 		// Argo Rollouts are unstructured; they are read from the cache, with
 		// its indexes, like every other kind.
 		Client: client.Options{Cache: &client.CacheOptions{Unstructured: true}},
@@ -100,6 +135,11 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, mo ManagerOptions)
 	})
 	if err != nil {
 		return fmt.Errorf("creating the manager: %w", err)
+	}
+	if opts.NamespaceSelector != "" {
+		if err := stopWhenNamespacesChange(ctx, mgr.GetCache(), opts, namespaces, stop); err != nil {
+			return err
+		}
 	}
 	clientset, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
@@ -136,7 +176,28 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, mo ManagerOptions)
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return err
 	}
-	return mgr.Start(ctx)
+	if err := mgr.Start(ctx); err != nil {
+		return err
+	}
+	if cause := context.Cause(ctx); errors.Is(cause, errNamespacesChanged) {
+		return cause
+	}
+	return nil
+}
+
+// cacheOptions caches only what the decisions read: every object trimmed
+// (package cachetrim), and of Secrets only the metadata of those ESO
+// manages — it labels every Secret it writes, whatever the creation policy,
+// and its own cache selects them by that label too. A cluster's other
+// Secrets (service-account tokens, Helm releases) are never held.
+func cacheOptions(namespaces map[string]cache.Config) cache.Options {
+	return cache.Options{
+		DefaultNamespaces: namespaces,
+		DefaultTransform:  cachetrim.Transform,
+		ByObject: map[client.Object]cache.ByObject{
+			eso.SecretMetadata(): {Label: eso.ManagedSecrets()},
+		},
+	}
 }
 
 // requireESO refuses a cluster whose ESO does not serve the API eso-bridge

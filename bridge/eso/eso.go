@@ -15,6 +15,7 @@ import (
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 )
 
 // DataHashAnnotation is the annotation ESO writes on each Secret it manages:
@@ -154,6 +155,13 @@ func StatusWrittenAfter(es *esv1.ExternalSecret, secretResourceVersion string) (
 		return false, false
 	}
 	return esRevision > secretRevision, true
+}
+
+// ManagedSecrets selects the Secrets ESO writes: it labels each of them
+// managed, whatever the ExternalSecret's creation policy, and takes a Secret
+// without the label for one it has yet to write.
+func ManagedSecrets() labels.Selector {
+	return labels.SelectorFromSet(labels.Set{esv1.LabelManaged: esv1.LabelManagedValue})
 }
 
 // SecretMetadata is an empty Secret read as metadata only: no secret data is

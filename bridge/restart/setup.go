@@ -97,7 +97,8 @@ func (r *Reconciler) secretHandler() handler.TypedEventHandler[client.Object, re
 func (r *Reconciler) workloadsForSecret(ctx context.Context, secret client.Object) []reconcile.Request {
 	requests := r.workloadsUsing(ctx, secret.GetNamespace(), index.SecretRefs, secret.GetName())
 	var writers esv1.ExternalSecretList
-	if err := r.Client.List(ctx, &writers, client.InNamespace(secret.GetNamespace()), client.MatchingFields{index.TargetSecret: secret.GetName()}); err != nil {
+	if err := r.Client.List(ctx, &writers, client.InNamespace(secret.GetNamespace()), client.MatchingFields{index.TargetSecret: secret.GetName()},
+		client.UnsafeDisableDeepCopy); err != nil {
 		log.FromContext(ctx).Error(err, "listing the ExternalSecrets writing a Secret", "secret", client.ObjectKeyFromObject(secret))
 		return requests
 	}
@@ -107,10 +108,11 @@ func (r *Reconciler) workloadsForSecret(ctx context.Context, secret client.Objec
 	return requests
 }
 
-// workloadsUsing lists the workloads of this kind whose index field holds value.
+// workloadsUsing lists the workloads of this kind whose index field holds
+// value. Only names are read: the cache's own objects, not copies.
 func (r *Reconciler) workloadsUsing(ctx context.Context, namespace, field, value string) []reconcile.Request {
 	list := r.Kind.NewList()
-	if err := r.Client.List(ctx, list, client.InNamespace(namespace), client.MatchingFields{field: value}); err != nil {
+	if err := r.Client.List(ctx, list, client.InNamespace(namespace), client.MatchingFields{field: value}, client.UnsafeDisableDeepCopy); err != nil {
 		log.FromContext(ctx).Error(err, "listing workloads by index", "kind", r.Kind.Kind(), "index", field)
 		return nil
 	}

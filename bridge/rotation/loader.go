@@ -95,9 +95,10 @@ func (l Loader) ForWorkload(ctx context.Context, kind workload.Kind, key types.N
 func (l Loader) Load(ctx context.Context, namespace string, sc trace.SpanContext) (*Rotation, error) {
 	r := &Rotation{TraceID: sc.TraceID().String(), Traceparent: traceparent.Format(sc), Namespace: namespace, Workloads: []WorkloadRollout{}}
 	// Listed once: the trace's ExternalSecret is found among them, and the
-	// sources of the consumers it did not restart.
+	// sources of the consumers it did not restart. A read model only reads:
+	// from a cache, its own objects are listed, not copies.
 	var list esv1.ExternalSecretList
-	if err := l.Client.List(ctx, &list, client.InNamespace(namespace)); err != nil {
+	if err := l.Client.List(ctx, &list, client.InNamespace(namespace), client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("listing ExternalSecrets in %s: %w", namespace, err)
 	}
 	es, secret, err := l.findExternalSecret(ctx, list.Items, sc.TraceID())
@@ -180,7 +181,7 @@ func (l Loader) loadWorkloads(ctx context.Context, r *Rotation, tid trace.TraceI
 	precise := false
 	for _, kind := range l.Kinds {
 		list := kind.NewList()
-		if err := l.Client.List(ctx, list, client.InNamespace(r.Namespace)); err != nil {
+		if err := l.Client.List(ctx, list, client.InNamespace(r.Namespace), client.UnsafeDisableDeepCopy); err != nil {
 			return nil, fmt.Errorf("listing %s in %s: %w", kind.Kind(), r.Namespace, err)
 		}
 		for _, obj := range kind.Items(list) {

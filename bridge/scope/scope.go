@@ -44,5 +44,13 @@ func (s *Scope) Allows(ctx context.Context, c client.Reader, namespace string) (
 	if err := c.Get(ctx, client.ObjectKey{Name: namespace}, &ns); err != nil {
 		return false, client.IgnoreNotFound(err)
 	}
-	return s.selector.Matches(labels.Set(ns.Labels)), nil
+	return s.Matches(&ns), nil
+}
+
+// Matches reports whether ns is in scope, as Allows does with its labels.
+func (s *Scope) Matches(ns *corev1.Namespace) bool {
+	if slices.Contains(s.exclude, ns.Name) || (len(s.include) > 0 && !slices.Contains(s.include, ns.Name)) {
+		return false
+	}
+	return s.selector.Matches(labels.Set(ns.Labels))
 }

@@ -62,3 +62,7 @@ limit must be a whole number with a binary or decimal suffix.
 {{- div (mul (atoi $digits) $scale 9) 10 -}}
 {{- end -}}
 {{- end -}}
+
+{{- define "eso-bridge.digestKeySecret" -}}
+{{- .Values.digestKeySecret | default (printf "%s-digest-key" (include "eso-bridge.fullname" .)) }}
+{{- end }}

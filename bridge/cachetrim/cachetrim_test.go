@@ -1,0 +1,122 @@
+package cachetrim
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/eso-bridge/eso-bridge/bridge/eso"
+	"github.com/eso-bridge/eso-bridge/bridge/workload"
+)
+
+// A Deployment as teams write them: probes, resources, plain env, a
+// ConfigMap volume, and three ways of reading Secrets.
+func productionDeployment() *appsv1.Deployment {
+	written := metav1.NewTime(time.Date(2026, 12, 2, 1, 0, 0, 0, time.UTC))
+	secretEnv := func(name, secret string) corev1.EnvVar {
+		return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+			LocalObjectReference: corev1.LocalObjectReference{Name: secret}, Key: "password"}}}
+	}
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: "shop",
+			Annotations: map[string]string{lastApplied: `{"kind":"Deployment","spec":"…the whole manifest…"}`, "team": "payments"},
+			ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl", Operation: metav1.ManagedFieldsOperationApply, Time: &written,
+				FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:spec":{"f:template":{}}}`)}}}},
+		Spec: appsv1.DeploymentSpec{Template: corev1.PodTemplateSpec{
+			ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{"eso-bridge.io/source-hash": "h1"}},
+			Spec: corev1.PodSpec{
+				NodeSelector: map[string]string{"pool": "general"},
+				Volumes: []corev1.Volume{
+					{Name: "tls", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "api-tls"}}},
+					{Name: "conf", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "api-conf"}}}},
+					{Name: "bundle", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
+						{ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "ca"}}},
+						{Secret: &corev1.SecretProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "api-keys"}}},
+					}}}},
+				},
+				InitContainers: []corev1.Container{{Name: "migrate", Image: "api:1", Env: []corev1.EnvVar{secretEnv("DB", "db")}}},
+				Containers: []corev1.Container{{
+					Name: "api", Image: "api:1", Args: []string{"--port", "8080"},
+					Env:            []corev1.EnvVar{{Name: "LOG", Value: "debug"}, secretEnv("TOKEN", "api-token")},
+					EnvFrom:        []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "api-conf"}}}, {SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "api-env"}}}},
+					Resources:      corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("512Mi")}},
+					ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/ready"}}},
+				}},
+			},
+		}},
+	}
+}
+
+func TestTrimmedWorkloadsUseTheSameSecretsAndPatchOnlyWhatChanged(t *testing.T) {
+	original := productionDeployment()
+	want := workload.SecretsUsedBy(&original.Spec.Template)
+	if len(want) != 5 {
+		t.Fatalf("the fixture uses %v, want 5 Secrets", want)
+	}
+	trimmed, _ := Transform(original.DeepCopy())
+	d := trimmed.(*appsv1.Deployment)
+	if got := workload.SecretsUsedBy(&d.Spec.Template); !slices.Equal(got, want) {
+		t.Errorf("after trimming the Deployment uses %v, want %v", got, want)
+	}
+	spec := d.Spec.Template.Spec
+	if c := spec.Containers[0]; c.Image != "" || c.ReadinessProbe != nil || len(c.Resources.Limits) > 0 || len(c.Env) != 1 || len(c.EnvFrom) != 1 {
+		t.Errorf("trimmed container keeps what no decision reads: %+v", c)
+	}
+	if spec.NodeSelector != nil || len(spec.Volumes) != 2 {
+		t.Errorf("trimmed pod spec keeps scheduling or non-Secret volumes: %+v", spec)
+	}
+	if _, ok := d.Annotations[lastApplied]; ok || d.Annotations["team"] != "payments" {
+		t.Errorf("annotations after trimming: %v", d.Annotations)
+	}
+	if f := d.ManagedFields; len(f) != 1 || f[0].FieldsV1 != nil || f[0].Manager != "kubectl" || f[0].Time == nil {
+		t.Errorf("managed fields after trimming: %+v", f)
+	}
+
+	// The restart patch, computed between two trimmed copies as the
+	// reconciler does, names the annotations it sets and nothing the cache
+	// dropped: the API server keeps the containers, volumes and
+	// last-applied copy as they are.
+	modified := d.DeepCopy()
+	modified.Spec.Template.Annotations["eso-bridge.io/source-hash"] = "h2"
+	data, err := client.MergeFrom(d).Data(modified)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"spec":{"template":{"metadata":{"annotations":{"eso-bridge.io/source-hash":"h2"}}}}}`; string(data) != want {
+		t.Errorf("restart patch of a trimmed Deployment = %s, want %s", data, want)
+	}
+}
+
+func TestTrimmedObjectsKeepWhenESOWrote(t *testing.T) {
+	written := metav1.NewTime(time.Date(2026, 12, 2, 1, 0, 5, 0, time.UTC))
+	es := &esv1.ExternalSecret{
+		ObjectMeta: metav1.ObjectMeta{Name: "db", ManagedFields: []metav1.ManagedFieldsEntry{{
+			Manager: "external-secrets", Operation: metav1.ManagedFieldsOperationUpdate, Subresource: "status", Time: &written,
+			FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:status":{}}`)}}}},
+		Spec: esv1.ExternalSecretSpec{Target: esv1.ExternalSecretTarget{Name: "db-secret",
+			Template: &esv1.ExternalSecretTemplate{Data: map[string]string{"dsn": "postgres://{{ .user }}@db"}}}},
+	}
+	trimmed, _ := Transform(es.DeepCopy())
+	got := trimmed.(*esv1.ExternalSecret)
+	if got.Spec.Target.Template != nil || eso.TargetSecret(got) != "db-secret" {
+		t.Errorf("trimmed ExternalSecret target: %+v", got.Spec.Target)
+	}
+	if !eso.StatusWritten(got).Equal(written.Time) {
+		t.Errorf("status written at %v after trimming, want %v", eso.StatusWritten(got), written)
+	}
+
+	secret := eso.SecretMetadata()
+	secret.ManagedFields = es.ManagedFields
+	secret.ManagedFields[0].Subresource = ""
+	trimmedSecret, _ := Transform(secret.DeepCopy())
+	if got := eso.LastWrite(trimmedSecret.(*metav1.PartialObjectMetadata)); !got.Equal(written.Time) {
+		t.Errorf("Secret last written at %v after trimming, want %v", got, written)
+	}
+}
