@@ -100,15 +100,35 @@ type child struct {
 // a loopback port.
 func startController(b *testing.B, env []string, args ...string) *child {
 	b.Helper()
+	c := launchController(b, "", env, args...)
+	c.waitMetrics(b)
+	return c
+}
+
+// launchController starts the controller and returns at once: exe is a
+// built eso-bridge binary, or "" for this test binary in modeController.
+func launchController(b *testing.B, exe string, env []string, args ...string) *child {
+	b.Helper()
 	port := freePort(b)
 	args = append([]string{"--kubeconfig", harness.ControlPlane(b).KubeconfigPath,
 		"--metrics-bind-address", port, "--health-probe-bind-address", "0", "--log-format", "text"}, args...)
-	c := startChild(b, modeController, env, args...)
+	var c *child
+	if exe == "" {
+		c = startChild(b, modeController, env, args...)
+	} else {
+		c = startProcess(b, exe, "eso-bridge", env, args...)
+	}
 	c.metrics = "http://" + port
+	return c
+}
+
+// waitMetrics waits until the controller serves its metrics.
+func (c *child) waitMetrics(b *testing.B) {
+	b.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for {
 		if _, err := c.scrape(); err == nil {
-			return c
+			return
 		}
 		if time.Now().After(deadline) {
 			b.Fatalf("the controller serves no metrics after a minute; its log:\n%s", c.tail(40))
@@ -129,18 +149,26 @@ func startChild(b *testing.B, mode string, env []string, args ...string) *child 
 	if err != nil {
 		b.Fatal(err)
 	}
-	logPath := filepath.Join(harness.ControlPlane(b).LogDir, fmt.Sprintf("bench-%s-%d.log", mode, time.Now().UnixNano()))
+	return startProcess(b, self, mode, append([]string{childModeEnv + "=" + mode}, env...), args...)
+}
+
+// startProcess runs exe with args and the extra environment env, logging
+// to a file named after name in the control plane's log folder; it is
+// stopped when the benchmark ends.
+func startProcess(b *testing.B, exe, name string, env []string, args ...string) *child {
+	b.Helper()
+	logPath := filepath.Join(harness.ControlPlane(b).LogDir, fmt.Sprintf("bench-%s-%d.log", name, time.Now().UnixNano()))
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		b.Fatal(err)
 	}
-	cmd := exec.Command(self, args...)
-	cmd.Env = append(append(os.Environ(), childModeEnv+"="+mode), env...)
+	cmd := exec.Command(exe, args...)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// The child dies with the benchmark process, whatever ends it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		b.Fatalf("starting the %s child: %v", mode, err)
+		b.Fatalf("starting the %s child: %v", name, err)
 	}
 	c := &child{cmd: cmd, done: make(chan error, 1), log: logPath}
 	go func() { c.done <- cmd.Wait(); _ = logFile.Close() }()
@@ -224,6 +252,26 @@ func (c *child) stats(b *testing.B) procStats {
 	return s
 }
 
+// anonymousRSS is the part of the child's resident set that is its own
+// memory (heap, stacks), not the pages of its binary: those are page cache,
+// shared and reclaimable, and a Go binary's init functions, spread through
+// its text, fault most of it in.
+func (c *child) anonymousRSS(b *testing.B) float64 {
+	b.Helper()
+	rollup, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", c.cmd.Process.Pid))
+	if err != nil {
+		b.Fatalf("reading the child's memory map: %v", err)
+	}
+	for _, line := range strings.Split(string(rollup), "\n") {
+		if fields := strings.Fields(line); len(fields) == 3 && fields[0] == "Anonymous:" {
+			kb, _ := strconv.ParseFloat(fields[1], 64)
+			return kb * 1024
+		}
+	}
+	b.Fatal("no Anonymous line in smaps_rollup")
+	return 0
+}
+
 // scrape reads the controller's Prometheus metrics.
 func (c *child) scrape() (map[string]*dto.MetricFamily, error) {
 	resp, err := http.Get(c.metrics + "/metrics")
@@ -237,8 +285,9 @@ func (c *child) scrape() (map[string]*dto.MetricFamily, error) {
 	return parseMetrics(resp.Body)
 }
 
-// sum adds up every series of the metric family name (a counter or gauge)
-// whose labels include the label=value pairs of where.
+// sum adds up every series of the metric family name whose labels include
+// the label=value pairs of where: a counter's or gauge's value, a
+// histogram's count of observations.
 func (c *child) sum(b *testing.B, name string, where ...string) float64 {
 	b.Helper()
 	families, err := c.scrape()
@@ -259,6 +308,8 @@ func (c *child) sum(b *testing.B, name string, where ...string) float64 {
 				total += m.GetCounter().GetValue()
 			case m.GetGauge() != nil:
 				total += m.GetGauge().GetValue()
+			case m.GetHistogram() != nil:
+				total += float64(m.GetHistogram().GetSampleCount()) // observations
 			}
 		}
 	}

@@ -43,6 +43,10 @@ type fleet struct {
 // belongs to another controller class.
 const fakeStore = "bench-not-eso"
 
+// remoteKey is the vault secret member i reads: one per member of every
+// fleet, so that a vault provider watches each fleet's keys apart.
+func (f *fleet) remoteKey(i int) string { return f.namespace + "/" + fleetName(i) }
+
 // fleetName names the i-th Secret, ExternalSecret and Deployment alike.
 func fleetName(i int) string { return fmt.Sprintf("app-%05d", i) }
 
@@ -112,7 +116,7 @@ func (f *fleet) externalSecret(i int) *esv1.ExternalSecret {
 			SecretStoreRef:  esv1.SecretStoreRef{Kind: esv1.SecretStoreKind, Name: fakeStore},
 			RefreshInterval: &metav1.Duration{Duration: time.Hour},
 			Target:          esv1.ExternalSecretTarget{Name: fleetName(i)},
-			Data:            []esv1.ExternalSecretData{{SecretKey: "value", RemoteRef: esv1.ExternalSecretDataRemoteRef{Key: fleetName(i)}}},
+			Data:            []esv1.ExternalSecretData{{SecretKey: "value", RemoteRef: esv1.ExternalSecretDataRemoteRef{Key: f.remoteKey(i)}}},
 		},
 	}
 }

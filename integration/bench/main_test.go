@@ -71,6 +71,9 @@ type Figure struct {
 	Value float64 `json:"value"`
 	// Unit is the unit of Value, e.g. "ms".
 	Unit string `json:"unit"`
+	// Measured is the start of the run that measured it: a run of some
+	// benchmarks keeps the others' figures from earlier runs in the file.
+	Measured time.Time `json:"measured"`
 }
 
 // Report is what the JSON file holds.
@@ -82,6 +85,45 @@ type Report struct {
 	Quick   bool      `json:"quick"`
 	Elapsed string    `json:"elapsed"`
 	Figures []Figure  `json:"figures"`
+	// Reloader compares the figures with Stakater Reloader's, when
+	// BenchmarkBesideReloader ran.
+	Reloader *Comparison `json:"reloader,omitempty"`
+}
+
+// Comparison sets figures beside another tool's.
+type Comparison struct {
+	// Bed says where and how the other tool's figures were measured.
+	Bed  string          `json:"bed"`
+	Rows []ComparisonRow `json:"rows"`
+}
+
+// ComparisonRow is one figure of both tools.
+type ComparisonRow struct {
+	Label     string  `json:"label"`
+	Reloader  float64 `json:"reloader"`
+	ESOBridge float64 `json:"esoBridge"`
+	// Ratio is eso-bridge's figure over Reloader's: below 1, eso-bridge
+	// needs less.
+	Ratio float64 `json:"ratio"`
+	Unit  string  `json:"unit"`
+}
+
+// compareWithReloader sets the measured figures beside reloaderFigures;
+// nil when none of them was measured.
+func compareWithReloader(measured []Figure) *Comparison {
+	var rows []ComparisonRow
+	for _, ref := range reloaderFigures {
+		for _, f := range measured {
+			if f.Benchmark+"/"+f.Name == ref.Figure {
+				rows = append(rows, ComparisonRow{Label: ref.Label, Reloader: ref.Value, ESOBridge: f.Value,
+					Ratio: float64(int(f.Value/ref.Value*100+0.5)) / 100, Unit: ref.Unit})
+			}
+		}
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	return &Comparison{Bed: reloaderBed, Rows: rows}
 }
 
 var (
@@ -122,14 +164,34 @@ func printFigures(w *os.File, jsonPath string, started time.Time) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	// The file keeps the figures of benchmarks this run did not measure:
+	// the comparison is made of all of them.
+	sorted := append([]Figure(nil), figures...)
+	for i := range sorted {
+		sorted[i].Measured = started.UTC().Truncate(time.Second)
+	}
+	if jsonPath != "" {
+		sorted = append(sorted, earlierFigures(jsonPath, sorted)...)
+	}
+	comparison := compareWithReloader(sorted)
+	if comparison != nil {
+		fmt.Fprintf(w, "\nbeside Stakater Reloader (%s)\n", comparison.Bed)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "figure\tReloader\teso-bridge\teso-bridge / Reloader\tunit\t")
+		for _, r := range comparison.Rows {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%.2f\t%s\t\n", r.Label, formatValue(r.Reloader), formatValue(r.ESOBridge), r.Ratio, r.Unit)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
 	if jsonPath == "" {
 		return nil
 	}
-	sorted := append([]Figure(nil), figures...)
 	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Benchmark < sorted[j].Benchmark })
 	data, err := json.MarshalIndent(Report{
 		Date: started.UTC().Truncate(time.Second), GoOS: runtime.GOOS, GoArch: runtime.GOARCH, CPUs: runtime.NumCPU(),
-		Quick: *quick, Elapsed: time.Since(started).Round(time.Second).String(), Figures: sorted,
+		Quick: *quick, Elapsed: time.Since(started).Round(time.Second).String(), Figures: sorted, Reloader: comparison,
 	}, "", "  ")
 	if err != nil {
 		return err
@@ -139,6 +201,33 @@ func printFigures(w *os.File, jsonPath string, started time.Time) error {
 	}
 	fmt.Fprintf(w, "figures written to %s\n", jsonPath)
 	return nil
+}
+
+// earlierFigures are the figures in the file at path, from a full run, of
+// the benchmarks that measured none of fresh.
+func earlierFigures(path string, fresh []Figure) []Figure {
+	data, err := os.ReadFile(path)
+	if err != nil || *quick {
+		return nil
+	}
+	var earlier Report
+	if json.Unmarshal(data, &earlier) != nil || earlier.Quick {
+		return nil
+	}
+	ran := map[string]bool{}
+	for _, f := range fresh {
+		ran[strings.SplitN(f.Benchmark, "/", 2)[0]] = true
+	}
+	var kept []Figure
+	for _, f := range earlier.Figures {
+		if !ran[strings.SplitN(f.Benchmark, "/", 2)[0]] {
+			if f.Measured.IsZero() {
+				f.Measured = earlier.Date
+			}
+			kept = append(kept, f)
+		}
+	}
+	return kept
 }
 
 func formatValue(v float64) string {

@@ -87,3 +87,45 @@ func drainChanges(changes chan providers.Change) {
 		}
 	}
 }
+
+// A shard of a cluster watches the secrets under its team's prefix: of an
+// account of 2,000 secrets, half under app/, watching 500 of those costs
+// the 10 pages under app/ a sweep — not the 50 calls of their names, nor the
+// account's 20 pages — and a rotation among them is still found.
+func TestASweepListsUnderTheWatchedPrefixes(t *testing.T) {
+	server, ids, url := identityBed(t)
+	client := clientAs(url, ownKey)
+	for _, team := range []string{"app", "other"} {
+		for i := range 1000 {
+			name := fmt.Sprintf("%s/%04d", team, i)
+			if _, err := client.CreateSecret(t.Context(), &secretsmanager.CreateSecretInput{Name: &name, SecretString: sdkaws.String("v1")}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	store := awsprovider.Store{Region: "us-east-1"}.ID()
+	var refs []providers.Ref
+	for i := range 500 {
+		refs = append(refs, providers.Ref{Store: store, Key: fmt.Sprintf("app/%04d", i*2)})
+	}
+	poller := &awsprovider.Poller{Clients: ids.Client, Log: logr.Discard()}
+	poller.Watch(refs)
+	changes := make(chan providers.Change, 3000)
+	lists := func() int { return server.Calls()["ListSecrets"] }
+	poller.Cycle(context.Background(), changes) // counts the account: 20 pages
+
+	rotated := refs[123]
+	out, err := client.PutSecretValue(t.Context(), &secretsmanager.PutSecretValueInput{SecretId: &rotated.Key, SecretString: sdkaws.String("v2")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	drainChanges(changes)
+	before := lists()
+	poller.Cycle(context.Background(), changes)
+	if got := lists() - before; got != 10 {
+		t.Errorf("a sweep of 500 names under app/ made %d ListSecrets calls, want 10 (the 1,000 secrets under app/)", got)
+	}
+	if v, _ := poller.Current(rotated); v.ID != sdkaws.ToString(out.VersionId) {
+		t.Errorf("the prefix sweep sees %s at %q, want the rotated version %q", rotated.Key, v.ID, sdkaws.ToString(out.VersionId))
+	}
+}

@@ -79,6 +79,10 @@ type Poller struct {
 	// listedCount is the number of secrets in each store's last full
 	// listing: it prices a full listing against filtered ones.
 	listedCount map[string]int
+	// listedUnder is the number of secrets under each name prefix (the
+	// name up to its first '/') of each store, by the last listing that
+	// saw them all.
+	listedUnder map[string]map[string]int
 	current     map[providers.Ref]providers.Version
 	clients     map[string]API
 	// parameterClients are the clients of Parameter Store stores.

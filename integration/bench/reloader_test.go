@@ -1,0 +1,167 @@
+package bench_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eso-bridge/eso-bridge/integration/harness"
+)
+
+// reference is one figure of another tool, quoted with the bed it was
+// measured on, beside the benchmark figure that measures the same.
+type reference struct {
+	// Label says what is measured, as the README's table says it.
+	Label string `json:"label"`
+	// Figure names the benchmark figure, "Benchmark/figure".
+	Figure string  `json:"figure"`
+	Value  float64 `json:"reloader"`
+	Unit   string  `json:"unit"`
+}
+
+// reloaderBed is where the Reloader figures were measured.
+const reloaderBed = "Stakater Reloader at its newest commit, run with --auto-reload-all, side by side with eso-bridge on one local control plane " +
+	"(etcd 3.6.16, kube-apiserver 1.34.4, 2 cores; ESO's writes made identically for both; 150 changes per latency figure; memory the median of two runs). " +
+	"Reloader's code is not served by the module proxy here: its figures are quoted from issue 17, not measured again."
+
+// reloaderFigures are Reloader's figures on BenchmarkBesideReloader's shape.
+var reloaderFigures = []reference{
+	{"resident memory, idle", "BesideReloader/RSS idle", 40.7, "MiB"},
+	{"resident memory, 2,000 Secrets × 1 KiB, each with its ExternalSecret and a Deployment", "BesideReloader/RSS 1KiB", 56.2, "MiB"},
+	{"resident memory, 2,000 × 64 KiB", "BesideReloader/RSS 64KiB", 223.6, "MiB"},
+	{"start → first reaction, 2,000 × 1 KiB", "BesideReloader/start to first reaction", 0.65, "s"},
+	{"Secret write → pod template patched, writes 0.2 s apart, p50", "BesideReloader/write→patch spaced p50", 12.6, "ms"},
+	{"the same, p99", "BesideReloader/write→patch spaced p99", 96.7, "ms"},
+	{"back to back, p50", "BesideReloader/write→patch back to back p50", 95.8, "ms"},
+	{"controller CPU per change", "BesideReloader/CPU per change", 9.0, "ms"},
+	{"binary size", "BesideReloader/binary size", 68.9, "MiB"},
+	{"Go modules linked", "BesideReloader/Go modules linked", 65, "modules"},
+}
+
+// BenchmarkBesideReloader measures eso-bridge on the shape Reloader was
+// measured on (reloaderFigures): 2,000 ESO-managed Secrets, each with its
+// ExternalSecret and one Deployment that reads it, of 1 KiB and of 64 KiB;
+// idle memory; changes written 0.2 s apart and back to back, timed from the
+// Secret write and from ESO's status write; the reaction to a change made
+// as the controller starts. The controller is the release binary, built as
+// the Dockerfile builds it, run as its own process with --settle 0 (the
+// settle window, 2 s by default, adds to the latency by design).
+func BenchmarkBesideReloader(b *testing.B) {
+	n, changes := size(2000, 20), size(150, 10)
+	exe := releaseBinary(b)
+	args := func(ns string) []string {
+		return append([]string{"--namespaces", ns, "--settle", "0s", "--aws-poll-interval", "0"}, unlimited...)
+	}
+
+	idle := launchController(b, exe, nil, args(harness.Namespace(b))...)
+	idle.waitLog(b, "Starting workers", time.Minute)
+	report(b, "RSS idle", medianRSS(b, idle)/(1<<20), "MiB")
+	report(b, "anonymous RSS idle", idle.anonymousRSS(b)/(1<<20), "MiB")
+	idleAnonymous := idle.anonymousRSS(b)
+	idle.stop()
+
+	for _, kib := range []int{1, 64} {
+		ns := harness.Namespace(b)
+		f := newFleet(b, ns, n, kib<<10, true)
+		// A first run adopts the fleet; the measured run knows it.
+		adopting := launchController(b, exe, nil, args(ns)...)
+		waitAdopted(b, f)
+		adopting.stop()
+
+		restarts := watchRestarts(b, ns)
+		first := restarts.next(fleetName(0))
+		started := time.Now()
+		c := launchController(b, exe, nil, args(ns)...)
+		if err := f.rotate(context.Background(), 0); err != nil {
+			b.Fatal(err)
+		}
+		reacted := await(b, first, "the first reaction", 5*time.Minute)
+		c.waitMetrics(b)
+		c.waitLog(b, "Starting workers", time.Minute)
+		report(b, fmt.Sprintf("RSS %dKiB", kib), medianRSS(b, c)/(1<<20), "MiB")
+		anonymous := c.anonymousRSS(b)
+		report(b, fmt.Sprintf("anonymous RSS %dKiB", kib), anonymous/(1<<20), "MiB")
+		// What one ExternalSecret, its Secret and its Deployment cost.
+		report(b, fmt.Sprintf("anonymous RSS per member %dKiB", kib), (anonymous-idleAnonymous)/float64(n)/(1<<10), "KiB")
+		if kib != 1 {
+			c.stop()
+			continue
+		}
+		report(b, "start to first reaction", reacted.Sub(started).Seconds(), "s")
+		before := c.stats(b)
+		fromWrite, fromStatus := timedChanges(b, f, restarts, 1, changes, 200*time.Millisecond)
+		reportLatencies(b, "write→patch spaced", fromWrite)
+		reportLatencies(b, "status→patch spaced", fromStatus)
+		fromWrite, fromStatus = timedChanges(b, f, restarts, 1+changes, changes, 0)
+		reportLatencies(b, "write→patch back to back", fromWrite)
+		reportLatencies(b, "status→patch back to back", fromStatus)
+		time.Sleep(2 * time.Second) // the Events and rollout checks that follow a patch
+		report(b, "CPU per change", float64(c.stats(b).CPU-before.CPU)/float64(time.Millisecond)/float64(2*changes), "ms")
+		c.stop()
+	}
+}
+
+// timedChanges rotates count members of the fleet from the first-th on, a
+// change every spacing (0: each as soon as the last was written), and
+// returns each one's latency to its patch from the Secret write and from
+// ESO's status write.
+func timedChanges(b *testing.B, f *fleet, restarts *changes, first, count int, spacing time.Duration) (fromWrite, fromStatus []time.Duration) {
+	b.Helper()
+	type change struct {
+		patched         <-chan time.Time
+		written, status time.Time
+		name            string
+	}
+	var made []change
+	next := time.Now()
+	for r := range count {
+		i := ((first + r) * 7919) % f.n // spread over the fleet, each member once
+		time.Sleep(time.Until(next))
+		ch := change{patched: restarts.next(fleetName(i)), written: time.Now(), name: fleetName(i)}
+		if err := f.rotate(context.Background(), i); err != nil {
+			b.Fatal(err)
+		}
+		ch.status = time.Now()
+		made = append(made, ch)
+		next = ch.written.Add(spacing)
+	}
+	for _, ch := range made {
+		patched := await(b, ch.patched, "the restart of "+ch.name, time.Minute)
+		fromWrite, fromStatus = append(fromWrite, patched.Sub(ch.written)), append(fromStatus, patched.Sub(ch.status))
+	}
+	return fromWrite, fromStatus
+}
+
+// releaseBinary builds cmd/eso-bridge as the Dockerfile does (static,
+// stripped) and reports its size and the Go modules it links.
+func releaseBinary(b *testing.B) string {
+	b.Helper()
+	exe := filepath.Join(b.TempDir(), "eso-bridge")
+	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", exe, "github.com/eso-bridge/eso-bridge/cmd/eso-bridge")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("building the release binary: %v\n%s", err, out)
+	}
+	info, err := os.Stat(exe)
+	if err != nil {
+		b.Fatal(err)
+	}
+	report(b, "binary size", float64(info.Size())/(1<<20), "MiB")
+	out, err := exec.Command("go", "version", "-m", exe).Output()
+	if err != nil {
+		b.Fatalf("go version -m: %v", err)
+	}
+	modules := 0
+	for _, line := range strings.Split(string(out), "\n") {
+		if fields := strings.Fields(line); len(fields) > 0 && fields[0] == "dep" {
+			modules++
+		}
+	}
+	report(b, "Go modules linked", float64(modules), "modules")
+	return exe
+}
