@@ -52,9 +52,6 @@ func readDigestKey(ctx context.Context, c client.Reader, name types.NamespacedNa
 // race to create it; the loser reads the winner's. It also returns when
 // the key was made: when eso-bridge was installed.
 func loadDigestKey(ctx context.Context, reader client.Reader, writer client.Writer, name types.NamespacedName) (digest.Key, time.Time, error) {
-	if name.Namespace == "" || name.Name == "" {
-		return digest.Key{}, time.Time{}, fmt.Errorf("the digest key Secret needs a namespace and a name, got %q", name.String())
-	}
 	for {
 		key, made, err := readDigestKey(ctx, reader, name)
 		if !apierrors.IsNotFound(err) {

@@ -28,6 +28,7 @@ import (
 	"github.com/eso-bridge/eso-bridge/bridge/cachetrim"
 	"github.com/eso-bridge/eso-bridge/bridge/eso"
 	"github.com/eso-bridge/eso-bridge/bridge/events"
+	"github.com/eso-bridge/eso-bridge/bridge/scope"
 	"github.com/eso-bridge/eso-bridge/bridge/tracing"
 	"github.com/eso-bridge/eso-bridge/providers"
 )
@@ -76,21 +77,27 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, mo ManagerOptions)
 	if err := opts.Validate(); err != nil {
 		return err
 	}
+	// Checked before any cache is made: with no namespace matching the
+	// selector, the key's namespace stands in for the set to cache.
 	if mo.DigestKeySecret.Namespace == "" || mo.DigestKeySecret.Name == "" {
 		return fmt.Errorf("the digest key Secret needs a namespace and a name, got %q", mo.DigestKeySecret.String())
 	}
 	if err := requireESO(cfg); err != nil {
 		return err
 	}
+	inScope, err := scope.New(opts.Namespaces, opts.ExcludeNamespaces, opts.NamespaceSelector)
+	if err != nil {
+		return err
+	}
 	for {
-		namespaces, err := cachedNamespaces(ctx, cfg, opts)
+		namespaces, err := cachedNamespaces(ctx, cfg, opts, inScope)
 		if err != nil {
 			return err
 		}
 		if opts.NamespaceSelector != "" {
 			ctrl.Log.Info("caching the namespaces the selector matches", "selector", opts.NamespaceSelector, "namespaces", namespaces)
 		}
-		err = runManager(ctx, cfg, opts, mo, namespaces)
+		err = runManager(ctx, cfg, opts, mo, inScope, namespaces)
 		if !errors.Is(err, errNamespacesChanged) {
 			return err
 		}
@@ -101,7 +108,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options, mo ManagerOptions)
 // runManager runs one manager whose caches hold namespaces (all when nil)
 // until ctx is done or, with a namespace selector, the namespaces it
 // matches change (errNamespacesChanged).
-func runManager(ctx context.Context, cfg *rest.Config, opts Options, mo ManagerOptions, namespaces []string) error {
+func runManager(ctx context.Context, cfg *rest.Config, opts Options, mo ManagerOptions, inScope *scope.Scope, namespaces []string) error {
 	var cached map[string]cache.Config
 	if opts.NamespaceSelector != "" && len(namespaces) == 0 {
 		// No namespace matches yet: an empty set would cache them all.
@@ -137,7 +144,7 @@ func runManager(ctx context.Context, cfg *rest.Config, opts Options, mo ManagerO
 		return fmt.Errorf("creating the manager: %w", err)
 	}
 	if opts.NamespaceSelector != "" {
-		if err := stopWhenNamespacesChange(ctx, mgr.GetCache(), opts, namespaces, stop); err != nil {
+		if err := stopWhenNamespacesChange(ctx, mgr.GetCache(), inScope, namespaces, stop); err != nil {
 			return err
 		}
 	}

@@ -24,16 +24,12 @@ var errNamespacesChanged = errors.New("the namespaces the selector matches chang
 // list, if any, narrows them). nil means all. A shard — an installation
 // with its own selector and Lease — then holds and polls for its own
 // namespaces only.
-func cachedNamespaces(ctx context.Context, cfg *rest.Config, opts Options) ([]string, error) {
+func cachedNamespaces(ctx context.Context, cfg *rest.Config, opts Options, inScope *scope.Scope) ([]string, error) {
 	if opts.NamespaceSelector == "" {
 		if len(opts.Namespaces) == 0 {
 			return nil, nil
 		}
 		return opts.Namespaces, nil
-	}
-	inScope, err := scope.New(opts.Namespaces, opts.ExcludeNamespaces, opts.NamespaceSelector)
-	if err != nil {
-		return nil, err
 	}
 	c, err := client.New(cfg, client.Options{Scheme: Scheme})
 	if err != nil {
@@ -57,11 +53,7 @@ func cachedNamespaces(ctx context.Context, cfg *rest.Config, opts Options) ([]st
 // errNamespacesChanged) once a namespace enters or leaves the scope that
 // matched exactly matched. A namespace deleted needs no new cache: its
 // objects leave the cache with it.
-func stopWhenNamespacesChange(ctx context.Context, c cache.Cache, opts Options, matched []string, stop context.CancelCauseFunc) error {
-	inScope, err := scope.New(opts.Namespaces, opts.ExcludeNamespaces, opts.NamespaceSelector)
-	if err != nil {
-		return err
-	}
+func stopWhenNamespacesChange(ctx context.Context, c cache.Cache, inScope *scope.Scope, matched []string, stop context.CancelCauseFunc) error {
 	informer, err := c.GetInformer(ctx, &corev1.Namespace{})
 	if err != nil {
 		return fmt.Errorf("watching namespaces: %w", err)
