@@ -53,6 +53,8 @@ type ManagerOptions struct {
 	MetricsSecure bool
 	// HealthAddr serves /healthz and /readyz; "" or "0" turns it off.
 	HealthAddr string
+	// PprofAddr serves Go's /debug/pprof/ profiles; "" or "0" turns it off.
+	PprofAddr string
 	// LeaderElection makes only one replica work; the others wait on a Lease.
 	LeaderElection          bool
 	LeaderElectionID        string
@@ -128,6 +130,7 @@ func runManager(ctx context.Context, cfg *rest.Config, opts Options, mo ManagerO
 		Scheme:                        Scheme,
 		Metrics:                       metricsOptions(mo),
 		HealthProbeBindAddress:        mo.HealthAddr,
+		PprofBindAddress:              mo.PprofAddr,
 		LeaderElection:                mo.LeaderElection,
 		LeaderElectionID:              mo.LeaderElectionID,
 		LeaderElectionNamespace:       mo.LeaderElectionNamespace,

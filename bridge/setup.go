@@ -74,13 +74,13 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options, w Wiring) error 
 	var tracer *tracing.Tracer
 	if w.TracerProvider != nil {
 		// Pods are read live, never cached: a cluster's pods are many.
-		tracer = tracing.NewTracer(w.TracerProvider, rotation.Loader{Client: mgr.GetClient(), Pods: mgr.GetAPIReader(), Kinds: kinds, Key: &w.Key})
+		tracer = tracing.NewTracer(w.TracerProvider, rotation.Loader{Client: mgr.GetClient(), Indexed: true, Pods: mgr.GetAPIReader(), Kinds: kinds, Key: &w.Key})
 		if err := mgr.Add(manager.RunnableFunc(tracer.Recheck)); err != nil {
 			return err
 		}
-		watched := []client.Object{&esv1.ExternalSecret{}, eso.SecretMetadata()}
+		watched := map[string]client.Object{"ExternalSecret": &esv1.ExternalSecret{}, "Secret": eso.SecretMetadata()}
 		for _, kind := range kinds {
-			watched = append(watched, kind.New())
+			watched[kind.Kind()] = kind.New()
 		}
 		if err := onChange(ctx, mgr.GetCache(), watched, tracer.Touched); err != nil {
 			return err
@@ -143,26 +143,26 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options, w Wiring) error 
 	return checker.SetupWithManager(mgr)
 }
 
-// onChange tells touched the namespace of every change the cache sees of
-// objs' kinds, after the cache holds it.
-func onChange(ctx context.Context, c cache.Cache, objs []client.Object, touched func(namespace string)) error {
-	namespaceOf := func(obj any) {
-		if tombstone, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
-			obj = tombstone.Obj
+// onChange tells touched of every change the cache sees of objs (by kind),
+// after the cache holds it.
+func onChange(ctx context.Context, c cache.Cache, objs map[string]client.Object, touched func(kind, namespace, name string)) error {
+	for kind, obj := range objs {
+		changed := func(obj any) {
+			if tombstone, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+				obj = tombstone.Obj
+			}
+			if m, err := meta.Accessor(obj); err == nil {
+				touched(kind, m.GetNamespace(), m.GetName())
+			}
 		}
-		if m, err := meta.Accessor(obj); err == nil {
-			touched(m.GetNamespace())
-		}
-	}
-	for _, obj := range objs {
 		informer, err := c.GetInformer(ctx, obj)
 		if err != nil {
-			return fmt.Errorf("watching %T: %w", obj, err)
+			return fmt.Errorf("watching %s: %w", kind, err)
 		}
 		if _, err := informer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-			AddFunc:    namespaceOf,
-			UpdateFunc: func(_, obj any) { namespaceOf(obj) },
-			DeleteFunc: namespaceOf,
+			AddFunc:    changed,
+			UpdateFunc: func(_, obj any) { changed(obj) },
+			DeleteFunc: changed,
 		}); err != nil {
 			return err
 		}

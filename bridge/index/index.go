@@ -27,53 +27,69 @@ const (
 	// TargetSecret on an ExternalSecret: the Secret it writes.
 	TargetSecret = "eso-bridge.io/target-secret"
 	// TraceID on an ExternalSecret: the trace ID of the rotation
-	// eso-bridge last triggered on it.
+	// eso-bridge last triggered on it. On a workload: the trace ID of the
+	// rotation its pod template was last restarted for.
 	TraceID = "eso-bridge.io/trace-id"
 	// RolloutWorkloads on an ExternalSecret: the workloads its rollout
 	// annotation names, as "kind/name" (lower-case kind).
 	RolloutWorkloads = "eso-bridge.io/rollout-workloads"
 )
 
-// Setup registers the indexes on the manager's cache, for kinds.
-func Setup(ctx context.Context, mgr ctrl.Manager, kinds []workload.Kind) error {
-	indexer := mgr.GetFieldIndexer()
-	for _, kind := range kinds {
-		if err := indexer.IndexField(ctx, kind.New(), SecretRefs, func(obj client.Object) []string {
-			return workload.SecretsUsedBy(kind.PodTemplate(obj))
-		}); err != nil {
-			return fmt.Errorf("indexing %s by Secret: %w", kind.Kind(), err)
-		}
-		if err := indexer.IndexField(ctx, kind.New(), FollowedExternalSecrets, func(obj client.Object) []string {
-			// An unparsable list indexes nothing; the reconciler reports it.
-			names, _ := annotations.ParseNameList(obj.GetAnnotations()[annotations.AnnotationExternalSecrets])
-			return names
-		}); err != nil {
-			return fmt.Errorf("indexing %s by followed ExternalSecret: %w", kind.Kind(), err)
-		}
-	}
-	if err := indexer.IndexField(ctx, &esv1.ExternalSecret{}, TargetSecret, func(obj client.Object) []string {
-		return []string{eso.TargetSecret(obj.(*esv1.ExternalSecret))}
-	}); err != nil {
-		return fmt.Errorf("indexing ExternalSecrets by target Secret: %w", err)
-	}
-	if err := indexer.IndexField(ctx, &esv1.ExternalSecret{}, RolloutWorkloads, func(obj client.Object) []string {
+// ExternalSecretFields are the values each ExternalSecret index gives an
+// ExternalSecret. A reader without the cache (the CLI) filters a listing
+// with them, so that both find the same objects.
+var ExternalSecretFields = map[string]func(*esv1.ExternalSecret) []string{
+	TargetSecret: func(es *esv1.ExternalSecret) []string { return []string{eso.TargetSecret(es)} },
+	RolloutWorkloads: func(es *esv1.ExternalSecret) []string {
 		// An unparsable policy indexes nothing; the checker reports it.
-		policy, _ := annotations.ParseRolloutPolicy(obj.GetAnnotations()[annotations.AnnotationRollout])
+		policy, _ := annotations.ParseRolloutPolicy(es.Annotations[annotations.AnnotationRollout])
 		keys := make([]string, 0, len(policy.Workloads))
 		for _, w := range policy.Workloads {
 			keys = append(keys, workload.Key(w.Kind, w.Name))
 		}
 		return keys
-	}); err != nil {
-		return fmt.Errorf("indexing ExternalSecrets by named workload: %w", err)
+	},
+	TraceID: func(es *esv1.ExternalSecret) []string { return traceIDOf(es.Annotations) },
+}
+
+// WorkloadFields are the values each workload index gives an object of
+// kind; see ExternalSecretFields.
+func WorkloadFields(kind workload.Kind) map[string]func(client.Object) []string {
+	return map[string]func(client.Object) []string{
+		SecretRefs: func(obj client.Object) []string { return workload.SecretsUsedBy(kind.PodTemplate(obj)) },
+		FollowedExternalSecrets: func(obj client.Object) []string {
+			// An unparsable list indexes nothing; the reconciler reports it.
+			names, _ := annotations.ParseNameList(obj.GetAnnotations()[annotations.AnnotationExternalSecrets])
+			return names
+		},
+		TraceID: func(obj client.Object) []string { return traceIDOf(kind.PodTemplate(obj).Annotations) },
 	}
-	if err := indexer.IndexField(ctx, &esv1.ExternalSecret{}, TraceID, func(obj client.Object) []string {
-		if sc := traceparent.Parse(obj.GetAnnotations()[annotations.AnnotationTraceparent]); sc.IsValid() {
-			return []string{sc.TraceID().String()}
+}
+
+// traceIDOf is the trace ID of the traceparent among annotations, if any.
+func traceIDOf(annots map[string]string) []string {
+	if sc := traceparent.Parse(annots[annotations.AnnotationTraceparent]); sc.IsValid() {
+		return []string{sc.TraceID().String()}
+	}
+	return nil
+}
+
+// Setup registers the indexes on the manager's cache, for kinds.
+func Setup(ctx context.Context, mgr ctrl.Manager, kinds []workload.Kind) error {
+	indexer := mgr.GetFieldIndexer()
+	for _, kind := range kinds {
+		for field, values := range WorkloadFields(kind) {
+			if err := indexer.IndexField(ctx, kind.New(), field, values); err != nil {
+				return fmt.Errorf("indexing %s by %s: %w", kind.Kind(), field, err)
+			}
 		}
-		return nil
-	}); err != nil {
-		return fmt.Errorf("indexing ExternalSecrets by trace: %w", err)
+	}
+	for field, values := range ExternalSecretFields {
+		if err := indexer.IndexField(ctx, &esv1.ExternalSecret{}, field, func(obj client.Object) []string {
+			return values(obj.(*esv1.ExternalSecret))
+		}); err != nil {
+			return fmt.Errorf("indexing ExternalSecrets by %s: %w", field, err)
+		}
 	}
 	return nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/eso-bridge/eso-bridge/bridge/digest"
 	"github.com/eso-bridge/eso-bridge/bridge/eso"
 	"github.com/eso-bridge/eso-bridge/bridge/events"
+	"github.com/eso-bridge/eso-bridge/bridge/index"
 	"github.com/eso-bridge/eso-bridge/bridge/traceparent"
 	"github.com/eso-bridge/eso-bridge/bridge/workload"
 )
@@ -37,6 +38,10 @@ type Loader struct {
 	// nil when the reader cannot read it: only triggered rotations are
 	// found then.
 	Key *digest.Key
+	// Indexed says Client is the controller's cache, with the field indexes
+	// of package index: a rotation is then found by lookups, at a cost
+	// independent of the size of its namespace.
+	Indexed bool
 	// fresh are objects just written, newer than what Client may return
 	// (the controller's cache lags its own writes).
 	fresh []client.Object
@@ -75,7 +80,7 @@ func (l Loader) ForExternalSecret(ctx context.Context, key types.NamespacedName)
 		}
 		return nil, fmt.Errorf("ExternalSecret %s has no rotation yet: eso-bridge has not triggered it and ESO has not written its Secret", key)
 	}
-	return l.Load(ctx, key.Namespace, sc)
+	return l.load(ctx, key.Namespace, sc, es)
 }
 
 // ForWorkload loads the rotation a workload was last restarted for.
@@ -93,52 +98,143 @@ func (l Loader) ForWorkload(ctx context.Context, kind workload.Kind, key types.N
 
 // Load reads the rotation whose trace is sc in namespace.
 func (l Loader) Load(ctx context.Context, namespace string, sc trace.SpanContext) (*Rotation, error) {
+	return l.load(ctx, namespace, sc, nil)
+}
+
+// load reads the rotation of sc; hint, when known, is the ExternalSecret
+// whose Secret's write may have begun it.
+func (l Loader) load(ctx context.Context, namespace string, sc trace.SpanContext, hint *esv1.ExternalSecret) (*Rotation, error) {
 	r := &Rotation{TraceID: sc.TraceID().String(), Traceparent: traceparent.Format(sc), Namespace: namespace, Workloads: []WorkloadRollout{}}
-	// Listed once: the trace's ExternalSecret is found among them, and the
-	// sources of the consumers it did not restart. A read model only reads:
-	// from a cache, its own objects are listed, not copies.
-	var list esv1.ExternalSecretList
-	if err := l.Client.List(ctx, &list, client.InNamespace(namespace), client.UnsafeDisableDeepCopy); err != nil {
-		return nil, fmt.Errorf("listing ExternalSecrets in %s: %w", namespace, err)
+	f := l.lookupIn(namespace)
+	restarted, err := f.restartedFor(ctx, r.TraceID)
+	if err != nil {
+		return nil, err
 	}
-	es, secret, err := l.findExternalSecret(ctx, list.Items, sc.TraceID())
+	es, secret, err := f.findExternalSecret(ctx, sc.TraceID(), hint, restarted)
 	if err != nil {
 		return nil, err
 	}
 	if es != nil {
 		r.fillExternalSecret(es, secret)
+		r.reads = append(r.reads, workload.Key("ExternalSecret", es.Name), workload.Key("Secret", eso.TargetSecret(es)))
 	}
-	consumers, err := l.loadWorkloads(ctx, r, sc.TraceID(), es, list.Items)
+	if err := f.addRollouts(ctx, r, restarted); err != nil {
+		return nil, err
+	}
+	others, err := f.otherConsumers(ctx, r, es)
 	if err != nil {
 		return nil, err
 	}
+	if es == nil {
+		r.reads = nil // see ReadFrom
+	}
 	r.orderStages()
-	r.explainWaiting(es, secret, consumers)
+	r.explainWaiting(es, secret, others)
 	return r, nil
 }
 
-// findExternalSecret finds the ExternalSecret of a trace among items: the
-// one whose trigger carries it, or, when the key is known, the one whose
-// Secret's write derives it.
-func (l Loader) findExternalSecret(ctx context.Context, items []esv1.ExternalSecret, tid trace.TraceID) (*esv1.ExternalSecret, *metav1.PartialObjectMetadata, error) {
-	if es := traceparent.TriggeredBy(items, tid); es != nil {
-		secret, err := l.secret(ctx, es)
-		return es, secret, err
+// kindObject is a workload and its kind.
+type kindObject struct {
+	kind workload.Kind
+	obj  client.Object
+}
+
+// restartedFor returns the workloads whose pod template was last restarted
+// for the trace tid.
+func (f *lookup) restartedFor(ctx context.Context, tid string) ([]kindObject, error) {
+	var restarted []kindObject
+	for _, kind := range f.Kinds {
+		objs, err := f.workloads(ctx, kind, index.TraceID, tid)
+		if err != nil {
+			return nil, err
+		}
+		for _, obj := range objs {
+			restarted = append(restarted, kindObject{kind, obj})
+		}
 	}
-	if l.Key == nil {
+	return restarted, nil
+}
+
+// findExternalSecret finds the ExternalSecret of trace tid: the one whose
+// trigger carries it, or, when the key is known, the one whose Secret's
+// write derives it — hint, or one of the sources of the restarted workloads.
+func (f *lookup) findExternalSecret(ctx context.Context, tid trace.TraceID, hint *esv1.ExternalSecret, restarted []kindObject) (*esv1.ExternalSecret, *metav1.PartialObjectMetadata, error) {
+	triggered, err := f.externalSecrets(ctx, index.TraceID, tid.String())
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(triggered) > 0 {
+		secret, err := f.secret(ctx, triggered[0])
+		return triggered[0], secret, err
+	}
+	if f.Key == nil {
 		return nil, nil, nil
 	}
-	for i := range items {
-		es := &items[i]
-		secret, err := l.secret(ctx, es)
+	candidates, err := f.sourcesOf(ctx, restarted)
+	if err != nil {
+		return nil, nil, err
+	}
+	if hint != nil {
+		candidates = append([]*esv1.ExternalSecret{hint}, candidates...)
+	}
+	if !f.Indexed {
+		// A live reader has listed the namespace already: an ExternalSecret
+		// no restarted workload names (deleted since, say) is found too.
+		all, err := f.everyExternalSecret(ctx)
 		if err != nil {
 			return nil, nil, err
 		}
-		if traceparent.OfSecretWrite(*l.Key, es, secret).TraceID() == tid {
+		candidates = append(candidates, all...)
+	}
+	for _, es := range candidates {
+		secret, err := f.secret(ctx, es)
+		if err != nil {
+			return nil, nil, err
+		}
+		if traceparent.OfSecretWrite(*f.Key, es, secret).TraceID() == tid {
 			return es, secret, nil
 		}
 	}
 	return nil, nil, nil
+}
+
+// sourcesOf returns the ExternalSecrets that could have restarted the
+// workloads: those writing a Secret their pod template uses, those they
+// follow, and those whose rollout policy names them.
+func (f *lookup) sourcesOf(ctx context.Context, workloads []kindObject) ([]*esv1.ExternalSecret, error) {
+	var sources []*esv1.ExternalSecret
+	seen := map[string]bool{}
+	add := func(found ...*esv1.ExternalSecret) {
+		for _, es := range found {
+			if es != nil && !seen[es.Name] {
+				seen[es.Name] = true
+				sources = append(sources, es)
+			}
+		}
+	}
+	for _, w := range workloads {
+		for _, name := range workload.SecretsUsedBy(w.kind.PodTemplate(w.obj)) {
+			found, err := f.externalSecrets(ctx, index.TargetSecret, name)
+			if err != nil {
+				return nil, err
+			}
+			add(found...)
+		}
+		followed, _ := annotations.ParseNameList(w.obj.GetAnnotations()[annotations.AnnotationExternalSecrets])
+		for _, name := range followed {
+			es, err := f.externalSecret(ctx, name)
+			if err != nil {
+				return nil, err
+			}
+			add(es)
+		}
+		found, err := f.externalSecrets(ctx, index.RolloutWorkloads, workload.Key(w.kind.Kind(), w.obj.GetName()))
+		if err != nil {
+			return nil, err
+		}
+		add(found...)
+	}
+	return sources, nil
 }
 
 // secret reads the metadata of es's Secret; nil when it does not exist.
@@ -173,63 +269,82 @@ func (r *Rotation) fillExternalSecret(es *esv1.ExternalSecret, secret *metav1.Pa
 	}
 }
 
-// loadWorkloads adds the workloads restarted for the trace and returns the
-// other consumers of es's Secret, which may still be waiting on the sources
-// among externalSecrets (the namespace's).
-func (l Loader) loadWorkloads(ctx context.Context, r *Rotation, tid trace.TraceID, es *esv1.ExternalSecret, externalSecrets []esv1.ExternalSecret) ([]string, error) {
-	var others []string
+// addRollouts adds the rollouts of the restarted workloads to r.
+func (f *lookup) addRollouts(ctx context.Context, r *Rotation, restarted []kindObject) error {
 	precise := false
-	for _, kind := range l.Kinds {
-		list := kind.NewList()
-		if err := l.Client.List(ctx, list, client.InNamespace(r.Namespace), client.UnsafeDisableDeepCopy); err != nil {
-			return nil, fmt.Errorf("listing %s in %s: %w", kind.Kind(), r.Namespace, err)
+	for _, w := range restarted {
+		template := w.kind.PodTemplate(w.obj)
+		rollout, err := f.rollout(ctx, w.kind, w.obj, template)
+		if err != nil {
+			return err
 		}
-		for _, obj := range kind.Items(list) {
-			obj = l.freshest(obj)
-			template := kind.PodTemplate(obj)
-			if traceparent.Parse(template.Annotations[annotations.AnnotationTraceparent]).TraceID() != tid {
-				if es != nil && consumes(kind, obj, es) {
-					other := describeOther(kind, obj, template, r)
-					if !restartedSince(template, r) {
-						blocking, err := l.unsettledSources(ctx, kind, obj, externalSecrets)
-						if err != nil {
-							return nil, err
-						}
-						if len(blocking) > 0 {
-							other += "; its sources not settled: " + strings.Join(blocking, "; ")
-						}
-					}
-					others = append(others, other)
-				}
+		// eso-bridge's own record of the write it restarted for is exact;
+		// the API server's is to the second.
+		if written := annotations.Time(template.Annotations, annotations.AnnotationWrittenAt); written != nil && (!precise || written.Before(*r.WrittenAt)) {
+			r.WrittenAt, precise = written, true
+		}
+		r.Workloads = append(r.Workloads, rollout)
+		r.reads = append(r.reads, workload.Key(w.kind.Kind(), w.obj.GetName()))
+	}
+	slices.SortFunc(r.Workloads, func(a, b WorkloadRollout) int { return a.PatchedAt.Compare(b.PatchedAt) })
+	return nil
+}
+
+// otherConsumers describes the consumers of es's Secret not restarted for
+// r — using the Secret, following es, or named by its rollout policy — and
+// what their other sources wait on.
+func (f *lookup) otherConsumers(ctx context.Context, r *Rotation, es *esv1.ExternalSecret) ([]string, error) {
+	if es == nil {
+		return nil, nil
+	}
+	policy, _ := annotations.ParseRolloutPolicy(es.Annotations[annotations.AnnotationRollout])
+	var others []string
+	for _, kind := range f.Kinds {
+		consumers, err := f.workloads(ctx, kind, index.SecretRefs, eso.TargetSecret(es))
+		if err != nil {
+			return nil, err
+		}
+		followers, err := f.workloads(ctx, kind, index.FollowedExternalSecrets, es.Name)
+		if err != nil {
+			return nil, err
+		}
+		consumers = append(consumers, followers...)
+		for _, named := range policy.Workloads {
+			if named.Kind != strings.ToLower(kind.Kind()) {
 				continue
 			}
-			w, err := l.rollout(ctx, kind, obj, template)
+			obj, err := f.workload(ctx, kind, named.Name)
 			if err != nil {
 				return nil, err
 			}
-			// eso-bridge's own record of the write it restarted for is exact;
-			// the API server's is to the second.
-			if written := annotations.Time(template.Annotations, annotations.AnnotationWrittenAt); written != nil && (!precise || written.Before(*r.WrittenAt)) {
-				r.WrittenAt, precise = written, true
+			if obj != nil {
+				consumers = append(consumers, obj)
 			}
-			r.Workloads = append(r.Workloads, w)
+		}
+		slices.SortFunc(consumers, func(a, b client.Object) int { return strings.Compare(a.GetName(), b.GetName()) })
+		consumers = slices.CompactFunc(consumers, func(a, b client.Object) bool { return a.GetName() == b.GetName() })
+		for _, obj := range consumers {
+			template := kind.PodTemplate(obj)
+			if traceparent.Parse(template.Annotations[annotations.AnnotationTraceparent]).TraceID().String() == r.TraceID {
+				continue
+			}
+			// A consumer may yet be restarted for r: a change to it is a
+			// change to r.
+			r.reads = append(r.reads, workload.Key(kind.Kind(), obj.GetName()))
+			other := describeOther(kind, obj, template, r)
+			if !restartedSince(template, r) {
+				blocking, err := f.unsettledSources(ctx, kind, obj)
+				if err != nil {
+					return nil, err
+				}
+				if len(blocking) > 0 {
+					other += "; its sources not settled: " + strings.Join(blocking, "; ")
+				}
+			}
+			others = append(others, other)
 		}
 	}
-	slices.SortFunc(r.Workloads, func(a, b WorkloadRollout) int { return a.PatchedAt.Compare(b.PatchedAt) })
 	return others, nil
-}
-
-// consumes reports whether obj uses es's Secret or names es.
-func consumes(kind workload.Kind, obj client.Object, es *esv1.ExternalSecret) bool {
-	if slices.Contains(workload.SecretsUsedBy(kind.PodTemplate(obj)), eso.TargetSecret(es)) {
-		return true
-	}
-	followed, _ := annotations.ParseNameList(obj.GetAnnotations()[annotations.AnnotationExternalSecrets])
-	if slices.Contains(followed, es.Name) {
-		return true
-	}
-	policy, _ := annotations.ParseRolloutPolicy(es.Annotations[annotations.AnnotationRollout])
-	return policy.Includes(kind.Kind(), obj.GetName())
 }
 
 // rollout reads one restarted workload's rollout and its new pods.

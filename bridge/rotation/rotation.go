@@ -37,7 +37,18 @@ type Rotation struct {
 	Workloads                     []WorkloadRollout `json:"workloads"`
 	// Waiting says what has not happened yet, and why.
 	Waiting []string `json:"waiting,omitempty"`
+	// reads are the objects the rotation was read from, and those that may
+	// yet join it, as "kind/name" keys (see ReadFrom).
+	reads []string
 }
+
+// ReadFrom returns the objects of the rotation's namespace it was read
+// from, as workload.Key keys ("externalsecret/db", "secret/db",
+// "deployment/api"), with the consumers that may yet be restarted for it:
+// until one of them changes, the rotation has not moved on. Empty when its
+// ExternalSecret was not found: any change in the namespace may then
+// concern it.
+func (r *Rotation) ReadFrom() []string { return r.reads }
 
 // WorkloadRollout is one workload restarted for a rotation.
 type WorkloadRollout struct {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/eso-bridge/eso-bridge/bridge/annotations"
 	"github.com/eso-bridge/eso-bridge/bridge/eso"
+	"github.com/eso-bridge/eso-bridge/bridge/index"
 	"github.com/eso-bridge/eso-bridge/bridge/traceparent"
 	"github.com/eso-bridge/eso-bridge/bridge/workload"
 )
@@ -59,27 +60,28 @@ func (r *Rotation) explainWaiting(es *esv1.ExternalSecret, secret *metav1.Partia
 // template uses, what keeps it from counting as synced: its Secret not
 // written, ESO not Ready, or ESO's status not yet reflecting its latest
 // change — what the gate waits on or holds for. Read from the cluster, as
-// the gate reads it; externalSecrets are those of obj's namespace.
-func (l Loader) unsettledSources(ctx context.Context, kind workload.Kind, obj client.Object, externalSecrets []esv1.ExternalSecret) ([]string, error) {
-	used := workload.SecretsUsedBy(kind.PodTemplate(obj))
+// the gate reads it.
+func (f *lookup) unsettledSources(ctx context.Context, kind workload.Kind, obj client.Object) ([]string, error) {
 	var unsettled []string
-	for i := range externalSecrets {
-		es := &externalSecrets[i]
-		if !slices.Contains(used, eso.TargetSecret(es)) {
-			continue
-		}
-		secret, err := l.secret(ctx, es)
+	for _, name := range workload.SecretsUsedBy(kind.PodTemplate(obj)) {
+		writers, err := f.externalSecrets(ctx, index.TargetSecret, name)
 		if err != nil {
 			return nil, err
 		}
-		ready := eso.Ready(es)
-		switch {
-		case secret == nil || secret.Annotations[eso.DataHashAnnotation] == "":
-			unsettled = append(unsettled, fmt.Sprintf("ExternalSecret %s has not written Secret %s (%s)", es.Name, eso.TargetSecret(es), eso.ReadyMessage(es)))
-		case ready == nil || ready.Status != corev1.ConditionTrue:
-			unsettled = append(unsettled, fmt.Sprintf("ExternalSecret %s is not Ready (%s)", es.Name, eso.ReadyMessage(es)))
-		case !eso.StatusReflectsSpec(es) && eso.NoRefresh(es) == "":
-			unsettled = append(unsettled, fmt.Sprintf("ExternalSecret %s: ESO has not synced its latest change yet", es.Name))
+		for _, es := range writers {
+			secret, err := f.secret(ctx, es)
+			if err != nil {
+				return nil, err
+			}
+			ready := eso.Ready(es)
+			switch {
+			case secret == nil || secret.Annotations[eso.DataHashAnnotation] == "":
+				unsettled = append(unsettled, fmt.Sprintf("ExternalSecret %s has not written Secret %s (%s)", es.Name, eso.TargetSecret(es), eso.ReadyMessage(es)))
+			case ready == nil || ready.Status != corev1.ConditionTrue:
+				unsettled = append(unsettled, fmt.Sprintf("ExternalSecret %s is not Ready (%s)", es.Name, eso.ReadyMessage(es)))
+			case !eso.StatusReflectsSpec(es) && eso.NoRefresh(es) == "":
+				unsettled = append(unsettled, fmt.Sprintf("ExternalSecret %s: ESO has not synced its latest change yet", es.Name))
+			}
 		}
 	}
 	slices.Sort(unsettled)

@@ -6,6 +6,8 @@ package tracing
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -17,6 +19,7 @@ import (
 	"github.com/eso-bridge/eso-bridge/bridge/annotations"
 	"github.com/eso-bridge/eso-bridge/bridge/rotation"
 	"github.com/eso-bridge/eso-bridge/bridge/traceparent"
+	"github.com/eso-bridge/eso-bridge/bridge/workload"
 )
 
 // Span names of a rotation's trace.
@@ -38,16 +41,33 @@ type Tracer struct {
 	// open are rotations seen unfinished, looked at again until they finish:
 	// two workloads of one rotation that finish together may each see the
 	// other unfinished in the cache.
-	open map[openRotation]time.Time
-	// touched are the namespaces where an object changed since the last
-	// recheck: only their open rotations can have moved on.
-	touched map[string]bool
+	open map[openRotation]*openState
+	// readers are the open rotations read from each object (a whole
+	// namespace under the empty key): only a change to one of those can
+	// move a rotation on.
+	readers map[objectRef]map[openRotation]bool
+	// touched are the open rotations one of whose objects changed since the
+	// last recheck.
+	touched map[openRotation]bool
 }
 
 type openRotation struct {
 	namespace string
 	trace     trace.TraceID
 	root      trace.SpanID
+}
+
+// openState is what the tracer knows of an open rotation.
+type openState struct {
+	since time.Time
+	// reads are the objects it was last read from (rotation.ReadFrom).
+	reads []objectRef
+}
+
+// objectRef names an object of a namespace by workload.Key ("secret/db");
+// the empty key stands for the whole namespace.
+type objectRef struct {
+	namespace, key string
 }
 
 // Rotations still open after recheckFor are given up: a stage that never
@@ -65,24 +85,29 @@ const (
 // rotations with loader.
 func NewTracer(provider trace.TracerProvider, loader rotation.Loader) *Tracer {
 	return &Tracer{tracer: provider.Tracer("github.com/eso-bridge/eso-bridge"), loader: loader,
-		emitted: map[trace.SpanID]time.Time{}, open: map[openRotation]time.Time{}, touched: map[string]bool{}}
+		emitted: map[trace.SpanID]time.Time{}, open: map[openRotation]*openState{},
+		readers: map[objectRef]map[openRotation]bool{}, touched: map[openRotation]bool{}}
 }
 
-// Touched records that an object a rotation is read from (an ExternalSecret,
-// a Secret, a workload) changed in namespace; the cache holds the change
-// when it calls. An open rotation is looked at again only then: it costs
-// nothing while nothing about it changes.
-func (t *Tracer) Touched(namespace string) {
+// Touched records that the object of kind and name in namespace changed (an
+// ExternalSecret, a Secret, a workload); the cache holds the change when it
+// calls. An open rotation is looked at again only when an object it was
+// read from changed: it costs nothing while nothing about it changes.
+func (t *Tracer) Touched(kind, namespace, name string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if len(t.open) > 0 {
-		t.touched[namespace] = true
+	if len(t.open) == 0 {
+		return
+	}
+	for _, ref := range []objectRef{{namespace, workload.Key(kind, name)}, {namespace, ""}} {
+		for key := range t.readers[ref] {
+			t.touched[key] = true
+		}
 	}
 }
 
 // Recheck looks again, every few seconds until ctx ends, at the open
-// rotations of the namespaces touched since; it runs on the leader, like the
-// controllers.
+// rotations touched since; it runs on the leader, like the controllers.
 func (t *Tracer) Recheck(ctx context.Context) error {
 	ticker := time.NewTicker(recheckEvery)
 	defer ticker.Stop()
@@ -93,22 +118,60 @@ func (t *Tracer) Recheck(ctx context.Context) error {
 		case <-ticker.C:
 		}
 		t.mu.Lock()
-		var pending []openRotation
-		for key, since := range t.open {
-			if time.Since(since) > recheckFor {
-				delete(t.open, key)
-				continue
-			}
-			if t.touched[key.namespace] {
-				pending = append(pending, key)
+		for key, state := range t.open {
+			if time.Since(state.since) > recheckFor {
+				t.forget(key)
 			}
 		}
+		pending := slices.Collect(maps.Keys(t.touched))
 		clear(t.touched)
 		t.mu.Unlock()
 		for _, key := range pending {
 			t.CloseIfFinished(ctx, key.namespace, traceparent.Root(key.trace, key.root))
 		}
 	}
+}
+
+// follow records that the open rotation key was read from reads; t.mu held.
+func (t *Tracer) follow(key openRotation, reads []string) {
+	state := t.open[key]
+	if state == nil {
+		state = &openState{since: time.Now()}
+		t.open[key] = state
+	}
+	t.unfollow(key, state)
+	state.reads = []objectRef{{key.namespace, ""}}
+	if len(reads) > 0 {
+		state.reads = state.reads[:0]
+		for _, r := range reads {
+			state.reads = append(state.reads, objectRef{key.namespace, r})
+		}
+	}
+	for _, ref := range state.reads {
+		if t.readers[ref] == nil {
+			t.readers[ref] = map[openRotation]bool{}
+		}
+		t.readers[ref][key] = true
+	}
+}
+
+// unfollow drops key from the readers of what it was read from; t.mu held.
+func (t *Tracer) unfollow(key openRotation, state *openState) {
+	for _, ref := range state.reads {
+		delete(t.readers[ref], key)
+		if len(t.readers[ref]) == 0 {
+			delete(t.readers, ref)
+		}
+	}
+}
+
+// forget drops the open rotation key; t.mu held.
+func (t *Tracer) forget(key openRotation) {
+	if state := t.open[key]; state != nil {
+		t.unfollow(key, state)
+		delete(t.open, key)
+	}
+	delete(t.touched, key)
 }
 
 // CloseIfFinished emits the spans of the rotation sc in namespace once every
@@ -131,12 +194,14 @@ func (t *Tracer) CloseIfFinished(ctx context.Context, namespace string, sc trace
 	key := openRotation{namespace: namespace, trace: sc.TraceID(), root: sc.SpanID()}
 	t.mu.Lock()
 	if r.Finished() {
-		delete(t.open, key)
-	} else if _, known := t.open[key]; !known {
-		t.open[key] = time.Now()
-		// A change made while it was read was not recorded (no rotation was
-		// open): look once more.
-		t.touched[namespace] = true
+		t.forget(key)
+	} else {
+		if _, known := t.open[key]; !known {
+			// A change made while it was read was not recorded (it was not
+			// open yet): look once more.
+			t.touched[key] = true
+		}
+		t.follow(key, r.ReadFrom())
 	}
 	t.mu.Unlock()
 	if r.Finished() {

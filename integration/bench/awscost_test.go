@@ -74,11 +74,23 @@ func BenchmarkAWSCallsLargeAccount(b *testing.B) {
 type endpoint struct {
 	server *localsm.Server
 	client *secretsmanager.Client
+	url    string
 }
 
 // localAccount serves an in-process endpoint holding n secrets, and returns
 // it with their names.
 func localAccount(b *testing.B, n int) (endpoint, []string) {
+	b.Helper()
+	keys := make([]string, n)
+	for i := range n {
+		keys[i] = fmt.Sprintf("bench/%05d", i)
+	}
+	return localAccountOf(b, keys), keys
+}
+
+// localAccountOf serves an in-process endpoint holding a secret of each
+// name in keys, until the benchmark ends.
+func localAccountOf(b *testing.B, keys []string) endpoint {
 	b.Helper()
 	server := localsm.New(localsm.Options{})
 	url, err := server.Start()
@@ -86,15 +98,13 @@ func localAccount(b *testing.B, n int) (endpoint, []string) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = server.Close() })
-	ep := endpoint{server: server, client: controlplane.NewSecretsManager(url).Client}
-	keys := make([]string, n)
-	for i := range n {
-		keys[i] = fmt.Sprintf("bench/%05d", i)
-		if _, err := ep.client.CreateSecret(b.Context(), &secretsmanager.CreateSecretInput{Name: &keys[i], SecretString: sdkaws.String("v1")}); err != nil {
-			b.Fatal(err)
+	ep := endpoint{server: server, client: controlplane.NewSecretsManager(url).Client, url: url}
+	for _, key := range keys {
+		if _, err := ep.client.CreateSecret(b.Context(), &secretsmanager.CreateSecretInput{Name: &key, SecretString: sdkaws.String("v1")}); err != nil {
+			b.Fatalf("creating the vault's secrets: %v", err)
 		}
 	}
-	return ep, keys
+	return ep
 }
 
 // rotatedSweeps is how many sweeps sweepsWithRotations runs after the first.

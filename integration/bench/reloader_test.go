@@ -54,6 +54,7 @@ var reloaderFigures = []reference{
 func BenchmarkBesideReloader(b *testing.B) {
 	n, changes := size(2000, 20), size(150, 10)
 	exe := releaseBinary(b)
+	reportBinary(b, exe)
 	args := func(ns string) []string {
 		return append([]string{"--namespaces", ns, "--settle", "0s", "--aws-poll-interval", "0"}, unlimited...)
 	}
@@ -138,7 +139,7 @@ func timedChanges(b *testing.B, f *fleet, restarts *changes, first, count int, s
 }
 
 // releaseBinary builds cmd/eso-bridge as the Dockerfile does (static,
-// stripped) and reports its size and the Go modules it links.
+// stripped).
 func releaseBinary(b *testing.B) string {
 	b.Helper()
 	exe := filepath.Join(b.TempDir(), "eso-bridge")
@@ -147,6 +148,13 @@ func releaseBinary(b *testing.B) string {
 	if out, err := build.CombinedOutput(); err != nil {
 		b.Fatalf("building the release binary: %v\n%s", err, out)
 	}
+	return exe
+}
+
+// reportBinary reports the size of the binary exe and the Go modules it
+// links.
+func reportBinary(b *testing.B, exe string) {
+	b.Helper()
 	info, err := os.Stat(exe)
 	if err != nil {
 		b.Fatal(err)
@@ -163,5 +171,4 @@ func releaseBinary(b *testing.B) string {
 		}
 	}
 	report(b, "Go modules linked", float64(modules), "modules")
-	return exe
 }

@@ -3,8 +3,12 @@ package bench_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,28 +27,63 @@ var unlimited = []string{
 	"--namespace-rollouts-per-second", "10000", "--namespace-rollout-burst", "10000",
 }
 
-// BenchmarkScale: 5,000 ESO-managed Secrets, their ExternalSecrets and 5,000
-// Deployments that each read one. The controller runs as its own process
-// with --settle 0, so the latency is eso-bridge's own (the settle window, 2 s
-// by default, adds to it by design). Each rotation is an ESO-like write of a
-// Secret and its status; write→patch runs from the start of that write to
-// the patched pod template as a watch sees it, status→patch from the moment
-// the API server accepted the status that confirms the sync (eso-bridge's
-// gate waits for it). Rotations run one at a time.
+// BenchmarkScale: 20,000 ESO-managed Secrets, their ExternalSecrets and
+// 20,000 Deployments that each read one, with the AWS provider on (an
+// in-process Secrets Manager endpoint holding the fleet's 20,000 secrets,
+// swept at the default 30 s) and tracing on (to a local OTLP collector). The
+// controller runs as its own process with --settle 0, so the latency is
+// eso-bridge's own (the settle window, 2 s by default, adds to it by
+// design). Each rotation is an ESO-like write of a Secret and its status;
+// write→patch runs from the start of that write to the patched pod template
+// as a watch sees it, status→patch from the moment the API server accepted
+// the status that confirms the sync (eso-bridge's gate waits for it).
+// Rotations run one at a time; each is one trace, closed when the
+// Deployment's rollout is observed.
 func BenchmarkScale(b *testing.B) {
-	n, rotations := size(5000, 40), size(400, 10)
+	n, rotations := size(20000, 40), size(400, 10)
 	ns := harness.Namespace(b)
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = (&fleet{namespace: ns}).remoteKey(i)
+	}
+	vault := localAccountOf(b, keys)
+	harness.WaitPastTheSecond() // the vault's versions come before ESO's status
 	f := newFleet(b, ns, n, 1024, true)
 	restarts := watchRestarts(b, ns)
+	collector := harness.StartOTLPReceiver(b)
+
+	env := []string{"OTEL_EXPORTER_OTLP_ENDPOINT=" + collector.URL}
+	for name, value := range harness.ControlPlane(b).AWSEnv() {
+		if strings.HasPrefix(name, "AWS_ENDPOINT_URL_") {
+			value = vault.url
+		}
+		env = append(env, name+"="+value)
+	}
+	// The release binary, as BenchmarkBesideReloader runs it; its resident
+	// memory with nothing to watch is the base the fleet adds to.
+	exe := releaseBinary(b)
+	empty := launchController(b, exe, env, "--namespaces", harness.Namespace(b), "--settle", "0s")
+	empty.waitLog(b, "Starting workers", time.Minute)
+	emptyAnonymous := empty.anonymousRSS(b)
+	empty.stop()
 
 	started := time.Now()
-	controller := startController(b, nil, append([]string{"--namespaces", ns, "--settle", "0s", "--aws-poll-interval", "0"}, unlimited...)...)
+	pprof := freePort(b)
+	controller := launchController(b, exe, env, append([]string{"--namespaces", ns, "--settle", "0s", "--pprof-bind-address", pprof}, unlimited...)...)
+	controller.waitMetrics(b)
 	waitAdopted(b, f)
 	report(b, "start to all adopted", time.Since(started).Seconds(), "s")
 	time.Sleep(2 * time.Second)
 	idle := controller.stats(b)
 	report(b, "RSS idle", idle.RSSBytes/(1<<20), "MiB")
+	report(b, "RSS idle per member", idle.RSSBytes/float64(n)/(1<<10), "KiB")
+	anonymous := controller.anonymousRSS(b)
+	report(b, "anonymous RSS idle", anonymous/(1<<20), "MiB")
+	// What one ExternalSecret, its Secret and its Deployment add.
+	report(b, "anonymous RSS per member", (anonymous-emptyAnonymous)/float64(n)/(1<<10), "KiB")
 	report(b, "heap in use idle", controller.sum(b, "go_memstats_heap_inuse_bytes")/(1<<20), "MiB")
+	report(b, "AWS calls first sweep", controller.sum(b, "eso_bridge_aws_calls_total"), "calls")
+	saveHeapProfile(b, pprof, "scale")
 
 	requests := controller.sum(b, "rest_client_requests_total")
 	var fromWrite, fromSynced []time.Duration
@@ -60,7 +99,7 @@ func BenchmarkScale(b *testing.B) {
 		patched := await(b, next, "the restart of "+fleetName(i), time.Minute)
 		fromWrite, fromSynced = append(fromWrite, patched.Sub(written)), append(fromSynced, patched.Sub(synced))
 	}
-	time.Sleep(2 * time.Second) // the Events and rollout checks that follow a patch
+	traced := waitSpans(b, collector, rotations, time.Minute)
 	busy := controller.stats(b)
 	reportLatencies(b, "write→patch", fromWrite)
 	reportLatencies(b, "status→patch", fromSynced)
@@ -69,6 +108,21 @@ func BenchmarkScale(b *testing.B) {
 	report(b, "RSS after rotations", busy.RSSBytes/(1<<20), "MiB")
 	report(b, "restarts", controller.sum(b, "eso_bridge_restarts_total", "result", "success"), "n")
 	report(b, "patch conflicts retried", controller.sum(b, "eso_bridge_restarts_total", "result", "conflict"), "n")
+	report(b, "rotations traced", float64(traced), "n")
+	if traced != rotations {
+		b.Errorf("%d of %d rotations traced within a minute of the last", traced, rotations)
+	}
+}
+
+// waitSpans waits until the collector has received want rotation traces
+// (their root spans) or timeout passes, and returns how many it has.
+func waitSpans(b *testing.B, collector *harness.OTLPReceiver, want int, timeout time.Duration) int {
+	b.Helper()
+	deadline := time.Now().Add(timeout)
+	for collector.Count("secret.rotation") < want && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+	}
+	return collector.Count("secret.rotation")
 }
 
 // waitAdopted waits until eso-bridge has recorded a source hash on every
@@ -103,4 +157,25 @@ func waitAdopted(b *testing.B, f *fleet) {
 		last = adopted
 		time.Sleep(2 * time.Second)
 	}
+}
+
+// saveHeapProfile writes the controller's heap profile, served at addr, to
+// the control plane's log folder, for `go tool pprof`.
+func saveHeapProfile(b *testing.B, addr, name string) {
+	b.Helper()
+	resp, err := http.Get("http://" + addr + "/debug/pprof/heap")
+	if err != nil {
+		b.Fatalf("reading the heap profile: %v", err)
+	}
+	defer resp.Body.Close()
+	path := filepath.Join(harness.ControlPlane(b).LogDir, fmt.Sprintf("bench-%s-heap-%d.pb.gz", name, time.Now().Unix()))
+	out, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer out.Close()
+	if _, err := io.Copy(out, resp.Body); err != nil {
+		b.Fatalf("saving the heap profile: %v", err)
+	}
+	fmt.Fprintf(os.Stderr, "bench: heap profile in %s\n", path)
 }

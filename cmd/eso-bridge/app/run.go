@@ -31,6 +31,7 @@ type runOptions struct {
 	kubeconfig              string
 	context                 string
 	metricsAddr             string
+	pprofAddr               string
 	metricsSecure           bool
 	healthAddr              string
 	leaderElect             bool
@@ -64,6 +65,7 @@ func (o *runOptions) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "address of the Prometheus /metrics endpoint; 0 turns it off")
 	fs.BoolVar(&o.metricsSecure, "metrics-secure", false, "serve /metrics over HTTPS, only to clients the API server authenticates and authorizes for GET /metrics (TokenReview, SubjectAccessReview)")
 	fs.StringVar(&o.healthAddr, "health-probe-bind-address", ":8081", "address of /healthz and /readyz; 0 turns it off")
+	fs.StringVar(&o.pprofAddr, "pprof-bind-address", "0", "address of Go's /debug/pprof/ profiles (heap, CPU), for a question of memory or CPU; 0 turns it off. Unauthenticated: bind it to loopback and reach it with kubectl port-forward")
 	fs.BoolVar(&o.leaderElect, "leader-elect", false, "elect one active replica through a Lease; the others take over if it stops")
 	fs.StringVar(&o.leaderElectionID, "leader-election-id", "eso-bridge", "name of the Lease; give each installation its own")
 	fs.StringVar(&o.leaderElectionNamespace, "leader-election-namespace", "", "namespace of the Lease (default: the pod's own)")
@@ -143,7 +145,7 @@ func (o *runOptions) run(ctx context.Context, set func(name string) bool, stderr
 		return err
 	}
 	mo := bridge.ManagerOptions{
-		MetricsAddr: opts.metricsAddr, MetricsSecure: opts.metricsSecure, HealthAddr: opts.healthAddr,
+		MetricsAddr: opts.metricsAddr, MetricsSecure: opts.metricsSecure, HealthAddr: opts.healthAddr, PprofAddr: opts.pprofAddr,
 		LeaderElection: opts.leaderElect, LeaderElectionID: opts.leaderElectionID, LeaderElectionNamespace: opts.leaderElectionNamespace,
 		DigestKeySecret: keySecret,
 	}
