@@ -41,6 +41,9 @@ var unlimited = []string{
 // Deployment's rollout is observed.
 func BenchmarkScale(b *testing.B) {
 	n, rotations := size(20000, 40), size(400, 10)
+	// The default sweep interval; shorter at the small size, so that its
+	// sweeps are seen in a short run.
+	sweep := time.Duration(size(30, 5)) * time.Second
 	ns := harness.Namespace(b)
 	keys := make([]string, n)
 	for i := range keys {
@@ -69,7 +72,8 @@ func BenchmarkScale(b *testing.B) {
 
 	started := time.Now()
 	pprof := freePort(b)
-	controller := launchController(b, exe, env, append([]string{"--namespaces", ns, "--settle", "0s", "--pprof-bind-address", pprof}, unlimited...)...)
+	controller := launchController(b, exe, env, append([]string{"--namespaces", ns, "--settle", "0s",
+		"--aws-poll-interval", sweep.String(), "--pprof-bind-address", pprof}, unlimited...)...)
 	controller.waitMetrics(b)
 	waitAdopted(b, f)
 	report(b, "start to all adopted", time.Since(started).Seconds(), "s")
@@ -82,8 +86,8 @@ func BenchmarkScale(b *testing.B) {
 	// What one ExternalSecret, its Secret and its Deployment add.
 	report(b, "anonymous RSS per member", (anonymous-emptyAnonymous)/float64(n)/(1<<10), "KiB")
 	report(b, "heap in use idle", controller.sum(b, "go_memstats_heap_inuse_bytes")/(1<<20), "MiB")
-	report(b, "AWS calls first sweep", controller.sum(b, "eso_bridge_aws_calls_total"), "calls")
 	saveHeapProfile(b, pprof, "scale")
+	report(b, "AWS calls per sweep", callsOfOneSweep(b, controller, 3*sweep), "calls")
 
 	requests := controller.sum(b, "rest_client_requests_total")
 	var fromWrite, fromSynced []time.Duration
@@ -99,7 +103,9 @@ func BenchmarkScale(b *testing.B) {
 		patched := await(b, next, "the restart of "+fleetName(i), time.Minute)
 		fromWrite, fromSynced = append(fromWrite, patched.Sub(written)), append(fromSynced, patched.Sub(synced))
 	}
-	traced := waitSpans(b, collector, rotations, time.Minute)
+	// Each trace closes when kube-controller-manager has observed its
+	// Deployment's new template.
+	traced := waitSpans(b, collector, rotations, 3*time.Minute)
 	busy := controller.stats(b)
 	reportLatencies(b, "write→patch", fromWrite)
 	reportLatencies(b, "status→patch", fromSynced)
@@ -110,7 +116,7 @@ func BenchmarkScale(b *testing.B) {
 	report(b, "patch conflicts retried", controller.sum(b, "eso_bridge_restarts_total", "result", "conflict"), "n")
 	report(b, "rotations traced", float64(traced), "n")
 	if traced != rotations {
-		b.Errorf("%d of %d rotations traced within a minute of the last", traced, rotations)
+		b.Errorf("%d of %d rotations traced within 3 minutes of the last; the controller's log ends:\n%s", traced, rotations, controller.tail(30))
 	}
 }
 
@@ -159,8 +165,31 @@ func waitAdopted(b *testing.B, f *fleet) {
 	}
 }
 
+// callsOfOneSweep counts the AWS calls between the ends of two sweeps, each
+// awaited within timeout.
+func callsOfOneSweep(b *testing.B, c *child, timeout time.Duration) float64 {
+	b.Helper()
+	sweepEnded := func(after float64) float64 {
+		deadline := time.Now().Add(timeout)
+		for {
+			if at := c.sum(b, "eso_bridge_aws_last_sweep_timestamp_seconds"); at > after {
+				return at
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("no AWS sweep ended within %s", timeout)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	first := sweepEnded(0)
+	before := c.sum(b, "eso_bridge_aws_calls_total")
+	sweepEnded(first)
+	return c.sum(b, "eso_bridge_aws_calls_total") - before
+}
+
 // saveHeapProfile writes the controller's heap profile, served at addr, to
-// the control plane's log folder, for `go tool pprof`.
+// the temporary folder (it outlives the control plane's), for `go tool
+// pprof`.
 func saveHeapProfile(b *testing.B, addr, name string) {
 	b.Helper()
 	resp, err := http.Get("http://" + addr + "/debug/pprof/heap")
@@ -168,7 +197,7 @@ func saveHeapProfile(b *testing.B, addr, name string) {
 		b.Fatalf("reading the heap profile: %v", err)
 	}
 	defer resp.Body.Close()
-	path := filepath.Join(harness.ControlPlane(b).LogDir, fmt.Sprintf("bench-%s-heap-%d.pb.gz", name, time.Now().Unix()))
+	path := filepath.Join(os.TempDir(), fmt.Sprintf("eso-bridge-bench-%s-heap-%d.pb.gz", name, time.Now().Unix()))
 	out, err := os.Create(path)
 	if err != nil {
 		b.Fatal(err)
