@@ -6,6 +6,8 @@
 package cachetrim
 
 import (
+	"unique"
+
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -19,9 +21,11 @@ import (
 const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
 
 // Transform trims an object before the cache stores it (a client-go
-// TransformFunc). It keeps of the managed-field entries who wrote, how and
-// when, not the field sets: the time of ESO's last write to a Secret and to
-// an ExternalSecret's status is read from them (package eso).
+// TransformFunc). Of the managed-field entries it keeps only the time that
+// is read (package eso): of a Secret's, its newest write; of an
+// ExternalSecret's, its newest status write; of other kinds', none. Label
+// and annotation keys and the namespace are interned: thousands of objects
+// share a few of each.
 //
 // Only copies the controller computes merge patches between are trimmed: a
 // field neither copy holds is not in the patch, and the API server keeps it.
@@ -33,8 +37,13 @@ func Transform(obj any) (any, error) {
 		return obj, nil
 	}
 	trimMetadata(m)
+	managed := m.GetManagedFields()
+	m.SetManagedFields(nil)
 	switch o := obj.(type) {
+	case *metav1.PartialObjectMetadata:
+		m.SetManagedFields(newestWrite(managed, ""))
 	case *esv1.ExternalSecret:
+		m.SetManagedFields(newestWrite(managed, "status"))
 		// Templates can be large and are ESO's to render.
 		o.Spec.Target.Template = nil
 	case *appsv1.Deployment:
@@ -52,16 +61,38 @@ func Transform(obj any) (any, error) {
 }
 
 func trimMetadata(m metav1.Object) {
-	if fields := m.GetManagedFields(); len(fields) > 0 {
-		trimmed := make([]metav1.ManagedFieldsEntry, len(fields))
-		for i, f := range fields {
-			f.FieldsV1 = nil
-			trimmed[i] = f
-		}
-		m.SetManagedFields(trimmed)
-	}
-	if a := m.GetAnnotations(); a[lastApplied] != "" {
+	m.SetNamespace(unique.Make(m.GetNamespace()).Value())
+	if a := m.GetAnnotations(); a != nil {
 		delete(a, lastApplied)
-		m.SetAnnotations(a)
+		m.SetAnnotations(internKeys(a))
 	}
+	if l := m.GetLabels(); l != nil {
+		m.SetLabels(internKeys(l))
+	}
+}
+
+// internKeys returns the map with its keys interned.
+func internKeys(in map[string]string) map[string]string {
+	out := make(map[string]string, len(in))
+	for k, v := range in {
+		out[unique.Make(k).Value()] = v
+	}
+	return out
+}
+
+// newestWrite is one managed-field entry, without its field set, holding the
+// newest time among the entries of subresource ("" for the object itself):
+// what eso.LastWrite and eso.StatusWritten read. Nil when there is none.
+func newestWrite(fields []metav1.ManagedFieldsEntry, subresource string) []metav1.ManagedFieldsEntry {
+	var newest *metav1.ManagedFieldsEntry
+	for i := range fields {
+		f := &fields[i]
+		if (subresource == "" || f.Subresource == subresource) && f.Time != nil && (newest == nil || f.Time.After(newest.Time.Time)) {
+			newest = f
+		}
+	}
+	if newest == nil {
+		return nil
+	}
+	return []metav1.ManagedFieldsEntry{{Manager: newest.Manager, Operation: newest.Operation, Subresource: newest.Subresource, Time: newest.Time}}
 }

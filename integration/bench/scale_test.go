@@ -77,7 +77,9 @@ func BenchmarkScale(b *testing.B) {
 	controller.waitMetrics(b)
 	waitAdopted(b, f)
 	report(b, "start to all adopted", time.Since(started).Seconds(), "s")
-	time.Sleep(2 * time.Second)
+	// Idle is when the work the adoption set off (kube-controller-manager
+	// syncing every Deployment, eso-bridge looking at each again) is done.
+	waitQuiet(b, controller, 5*time.Minute)
 	idle := controller.stats(b)
 	report(b, "RSS idle", idle.RSSBytes/(1<<20), "MiB")
 	report(b, "RSS idle per member", idle.RSSBytes/float64(n)/(1<<10), "KiB")
@@ -162,6 +164,20 @@ func waitAdopted(b *testing.B, f *fleet) {
 		}
 		last = adopted
 		time.Sleep(2 * time.Second)
+	}
+}
+
+// waitQuiet waits until the controller's work queues have stayed empty for
+// five seconds, or timeout passes.
+func waitQuiet(b *testing.B, c *child, timeout time.Duration) {
+	b.Helper()
+	deadline := time.Now().Add(timeout)
+	for quiet := 0; quiet < 5 && time.Now().Before(deadline); time.Sleep(time.Second) {
+		if c.sum(b, "workqueue_depth") == 0 {
+			quiet++
+		} else {
+			quiet = 0
+		}
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unique"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -665,6 +666,13 @@ func (p *Poller) report(ctx context.Context, ref providers.Ref, version provider
 	if known, ok := p.current[ref]; ok && known.ID == version.ID {
 		p.mu.Unlock()
 		return nil
+	}
+	// The SDK cuts a response's strings out of one shared buffer: a kept
+	// string would keep the whole page's.
+	version.ID, version.ARN = strings.Clone(version.ID), strings.Clone(version.ARN)
+	version.Labels = slices.Clone(version.Labels)
+	for i, label := range version.Labels {
+		version.Labels[i] = unique.Make(label).Value() // AWSCURRENT, AWSPREVIOUS...
 	}
 	p.current[ref] = version
 	p.mu.Unlock()
