@@ -208,7 +208,9 @@ func callsOfOneSweep(b *testing.B, c *child, timeout time.Duration) float64 {
 // pprof`.
 func saveHeapProfile(b *testing.B, addr, name string) {
 	b.Helper()
-	resp, err := http.Get("http://" + addr + "/debug/pprof/heap")
+	// gc=1: a collection first, so that the profile is of what is live,
+	// not of the last collection's view (an idle process collects rarely).
+	resp, err := http.Get("http://" + addr + "/debug/pprof/heap?gc=1")
 	if err != nil {
 		b.Fatalf("reading the heap profile: %v", err)
 	}
