@@ -140,12 +140,12 @@ func (t *Tracer) follow(key openRotation, reads []string) {
 		t.open[key] = state
 	}
 	t.unfollow(key, state)
-	state.reads = []objectRef{{key.namespace, ""}}
-	if len(reads) > 0 {
-		state.reads = state.reads[:0]
-		for _, r := range reads {
-			state.reads = append(state.reads, objectRef{key.namespace, r})
-		}
+	if len(reads) == 0 {
+		reads = []string{""} // the whole namespace: see rotation.ReadFrom
+	}
+	state.reads = state.reads[:0]
+	for _, r := range reads {
+		state.reads = append(state.reads, objectRef{key.namespace, r})
 	}
 	for _, ref := range state.reads {
 		if t.readers[ref] == nil {
