@@ -32,6 +32,8 @@ type component struct {
 	// esoRelease marks an ESO build; only the one Options.ExternalSecrets
 	// asks for is built.
 	esoRelease bool
+	// patches mend known bugs of dependencies at build time (patch.go).
+	patches []sourcePatch
 }
 
 // Versions pinned here must match the require lines of the wrapper modules.
@@ -75,6 +77,7 @@ var components = []component{
 		binaries:     map[string]string{"kwok": "sigs.k8s.io/kwok/cmd/kwok"},
 		coldEstimate: 2 * time.Minute,
 		copyAssets:   copyKwokStages,
+		patches:      []sourcePatch{easycelCacheRace},
 	},
 	{
 		name:    "kube",

@@ -180,6 +180,9 @@ func ensure(ctx context.Context, c component, opts Options) (string, error) {
 	if len(c.versionFlags) > 0 {
 		key = append(key, ldflags...)
 	}
+	for _, p := range c.patches {
+		key = append(key, p.key()...)
+	}
 	digest := sha256.Sum256(key)
 	entry := filepath.Join(opts.CacheDir, "bin", fmt.Sprintf("%s-%s-%s", c.name, c.version, hex.EncodeToString(digest[:])[:12]))
 	if _, err := os.Stat(filepath.Join(entry, completeMarker)); err == nil {
@@ -225,6 +228,9 @@ func ensure(ctx context.Context, c component, opts Options) (string, error) {
 	fmt.Fprintf(opts.Progress, "toolchain: building %s %s (%s) from the Go module proxy; a cold build takes about %s on 2 cores, once per machine\n",
 		c.module, c.version, strings.Join(names, ", "), c.coldEstimate)
 	started := time.Now()
+	if err := writePatchedSources(ctx, goBin, src, c.patches); err != nil {
+		return "", err
+	}
 	stopReporting := reportWhileRunning(opts.Progress, opts.ProgressInterval, c.name, started)
 	for _, name := range names {
 		out, err := runGo(ctx, goBin, src, "build", "-trimpath", "-ldflags="+ldflags, "-o", filepath.Join(staging, name), c.binaries[name])
