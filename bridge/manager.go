@@ -22,12 +22,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
-	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/eso-bridge/eso-bridge/bridge/cachetrim"
 	"github.com/eso-bridge/eso-bridge/bridge/eso"
 	"github.com/eso-bridge/eso-bridge/bridge/events"
+	"github.com/eso-bridge/eso-bridge/bridge/metricsauth"
 	"github.com/eso-bridge/eso-bridge/bridge/scope"
 	"github.com/eso-bridge/eso-bridge/bridge/tracing"
 	"github.com/eso-bridge/eso-bridge/providers"
@@ -226,14 +226,14 @@ func requireESO(cfg *rest.Config) error {
 }
 
 // metricsOptions serves /metrics as mo says: plain, or over HTTPS to
-// clients the API server authenticates and authorizes (controller-runtime's
-// filter, which asks it with TokenReviews and SubjectAccessReviews and
-// caches the answers for a minute).
+// clients the API server authenticates and authorizes (package metricsauth,
+// which asks it with TokenReviews and SubjectAccessReviews and caches the
+// answers).
 func metricsOptions(mo ManagerOptions) metricsserver.Options {
 	opts := metricsserver.Options{BindAddress: mo.MetricsAddr}
 	if mo.MetricsSecure {
 		opts.SecureServing = true
-		opts.FilterProvider = filters.WithAuthenticationAndAuthorization
+		opts.FilterProvider = metricsauth.Filter
 	}
 	return opts
 }

@@ -203,6 +203,9 @@ func expectMetricsOnlyForReaders(t *testing.T, s *harness.Scenario, url, reader 
 	if code, body := get(""); code != http.StatusUnauthorized {
 		t.Errorf("a request without a token got %d (%.200s), want 401", code, body)
 	}
+	if code, body := get("not-a-token-the-api-server-issued"); code != http.StatusUnauthorized {
+		t.Errorf("a request with a token the API server rejects got %d (%.200s), want 401", code, body)
+	}
 	return scraped
 }
 
