@@ -59,7 +59,7 @@ func (t *VaultTrigger) record(es types.NamespacedName, refs []providers.Ref) {
 	t.mu.Lock()
 	var added, dropped []providers.Ref
 	for _, old := range t.refsOf[es] {
-		delete(t.readers[old], es)
+		t.readers[old] = slices.DeleteFunc(t.readers[old], func(n types.NamespacedName) bool { return n == es })
 		if len(t.readers[old]) == 0 {
 			delete(t.readers, old)
 			delete(t.patterns, old)
@@ -71,8 +71,7 @@ func (t *VaultTrigger) record(es types.NamespacedName, refs []providers.Ref) {
 	} else {
 		t.refsOf[es] = refs
 		for _, r := range refs {
-			if t.readers[r] == nil {
-				t.readers[r] = map[types.NamespacedName]bool{}
+			if len(t.readers[r]) == 0 {
 				if r.IsPattern() {
 					t.patterns[r] = true
 				}
@@ -83,7 +82,9 @@ func (t *VaultTrigger) record(es types.NamespacedName, refs []providers.Ref) {
 					added = append(added, r)
 				}
 			}
-			t.readers[r][es] = true
+			if !slices.Contains(t.readers[r], es) {
+				t.readers[r] = append(t.readers[r], es)
+			}
 		}
 	}
 	t.mu.Unlock()
@@ -95,15 +96,10 @@ func (t *VaultTrigger) record(es types.NamespacedName, refs []providers.Ref) {
 // readersOf returns the ExternalSecrets that read ref, by name or through a
 // pattern that matched it; t.mu must be held.
 func (t *VaultTrigger) readersOf(ref providers.Ref) []types.NamespacedName {
-	var readers []types.NamespacedName
-	for es := range t.readers[ref] {
-		readers = append(readers, es)
-	}
+	readers := slices.Clone(t.readers[ref])
 	for pattern := range t.patterns {
 		if pattern.Store == ref.Store && slices.Contains(t.Vault.Matching(pattern), ref) {
-			for es := range t.readers[pattern] {
-				readers = append(readers, es)
-			}
+			readers = append(readers, t.readers[pattern]...)
 		}
 	}
 	return readers

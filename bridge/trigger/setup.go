@@ -21,7 +21,7 @@ import (
 // moves, and runs the vault source itself.
 func (t *VaultTrigger) SetupWithManager(mgr ctrl.Manager) error {
 	t.refsOf = map[types.NamespacedName][]providers.Ref{}
-	t.readers = map[providers.Ref]map[types.NamespacedName]bool{}
+	t.readers = map[providers.Ref][]types.NamespacedName{}
 	t.patterns = map[providers.Ref]bool{}
 	t.moved = map[providers.Ref]bool{}
 	t.triggered = map[types.NamespacedName]time.Time{}
