@@ -32,23 +32,9 @@ type sourcePatch struct {
 type edit struct{ old, new string }
 
 // key is the patch's part of a cache entry's key: a changed patch rebuilds.
+// (%#v prints maps with their keys sorted, so the key is stable.)
 func (p sourcePatch) key() []byte {
-	data, _ := json.Marshal(struct {
-		Module, Why string
-		Edits       map[string][]string
-		Added       map[string]string
-	}{p.module, p.why, p.flatEdits(), p.added})
-	return data
-}
-
-func (p sourcePatch) flatEdits() map[string][]string {
-	flat := map[string][]string{}
-	for file, edits := range p.edits {
-		for _, e := range edits {
-			flat[file] = append(flat[file], e.old, e.new)
-		}
-	}
-	return flat
+	return fmt.Appendf(nil, "%#v", p)
 }
 
 // writePatchedSources copies the source of each patched module into

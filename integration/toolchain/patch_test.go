@@ -46,8 +46,8 @@ func main() {
 // TestKwokBuildsItsStagesFromSeveralGoroutinesWithoutARace builds kwok's stage
 // environments concurrently, with the toolchain's patch and the race detector:
 // unpatched, easycel's caches race there (the race detector reports it at
-// once; kwok itself dies with "concurrent map writes" about one start in a
-// hundred). The patch must also still apply to the pinned easycel, which this
+// once; without it, the program dies with "concurrent map writes" in a few
+// runs of a hundred, as kwok did in CI). The patch must also still apply to the pinned easycel, which this
 // checks first.
 func TestKwokBuildsItsStagesFromSeveralGoroutinesWithoutARace(t *testing.T) {
 	if testing.Short() {
