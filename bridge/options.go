@@ -9,6 +9,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/labels"
 
+	"github.com/eso-bridge/eso-bridge/bridge/annotations"
 	"github.com/eso-bridge/eso-bridge/bridge/restart"
 )
 
@@ -47,6 +48,9 @@ type Options struct {
 	// may take to roll after a restart before it is reported stalled. A
 	// Deployment uses its own progressDeadlineSeconds.
 	RolloutDeadline time.Duration
+	// Waves is the wave mode of ExternalSecrets without the
+	// eso-bridge.io/waves annotation: "off", "ordered" or "canary".
+	Waves string
 }
 
 // DefaultOptions are the defaults of the flags.
@@ -60,6 +64,7 @@ func DefaultOptions() Options {
 		NamespaceRolloutBurst:      20,
 		Workers:                    4,
 		RolloutDeadline:            10 * time.Minute,
+		Waves:                      string(annotations.WavesOff),
 	}
 }
 
@@ -77,6 +82,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.NamespaceRolloutBurst, "namespace-rollout-burst", o.NamespaceRolloutBurst, "restarts allowed at once in one namespace")
 	fs.BoolVar(&o.DryRun, "dry-run", o.DryRun, "decide, log, count and send Events as usual (WouldRestart), but patch no workload and trigger no ExternalSecret: ESO refreshes at its own interval")
 	fs.IntVar(&o.Workers, "workers", o.Workers, "workloads of one kind reconciled at once")
+	fs.StringVar(&o.Waves, "waves", o.Waves, "how a rotation restarts the workloads of an ExternalSecret without the eso-bridge.io/waves annotation: off (all at once), ordered (by each workload's eso-bridge.io/wave, each wave after the one before rolled out) or canary (one first, then the rest)")
 	fs.DurationVar(&o.RolloutDeadline, "rollout-deadline", o.RolloutDeadline, "how long a StatefulSet, DaemonSet or Argo Rollout may take to roll before a RolloutStalled Warning (Deployments use their progressDeadlineSeconds)")
 }
 
@@ -102,6 +108,9 @@ func (o *Options) Validate() error {
 	if o.RolloutDeadline <= 0 {
 		errs = append(errs, errors.New("--rollout-deadline must be > 0"))
 	}
+	if _, err := annotations.ParseWaveMode(o.Waves); err != nil {
+		errs = append(errs, fmt.Errorf("--waves: %w", err))
+	}
 	if o.Workers < 1 {
 		errs = append(errs, errors.New("--workers must be >= 1"))
 	}
@@ -110,7 +119,8 @@ func (o *Options) Validate() error {
 
 // restart is what the restart controller takes of the options.
 func (o *Options) restart() restart.Options {
-	return restart.Options{AutoAll: o.AutoAll, Settle: o.Settle, MaxGateWait: o.MaxGateWait, Workers: o.Workers, DryRun: o.DryRun}
+	waves, _ := annotations.ParseWaveMode(o.Waves) // validated
+	return restart.Options{AutoAll: o.AutoAll, Settle: o.Settle, MaxGateWait: o.MaxGateWait, Workers: o.Workers, DryRun: o.DryRun, Waves: waves}
 }
 
 func listFlag(target *[]string) func(string) error {

@@ -74,7 +74,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options, w Wiring) error 
 	var tracer *tracing.Tracer
 	if w.TracerProvider != nil {
 		// Pods are read live, never cached: a cluster's pods are many.
-		tracer = tracing.NewTracer(w.TracerProvider, rotation.Loader{Client: mgr.GetClient(), Indexed: true, Pods: mgr.GetAPIReader(), Kinds: kinds, Key: &w.Key})
+		tracer = tracing.NewTracer(w.TracerProvider, rotation.Loader{Client: mgr.GetClient(), Indexed: true, Pods: mgr.GetAPIReader(), Kinds: kinds, Key: &w.Key,
+			Waves: opts.restart().Waves, AutoAll: opts.AutoAll})
 		if err := mgr.Add(manager.RunnableFunc(tracer.Recheck)); err != nil {
 			return err
 		}
@@ -121,7 +122,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options, w Wiring) error 
 	for _, kind := range kinds {
 		m.ForKind(kind.Kind())
 		r := &restart.Reconciler{
-			Client: mgr.GetClient(), Kind: kind, Options: opts.restart(), Scope: inScope, Recorder: w.Recorder,
+			Client: mgr.GetClient(), Kind: kind, Kinds: kinds, Options: opts.restart(), Scope: inScope, Recorder: w.Recorder,
 			Metrics: m, Limiter: limiter, Versions: versions, Writes: writes, Clock: clock.RealClock{}, Key: w.Key,
 			Pods: mgr.GetAPIReader(), InstalledAt: w.InstalledAt,
 		}

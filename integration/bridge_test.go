@@ -50,7 +50,7 @@ func TestRotationRestartsEachConsumerOnce(t *testing.T) {
 			if got := s.Restarts(bystander); got != 0 {
 				t.Errorf("a workload not using the rotated Secret was restarted %d time(s)", got)
 			}
-			template := podTemplate(t, s.Get(consumer))
+			template := harness.PodTemplate(t, s.Get(consumer))
 			if template.Annotations[annotations.AnnotationSourceHash] != s.Get(consumer).GetAnnotations()[annotations.AnnotationSourceHash] {
 				t.Errorf("pod template hash %q differs from the recorded hash %q", template.Annotations[annotations.AnnotationSourceHash], s.Get(consumer).GetAnnotations()[annotations.AnnotationSourceHash])
 			}
@@ -313,21 +313,6 @@ func touch(s *harness.Scenario, name string) {
 	if err := s.Client.Update(s.Ctx, es); err != nil {
 		s.T.Fatalf("touching ExternalSecret %s: %v", name, err)
 	}
-}
-
-// podTemplate returns the pod template of a Deployment, StatefulSet or DaemonSet.
-func podTemplate(t *testing.T, obj client.Object) *corev1.PodTemplateSpec {
-	t.Helper()
-	switch w := obj.(type) {
-	case *appsv1.Deployment:
-		return &w.Spec.Template
-	case *appsv1.StatefulSet:
-		return &w.Spec.Template
-	case *appsv1.DaemonSet:
-		return &w.Spec.Template
-	}
-	t.Fatalf("no pod template in %T", obj)
-	return nil
 }
 
 func externalSecretRef(namespace, name string) *esv1.ExternalSecret {

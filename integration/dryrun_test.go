@@ -97,7 +97,7 @@ func TestADryRunDecidesAsUsualAndPatchesNothing(t *testing.T) {
 				t.Errorf("a dry run recorded %s=%q on %s", key, value, obj.GetName())
 			}
 		}
-		for key := range podTemplate(t, current).Annotations {
+		for key := range harness.PodTemplate(t, current).Annotations {
 			if strings.HasPrefix(key, "eso-bridge.io/") {
 				t.Errorf("a dry run wrote %s on the pod template of %s", key, obj.GetName())
 			}

@@ -1,8 +1,6 @@
 package integration_test
 
 import (
-	"bytes"
-	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -11,27 +9,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/eso-bridge/eso-bridge/bridge"
 	"github.com/eso-bridge/eso-bridge/bridge/gate"
 	"github.com/eso-bridge/eso-bridge/cmd/eso-bridge/app"
 	"github.com/eso-bridge/eso-bridge/integration/harness"
 )
-
-// explain runs `eso-bridge explain -o json` as an admin would and decodes it.
-func explain(t *testing.T, s *harness.Scenario, into any, args ...string) string {
-	t.Helper()
-	var stdout, stderr bytes.Buffer
-	base := []string{"--kubeconfig", s.CP.KubeconfigPath, "--digest-key-secret", s.NS + "/" + bridge.DefaultDigestKeySecret, "-n", s.NS}
-	if err := app.Explain(s.Ctx, append(base, args...), &stdout, &stderr); err != nil {
-		t.Fatalf("eso-bridge explain %v: %v\n%s", args, err, stderr.String())
-	}
-	if into != nil {
-		if err := json.Unmarshal(stdout.Bytes(), into); err != nil {
-			t.Fatalf("eso-bridge explain -o json does not parse: %v\n%s", err, stdout.String())
-		}
-	}
-	return stdout.String()
-}
 
 // `eso-bridge explain` answers "why did (or didn't) it restart?" from
 // cluster state alone, with the controller's own gate: for a workload that
@@ -71,14 +52,14 @@ func TestExplainSaysWhyAWorkloadRestartsWaitsOrIsHeld(t *testing.T) {
 	s.Rotate("b")
 
 	var x app.WorkloadExplanation
-	explain(t, s, &x, "-o", "json", "deployment/restarted")
+	s.Explain(&x, "-o", "json", "deployment/restarted")
 	if x.Decision.Verdict != "up to date" || x.LastRestart == nil || len(x.Sources) != 1 || x.Sources[0].Recorded != "current" ||
 		!strings.Contains(x.Sources[0].Why, "rollout: auto") || !x.Sources[0].Ready {
 		t.Errorf("restarted: %+v, want up to date, restarted once, source a recorded as current, opted in by its rollout: auto", x)
 	}
 
 	x = app.WorkloadExplanation{}
-	explain(t, s, &x, "-o", "json", "--settle=1h", "deployment/waiting")
+	s.Explain(&x, "-o", "json", "--settle=1h", "deployment/waiting")
 	if x.Decision.Verdict != "wait" || x.Decision.Reason != gate.ReasonSettling || x.Decision.Since == nil || x.Sources[0].Recorded != "changed since recorded" {
 		t.Errorf("waiting, with a settle window of an hour: %+v, want wait (Settling) since b's write, b changed since recorded", x)
 	}
@@ -86,42 +67,42 @@ func TestExplainSaysWhyAWorkloadRestartsWaitsOrIsHeld(t *testing.T) {
 	// server recorded b's write in.
 	time.Sleep(harness.TestOptions().Settle + time.Second)
 	x = app.WorkloadExplanation{}
-	explain(t, s, &x, "-o", "json", "--settle=1s", "deployment/waiting")
+	s.Explain(&x, "-o", "json", "--settle=1s", "deployment/waiting")
 	if x.Decision.Verdict != "restart" {
 		t.Errorf("waiting, past the settle window with the controller down: %+v, want restart", x.Decision)
 	}
 
 	x = app.WorkloadExplanation{}
-	explain(t, s, &x, "-o", "json", "deployment/held")
+	s.Explain(&x, "-o", "json", "deployment/held")
 	if x.Decision.Verdict != "hold" || x.Decision.Reason != gate.ReasonSyncError || x.Decision.Blocking != "c" || x.Sources[0].Ready {
 		t.Errorf("held: %+v, want hold (SyncError) by c, not Ready", x)
 	}
 
 	x = app.WorkloadExplanation{}
-	explain(t, s, &x, "-o", "json", "deployment/steady")
+	s.Explain(&x, "-o", "json", "deployment/steady")
 	if x.Decision.Verdict != "up to date" || len(x.NotSources) != 1 || x.NotSources[0].Name != "e" || !strings.Contains(x.NotSources[0].Why, "nothing opts it in") {
 		t.Errorf("steady: %+v, want up to date, with e not a source because nothing opts it in", x)
 	}
 
 	x = app.WorkloadExplanation{}
-	explain(t, s, &x, "-o", "json", "deployment/bystander")
+	s.Explain(&x, "-o", "json", "deployment/bystander")
 	if x.Decision.Verdict != "not a consumer" || !slices.Equal(x.Unmanaged, []string{"plain"}) {
 		t.Errorf("bystander: %+v, want not a consumer, using Secret plain that no ExternalSecret writes", x)
 	}
 
 	var es app.ExternalSecretExplanation
-	explain(t, s, &es, "-o", "json", "e")
+	s.Explain(&es, "-o", "json", "e")
 	if len(es.Restarts) != 0 || len(es.DoesNotRestart) != 1 || es.DoesNotRestart[0].Name != "deployment/steady" {
 		t.Errorf("externalsecret e: %+v, want it to restart nothing, and say why not deployment/steady", es)
 	}
 	es = app.ExternalSecretExplanation{}
-	explain(t, s, &es, "-o", "json", "--settle=1s", "b")
+	s.Explain(&es, "-o", "json", "--settle=1s", "b")
 	if len(es.Restarts) != 1 || es.Restarts[0].Workload != "deployment/waiting" || es.Restarts[0].Decision.Verdict != "restart" {
 		t.Errorf("externalsecret b: %+v, want it to restart deployment/waiting, now", es)
 	}
 
 	// The table says the same in words.
-	table := explain(t, s, nil, "deployment/held")
+	table := s.Explain(nil, "deployment/held")
 	t.Logf("eso-bridge explain deployment/held:\n%s", table)
 	for _, want := range []string{"Workload " + s.NS + "/deployment/held", "SecretSyncedError", "Decision now: hold"} {
 		if !strings.Contains(table, want) {

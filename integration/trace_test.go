@@ -2,9 +2,7 @@ package integration_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -12,26 +10,15 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/eso-bridge/eso-bridge/bridge"
 	"github.com/eso-bridge/eso-bridge/bridge/annotations"
 	"github.com/eso-bridge/eso-bridge/bridge/events"
 	"github.com/eso-bridge/eso-bridge/bridge/rotation"
-	"github.com/eso-bridge/eso-bridge/bridge/tracing"
 	"github.com/eso-bridge/eso-bridge/cmd/eso-bridge/app"
-	"github.com/eso-bridge/eso-bridge/integration/controlplane"
 	"github.com/eso-bridge/eso-bridge/integration/harness"
 )
-
-// withSpans runs eso-bridge without a vault provider, every span sent at once to spans.
-func withSpans(spans *tracetest.InMemoryExporter) bridge.ManagerOptions {
-	return bridge.ManagerOptions{MetricsAddr: "0", HealthAddr: "0", Tracing: tracing.Options{Exporter: spans, Synchronous: true}}
-}
 
 // Without a vault provider the trace starts at ESO's write: a root span from
 // the write and the rollout under it, no eso.refresh (nothing was
@@ -43,7 +30,7 @@ func TestRotationWithoutVaultProviderIsTracedFromESOWrite(t *testing.T) {
 	s.ExternalSecret("db", "v1", rolloutAuto)
 	api := s.Workload(harness.WorkloadKinds[0], "api", nil, "db")
 	spans := tracetest.NewInMemoryExporter()
-	s.StartBridgeWith(harness.TestOptions(), withSpans(spans))
+	s.StartBridgeWith(harness.TestOptions(), harness.WithSpans(spans))
 	s.WaitAdopted(api)
 
 	s.Rotate("db")
@@ -68,7 +55,7 @@ func TestRotationWithoutVaultProviderIsTracedFromESOWrite(t *testing.T) {
 	if rollout.Parent.SpanID() != root.SpanContext.SpanID() || rollout.SpanContext.TraceID() != root.SpanContext.TraceID() {
 		t.Errorf("workload.rollout is not a child of secret.rotation")
 	}
-	template := podTemplate(t, s.Get(api))
+	template := harness.PodTemplate(t, s.Get(api))
 	written, err := time.Parse(time.RFC3339Nano, template.Annotations[annotations.AnnotationWrittenAt])
 	if err != nil {
 		t.Fatalf("the pod template's %s: %v", annotations.AnnotationWrittenAt, err)
@@ -102,25 +89,8 @@ func TestStalledRolloutWarnsWithTheReason(t *testing.T) {
 		s := harness.NewScenario(t)
 		s.ExternalSecret("db", "v1", rolloutAuto)
 		app := s.Workload(harness.WorkloadKinds[0], "app", nil, "db")
-		// The pods run on the node while it carries a label of this test's
-		// own; without it, no new pod can be scheduled, and with surge 1 and
-		// no unavailability the old pods keep serving.
-		label := "stall.eso-bridge.io/" + s.NS
-		labelNode(s, label, "yes")
-		t.Cleanup(func() { labelNode(s, label, "") })
-		deployment := s.Get(app).(*appsv1.Deployment)
-		deployment.Spec.Template.Spec.NodeSelector = map[string]string{label: "yes"}
-		deployment.Spec.ProgressDeadlineSeconds = ptr.To[int32](2)
-		deployment.Spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType, RollingUpdate: &appsv1.RollingUpdateDeployment{
-			MaxSurge: ptr.To(intstr.FromInt32(1)), MaxUnavailable: ptr.To(intstr.FromInt32(0)),
-		}}
-		if err := s.Client.Update(s.Ctx, deployment); err != nil {
-			t.Fatal(err)
-		}
-		if err := controlplane.WaitForRollout(s.Ctx, s.Client, app); err != nil {
-			t.Fatal(err)
-		}
-		labelNode(s, label, "")
+		stall, _ := s.Stallable(app)
+		stall()
 		s.StartBridge(harness.TestOptions())
 		s.WaitAdopted(app)
 
@@ -147,21 +117,6 @@ func TestStalledRolloutWarnsWithTheReason(t *testing.T) {
 			t.Errorf("RolloutStalled says %q, want the update strategy named", message)
 		}
 	})
-}
-
-// labelNode sets (or, with value "", removes) a label on the simulated node.
-func labelNode(s *harness.Scenario, key, value string) {
-	s.T.Helper()
-	var patch []byte
-	if value == "" {
-		patch = []byte(fmt.Sprintf(`{"metadata":{"labels":{%q:null}}}`, key))
-	} else {
-		patch = []byte(fmt.Sprintf(`{"metadata":{"labels":{%q:%q}}}`, key, value))
-	}
-	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: controlplane.NodeName(0)}}
-	if err := s.Client.Patch(context.Background(), node, client.RawPatch(types.MergePatchType, patch)); err != nil {
-		s.T.Fatalf("labelling the node: %v", err)
-	}
 }
 
 func countEvents(s *harness.Scenario, reason, regarding string) int {

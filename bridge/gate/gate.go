@@ -136,6 +136,9 @@ type Decision struct {
 	Waited time.Duration
 	// Blocking names the ExternalSecret that holds or delays the restart.
 	Blocking string
+	// Rotated names, for ActionRestart, the ExternalSecrets whose change
+	// the restart is for (those that rotated and those rotating with them).
+	Rotated []string
 }
 
 // waitPoll is how often a waiting workload is looked at again when no event
@@ -370,7 +373,11 @@ func decide(in Input, gated []Source, hash string) Decision {
 	if waited < in.Settle {
 		return wait(ReasonSettling, "", fmt.Sprintf("a source changed %s ago; settling for %s", waited.Round(time.Millisecond), in.Settle), in.Settle-waited)
 	}
-	return Decision{Action: ActionRestart, Reason: ReasonSourcesRotated, Hash: hash, Waited: waited,
+	rotated := make([]string, 0, len(gated))
+	for _, s := range gated {
+		rotated = append(rotated, s.ExternalSecret)
+	}
+	return Decision{Action: ActionRestart, Reason: ReasonSourcesRotated, Hash: hash, Waited: waited, Rotated: rotated,
 		Message: fmt.Sprintf("%d source(s) synced by ESO: %s", len(gated), SourceNames(gated))}
 }
 

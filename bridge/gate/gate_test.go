@@ -2,6 +2,7 @@ package gate
 
 import (
 	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -347,5 +348,18 @@ func TestFirstSightRestartsPodsOlderThanAnUnseenWrite(t *testing.T) {
 				t.Errorf("Digests = %v, want %v", got.Digests, want)
 			}
 		})
+	}
+}
+
+// A restart names the ExternalSecrets it is for — those that rotated, and
+// those rotating with them — so that their waves can be asked; an
+// unchanged, settled source is not among them.
+func TestARestartNamesTheSourcesItIsFor(t *testing.T) {
+	recorded := recordOf(source("db"), source("api"), source("cache"))
+	// db and api rotated together; cache did not.
+	got := Gate(Input{Now: gateNow, Key: digest.Unkeyed, Recorded: recorded, Settle: 2 * time.Second, MaxWait: 10 * time.Minute,
+		Sources: []Source{source("db", withHash("new"), changedAgo(10*time.Second)), source("api", withHash("new"), changedAgo(10*time.Second)), source("cache")}})
+	if got.Action != ActionRestart || !slices.Equal(got.Rotated, []string{"db", "api"}) {
+		t.Errorf("Gate() = action %d, rotated %v; want a restart for db and api", got.Action, got.Rotated)
 	}
 }

@@ -31,7 +31,7 @@ type Metrics struct {
 // increase() fires on the first one after a start, not the second.
 var (
 	restartResults  = []string{"success", "conflict", "error", "dry-run"}
-	holdReasons     = []string{"SyncError", "GateTimedOut", "SecretMissing"}
+	holdReasons     = []string{"SyncError", "GateTimedOut", "SecretMissing", "WaveHalted"}
 	rolloutOutcomes = []string{"RolloutComplete", "RolloutStalled"}
 )
 
@@ -47,7 +47,7 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "eso_bridge_restarts_total", Help: "Workload restarts by kind and result (success; conflict: the workload changed meanwhile, retried at once; error; dry-run: decided, not made).",
 		}, []string{"kind", "result"}),
 		Holds: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "eso_bridge_holds_total", Help: "Restarts held or abandoned by the gate, and sources whose Secret never came, by reason (SyncError, GateTimedOut, SecretMissing).",
+			Name: "eso_bridge_holds_total", Help: "Restarts held or abandoned by the gate, and sources whose Secret never came, by reason (SyncError, GateTimedOut, SecretMissing; WaveHalted: a rotation's later waves held after a stalled rollout).",
 		}, []string{"reason"}),
 		GateWait: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "eso_bridge_gate_wait_seconds", Help: "Time a changed workload waited at the gate, from its newest source write to the restart.", Buckets: latency,

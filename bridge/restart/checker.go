@@ -22,8 +22,10 @@ import (
 )
 
 // ExternalSecretChecker reports, on the ExternalSecret, a rollout annotation
-// that does not parse, names another namespace or names a missing workload.
-// It changes nothing: a bad annotation is otherwise ignored.
+// that does not parse, names another namespace or names a missing workload,
+// and a waves or resume annotation that does not parse. It changes nothing:
+// a bad annotation is otherwise ignored (a bad waves annotation leaves the
+// --waves default in force).
 type ExternalSecretChecker struct {
 	Client   client.Client
 	Kinds    []workload.Kind
@@ -52,11 +54,29 @@ func (c *ExternalSecretChecker) Reconcile(ctx context.Context, req reconcile.Req
 	if allowed, err := c.Scope.Allows(ctx, c.Client, req.Namespace); err != nil || !allowed {
 		return reconcile.Result{}, err
 	}
-	value, ok := es.Annotations[annotations.AnnotationRollout]
-	if !ok {
-		return reconcile.Result{}, nil
+	var bad error
+	for annotation, parse := range map[string]func(string) error{
+		annotations.AnnotationWaves:  func(v string) error { _, err := annotations.ParseWaveMode(v); return err },
+		annotations.AnnotationResume: func(v string) error { _, err := annotations.ParseResume(v); return err },
+	} {
+		if value, ok := es.Annotations[annotation]; ok {
+			if err := parse(value); err != nil {
+				c.Metrics.InvalidAnnotations.WithLabelValues("ExternalSecret").Inc()
+				c.Recorder.Warning(es, nil, events.ReasonInvalidAnnotation, events.ValidateAction(annotation), fmt.Sprintf("annotation %s ignored: %v", annotation, err))
+				bad = err
+			}
+		}
 	}
-	return reconcile.Result{}, c.checkRollout(ctx, es, value)
+	if value, ok := es.Annotations[annotations.AnnotationRollout]; ok {
+		if err := c.checkRollout(ctx, es, value); err != nil {
+			return reconcile.Result{}, err
+		}
+	}
+	if bad != nil {
+		// A user's bad input: retrying cannot fix it, the next edit will.
+		return reconcile.Result{}, reconcile.TerminalError(bad)
+	}
+	return reconcile.Result{}, nil
 }
 
 // checkRollout reports what is wrong with es's rollout annotation, value.

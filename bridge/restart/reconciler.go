@@ -41,8 +41,11 @@ type PendingVersions interface {
 // Reconciler restarts the workloads of one kind when their ESO-managed
 // sources have rotated and ESO has confirmed the write.
 type Reconciler struct {
-	Client   ctrl.Client
-	Kind     workload.Kind
+	Client ctrl.Client
+	Kind   workload.Kind
+	// Kinds are every kind restarted, which a rotation's waves span; Kind
+	// alone when empty.
+	Kinds    []workload.Kind
 	Options  Options
 	Scope    *scope.Scope
 	Recorder events.Recorder
@@ -85,6 +88,9 @@ type Options struct {
 	// DryRun decides, logs, counts and sends Events as usual, and patches
 	// nothing (dryrun.go).
 	DryRun bool
+	// Waves is the wave mode of an ExternalSecret without
+	// annotations.AnnotationWaves.
+	Waves annotations.WaveMode
 }
 
 var _ reconcile.Reconciler = &Reconciler{}
@@ -121,10 +127,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (resu
 		return reconcile.Result{}, nil
 	}
 
-	sources, err := r.gatherSources(ctx, obj)
+	gathered, err := r.gatherSources(ctx, obj)
 	if err != nil {
 		return reconcile.Result{}, err
 	}
+	sources := gathered.Sources
 	recorded := obj.GetAnnotations()[annotations.AnnotationSourceHash]
 	if recorded == "" {
 		recorded = r.Kind.PodTemplate(obj).Annotations[annotations.AnnotationSourceHash]
@@ -193,6 +200,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (resu
 		return reconcile.Result{}, nil
 	}
 
+	// A rotation in waves restarts this workload once the waves before its
+	// own have rolled out. A dry run records no restart to wait on.
+	if !r.Options.DryRun {
+		if result, held, err := r.waitForWaves(ctx, obj, decision, gathered); held || err != nil {
+			return result, err
+		}
+	}
 	// Only Events name a related object; waits and no-ops skip the lookup.
 	related := r.related(ctx, req.Namespace, decision.Blocking, sources)
 	// Restart, within the rate limits: a restart over them waits its turn.

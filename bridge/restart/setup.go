@@ -21,6 +21,7 @@ import (
 	"github.com/eso-bridge/eso-bridge/bridge/annotations"
 	"github.com/eso-bridge/eso-bridge/bridge/eso"
 	"github.com/eso-bridge/eso-bridge/bridge/index"
+	"github.com/eso-bridge/eso-bridge/bridge/workload"
 )
 
 // SetupWithManager registers the reconciler for its kind. It reacts to the
@@ -32,13 +33,70 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Writes == nil {
 		r.Writes = NewWriteObserver()
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		Named(strings.ToLower(r.Kind.Kind())).
 		For(r.Kind.New(), builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Watches(&esv1.ExternalSecret{}, handler.EnqueueRequestsFromMapFunc(r.workloadsForExternalSecret)).
-		WatchesMetadata(&corev1.Secret{}, r.secretHandler(), builder.WithPredicates(esoManaged)).
-		WithOptions(controller.Options{MaxConcurrentReconciles: r.Options.Workers}).
+		WatchesMetadata(&corev1.Secret{}, r.secretHandler(), builder.WithPredicates(esoManaged))
+	// A wave starts when the one before it has rolled out, which is
+	// recorded on the workloads of that wave, of any kind.
+	for _, kind := range r.kinds() {
+		b = b.Watches(kind.New(), handler.EnqueueRequestsFromMapFunc(r.wavePeersOf(kind)), builder.WithPredicates(waveProgress))
+	}
+	return b.WithOptions(controller.Options{MaxConcurrentReconciles: r.Options.Workers}).
 		Complete(r)
+}
+
+// waveProgress passes the changes of a workload that may let the next wave
+// of its rotations go: a restart or adoption recorded (its source digests),
+// a rollout's end recorded, or the workload gone.
+var waveProgress = predicate.Funcs{
+	CreateFunc:  func(event.CreateEvent) bool { return false },
+	DeleteFunc:  func(event.DeleteEvent) bool { return true },
+	GenericFunc: func(event.GenericEvent) bool { return false },
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		before, after := e.ObjectOld.GetAnnotations(), e.ObjectNew.GetAnnotations()
+		return before[annotations.AnnotationSourceDigests] != after[annotations.AnnotationSourceDigests] ||
+			before[annotations.AnnotationRolloutResult] != after[annotations.AnnotationRolloutResult]
+	},
+}
+
+// wavePeersOf maps a workload of kind to the workloads of this reconciler's
+// kind that its progress may release: the consumers of the ExternalSecrets
+// in waves whose Secrets it uses, which it follows or which name it.
+// ExternalSecrets without waves map to nothing.
+func (r *Reconciler) wavePeersOf(kind workload.Kind) handler.MapFunc {
+	return func(ctx context.Context, obj client.Object) []reconcile.Request {
+		var requests []reconcile.Request
+		peers := func(es *esv1.ExternalSecret) {
+			if WaveMode(es, r.Options.Waves) != annotations.WavesOff {
+				requests = append(requests, r.workloadsForExternalSecret(ctx, es)...)
+			}
+		}
+		lookup := func(field, value string) {
+			var found esv1.ExternalSecretList
+			if err := r.Client.List(ctx, &found, client.InNamespace(obj.GetNamespace()), client.MatchingFields{field: value},
+				client.UnsafeDisableDeepCopy); err != nil {
+				log.FromContext(ctx).Error(err, "listing ExternalSecrets by index", "index", field)
+				return
+			}
+			for i := range found.Items {
+				peers(&found.Items[i])
+			}
+		}
+		for _, secret := range workload.SecretsUsedBy(kind.PodTemplate(obj)) {
+			lookup(index.TargetSecret, secret)
+		}
+		lookup(index.RolloutWorkloads, workload.Key(kind.Kind(), obj.GetName()))
+		followed, _ := annotations.ParseNameList(obj.GetAnnotations()[annotations.AnnotationExternalSecrets])
+		for _, name := range followed {
+			es := &esv1.ExternalSecret{}
+			if err := r.Client.Get(ctx, types.NamespacedName{Namespace: obj.GetNamespace(), Name: name}, es); err == nil {
+				peers(es)
+			}
+		}
+		return requests
+	}
 }
 
 // esoManaged passes Secrets that carry ESO's data-hash annotation.

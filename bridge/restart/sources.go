@@ -73,6 +73,10 @@ func (g *Gatherer) Gather(ctx context.Context, obj ctrl.Object) (Gathered, error
 	if out.OptIn.Follow, err = annotations.ParseNameList(own[annotations.AnnotationExternalSecrets]); err != nil {
 		out.Invalid[annotations.AnnotationExternalSecrets] = err
 	}
+	if _, _, err := annotations.ParseWave(own[annotations.AnnotationWave]); err != nil {
+		// Counted as unnumbered: last in an ordered rotation.
+		out.Invalid[annotations.AnnotationWave] = err
+	}
 	out.Used = workload.SecretsUsedBy(g.Kind.PodTemplate(obj))
 	externalSecrets, err := g.candidates(ctx, obj, out.Used, out.OptIn.Follow)
 	if err != nil {
@@ -99,13 +103,12 @@ func (g *Gatherer) Gather(ctx context.Context, obj ctrl.Object) (Gathered, error
 
 // gatherSources reads what the gate needs about each ExternalSecret the
 // workload follows. Bad annotations get a Warning and count as absent.
-func (r *Reconciler) gatherSources(ctx context.Context, obj ctrl.Object) ([]gate.Source, error) {
-	g := Gatherer{Reader: r.Client, Kind: r.Kind, AutoAll: r.Options.AutoAll, Versions: r.Versions, Writes: r.Writes, Key: r.Key, Indexed: true}
-	gathered, err := g.Gather(ctx, obj)
+func (r *Reconciler) gatherSources(ctx context.Context, obj ctrl.Object) (Gathered, error) {
+	gathered, err := r.gatherer().Gather(ctx, obj)
 	if err != nil {
-		return nil, err
+		return gathered, err
 	}
-	for _, annotation := range []string{annotations.AnnotationAuto, annotations.AnnotationExternalSecrets} {
+	for _, annotation := range []string{annotations.AnnotationAuto, annotations.AnnotationExternalSecrets, annotations.AnnotationWave} {
 		if err := gathered.Invalid[annotation]; err != nil {
 			r.invalid(obj, nil, annotation, err)
 		}
@@ -117,7 +120,12 @@ func (r *Reconciler) gatherSources(ctx context.Context, obj ctrl.Object) ([]gate
 		r.Recorder.Warning(obj, nil, events.ReasonMissingReference, events.ValidateAction(annotations.AnnotationExternalSecrets),
 			fmt.Sprintf("annotation %s names ExternalSecret(s) %s, which do not exist in namespace %s", annotations.AnnotationExternalSecrets, strings.Join(gathered.Missing, ", "), obj.GetNamespace()))
 	}
-	return gathered.Sources, nil
+	return gathered, nil
+}
+
+// gatherer is the restart controller's: the cache, with its indexes.
+func (r *Reconciler) gatherer() *Gatherer {
+	return &Gatherer{Reader: r.Client, Kind: r.Kind, AutoAll: r.Options.AutoAll, Versions: r.Versions, Writes: r.Writes, Key: r.Key, Indexed: true}
 }
 
 // confirmSharedWrites settles a Secret that several ExternalSecrets write

@@ -42,6 +42,10 @@ type Loader struct {
 	// of package index: a rotation is then found by lookups, at a cost
 	// independent of the size of its namespace.
 	Indexed bool
+	// Waves and AutoAll are the controller's --waves and --auto-all: how
+	// it judges the waves of a rotation.
+	Waves   annotations.WaveMode
+	AutoAll bool
 	// fresh are objects just written, newer than what Client may return
 	// (the controller's cache lags its own writes).
 	fresh []client.Object
@@ -121,7 +125,7 @@ func (l Loader) load(ctx context.Context, namespace string, sc trace.SpanContext
 	if err := f.addRollouts(ctx, r, restarted); err != nil {
 		return nil, err
 	}
-	others, err := f.otherConsumers(ctx, r, es)
+	others, err := f.otherConsumers(ctx, r, es, secret)
 	if err != nil {
 		return nil, err
 	}
@@ -293,9 +297,13 @@ func (f *lookup) addRollouts(ctx context.Context, r *Rotation, restarted []kindO
 // otherConsumers describes the consumers of es's Secret not restarted for
 // r — using the Secret, following es, or named by its rollout policy — and
 // what their other sources wait on.
-func (f *lookup) otherConsumers(ctx context.Context, r *Rotation, es *esv1.ExternalSecret) ([]string, error) {
+func (f *lookup) otherConsumers(ctx context.Context, r *Rotation, es *esv1.ExternalSecret, secret *metav1.PartialObjectMetadata) ([]string, error) {
 	if es == nil {
 		return nil, nil
+	}
+	inWaves, err := f.waveState(ctx, r, es, secret)
+	if err != nil {
+		return nil, err
 	}
 	policy, _ := annotations.ParseRolloutPolicy(es.Annotations[annotations.AnnotationRollout])
 	var others []string
@@ -326,11 +334,21 @@ func (f *lookup) otherConsumers(ctx context.Context, r *Rotation, es *esv1.Exter
 		for _, obj := range consumers {
 			template := kind.PodTemplate(obj)
 			if traceparent.Parse(template.Annotations[annotations.AnnotationTraceparent]).TraceID().String() == r.TraceID {
+				if !slices.ContainsFunc(r.Workloads, func(w WorkloadRollout) bool { return w.Kind == kind.Kind() && w.Name == obj.GetName() }) {
+					// Restarted for r since its rollouts were read: r is not
+					// finished, and the next change of it is read again.
+					r.restartsToCome++
+					r.reads = append(r.reads, workload.Key(kind.Kind(), obj.GetName()))
+				}
 				continue
 			}
 			// A consumer may yet be restarted for r: a change to it is a
 			// change to r.
 			r.reads = append(r.reads, workload.Key(kind.Kind(), obj.GetName()))
+			if v, ok := inWaves.check(r, kind, obj); ok {
+				others = append(others, workload.Key(kind.Kind(), obj.GetName())+": "+v.Message)
+				continue
+			}
 			other := describeOther(kind, obj, template, r)
 			if !restartedSince(template, r) {
 				blocking, err := f.unsettledSources(ctx, kind, obj)

@@ -37,6 +37,14 @@ type Rotation struct {
 	Workloads                     []WorkloadRollout `json:"workloads"`
 	// Waiting says what has not happened yet, and why.
 	Waiting []string `json:"waiting,omitempty"`
+	// Held are the consumers ("kind/name") whose wave is held because a
+	// rollout of an earlier wave stalled; Failure says so.
+	Held    []string `json:"held,omitempty"`
+	Failure string   `json:"failure,omitempty"`
+	// restartsToCome counts the restarts the rotation is still to make or
+	// to be read with: consumers whose wave has not come yet, and those
+	// restarted for it while it was read.
+	restartsToCome int
 	// reads are the objects the rotation was read from, and those that may
 	// yet join it, as "kind/name" keys (see ReadFrom).
 	reads []string
@@ -104,10 +112,11 @@ func (r *Rotation) End() time.Time {
 	return end
 }
 
-// Finished reports whether every stage has happened: ESO confirmed the write
-// and every restarted workload's rollout completed or stalled.
+// Finished reports whether every stage has happened: ESO confirmed the write,
+// every restarted workload's rollout completed or stalled, and no wave is
+// still to come (a held wave is not: the rotation failed).
 func (r *Rotation) Finished() bool {
-	if r.ExternalSecret != "" && r.ConfirmedAt == nil {
+	if r.ExternalSecret != "" && r.ConfirmedAt == nil || r.restartsToCome > 0 {
 		return false
 	}
 	for _, w := range r.Workloads {

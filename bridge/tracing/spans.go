@@ -26,8 +26,16 @@ func (t *Tracer) emit(ctx context.Context, r *rotation.Rotation, root trace.Span
 		} else {
 			attrs = append(attrs, attribute.String("eso_bridge.started_by", "ESO write"))
 		}
+		if len(r.Held) > 0 {
+			attrs = append(attrs, attribute.StringSlice("eso_bridge.held_workloads", r.Held))
+		}
 		_, span := t.tracer.Start(withIDs(ctx, tid, root.SpanID()), spanRotation, trace.WithNewRoot(),
 			trace.WithTimestamp(r.Start()), trace.WithAttributes(attrs...))
+		if r.Failure != "" {
+			// Its later waves are held: the rotation failed, though every
+			// stage that ran has ended.
+			span.SetStatus(codes.Error, r.Failure)
+		}
 		span.End(trace.WithTimestamp(r.End()))
 	}
 	parent := trace.ContextWithRemoteSpanContext(ctx, root)

@@ -65,6 +65,23 @@ func newChanges() *changes {
 // of the namespace's Deployments.
 func watchRestarts(b *testing.B, namespace string) *changes {
 	b.Helper()
+	return watchDeployments(b, namespace, func(d *appsv1.Deployment) string {
+		return d.Spec.Template.Annotations[annotations.AnnotationRestartedAt]
+	})
+}
+
+// watchRolloutResults follows the rollout results eso-bridge records on the
+// namespace's Deployments: a new one is a rollout that ended.
+func watchRolloutResults(b *testing.B, namespace string) *changes {
+	b.Helper()
+	return watchDeployments(b, namespace, func(d *appsv1.Deployment) string {
+		return d.Annotations[annotations.AnnotationRolloutResult]
+	})
+}
+
+// watchDeployments follows value of the namespace's Deployments.
+func watchDeployments(b *testing.B, namespace string, value func(*appsv1.Deployment) string) *changes {
+	b.Helper()
 	c := newChanges()
 	clientset := kubernetes.NewForConfigOrDie(harness.ControlPlane(b).Config)
 	factory := informers.NewSharedInformerFactoryWithOptions(clientset, 0, informers.WithNamespace(namespace))
@@ -74,7 +91,7 @@ func watchRestarts(b *testing.B, namespace string) *changes {
 		if !ok {
 			return "", "", false
 		}
-		return d.Name, d.Spec.Template.Annotations[annotations.AnnotationRestartedAt], true
+		return d.Name, value(d), true
 	})
 	return c
 }

@@ -111,7 +111,7 @@ func monitoredMetrics(t *testing.T) []string {
 func TestTheChartsAlertsAndDashboardReadEsoBridgesMetrics(t *testing.T) {
 	rule, dashboard := renderMonitoring(t)
 	exprs := alertExpressions(t, rule)
-	for _, alert := range []string{"EsoBridgeGateTimedOut", "EsoBridgeRestartHeldBySyncError", "EsoBridgeRolloutStalled", "EsoBridgeAWSErrorsRising",
+	for _, alert := range []string{"EsoBridgeGateTimedOut", "EsoBridgeRestartHeldBySyncError", "EsoBridgeRotationHalted", "EsoBridgeRolloutStalled", "EsoBridgeAWSErrorsRising",
 		"EsoBridgeEventQueueFailing", "EsoBridgeSweepStopped", "EsoBridgeStoresNotWatched"} {
 		expr, ok := exprs[alert]
 		if !ok {

@@ -21,6 +21,7 @@ import (
 	"github.com/eso-bridge/eso-bridge/bridge/gate"
 	"github.com/eso-bridge/eso-bridge/bridge/optin"
 	"github.com/eso-bridge/eso-bridge/bridge/restart"
+	"github.com/eso-bridge/eso-bridge/bridge/waves"
 	"github.com/eso-bridge/eso-bridge/bridge/workload"
 )
 
@@ -37,6 +38,7 @@ func (o *explainOptions) bind(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.decide.AutoAll, "auto-all", false, "decide as a controller run with --auto-all")
 	fs.DurationVar(&o.decide.Settle, "settle", o.decide.Settle, "decide with the controller's --settle")
 	fs.DurationVar(&o.decide.MaxGateWait, "max-gate-wait", o.decide.MaxGateWait, "decide with the controller's --max-gate-wait")
+	fs.StringVar(&o.decide.Waves, "waves", o.decide.Waves, "decide with the controller's --waves (off, ordered or canary)")
 }
 
 func newExplainCommand() *cobra.Command {
@@ -72,6 +74,9 @@ func Explain(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 func (o *explainOptions) run(ctx context.Context, object string, stdout, stderr io.Writer) error {
+	if _, err := annotations.ParseWaveMode(o.decide.Waves); err != nil {
+		return fmt.Errorf("--waves: %w", err)
+	}
 	c, ref, key, err := o.open(ctx, object, stderr, "without the digest key, what a workload recorded cannot be compared with its sources")
 	if err != nil {
 		return err
@@ -172,7 +177,10 @@ type ExternalSecretExplanation struct {
 	Reason         string `json:"reason,omitempty"`
 	Message        string `json:"message,omitempty"`
 	// Rollout is its eso-bridge.io/rollout annotation as written.
-	Rollout  string   `json:"rollout,omitempty"`
+	Rollout string `json:"rollout,omitempty"`
+	// Waves is how its rotation restarts them: its eso-bridge.io/waves
+	// annotation, else the --waves flag.
+	Waves    string   `json:"waves"`
 	Problems []string `json:"problems,omitempty"`
 	// Restarts are the workloads a change of it restarts, each with the
 	// decision now; DoesNotRestart those linked to it that it does not.
@@ -223,7 +231,7 @@ func (e *explainer) workload(ctx context.Context, kind workload.Kind, obj client
 	if err != nil {
 		return nil, err
 	}
-	for _, annotation := range []string{annotations.AnnotationAuto, annotations.AnnotationExternalSecrets} {
+	for _, annotation := range []string{annotations.AnnotationAuto, annotations.AnnotationExternalSecrets, annotations.AnnotationWave} {
 		if err := gathered.Invalid[annotation]; err != nil {
 			x.Problems = append(x.Problems, fmt.Sprintf("%s: %v (taken as absent)", annotation, err))
 		}
@@ -262,8 +270,8 @@ func (e *explainer) workload(ctx context.Context, kind workload.Kind, obj client
 		}
 		x.Sources = append(x.Sources, source)
 	}
-	x.Decision = e.decide(obj, gathered.Sources)
-	return x, nil
+	x.Decision, err = e.decide(ctx, kind, obj, gathered)
+	return x, err
 }
 
 // newestWrite is when the newest source's data was written, as the API
@@ -283,13 +291,15 @@ func newestWrite(sources []gate.Source) *time.Time {
 	return newest
 }
 
-// decide asks the gate, with what the workload recorded.
-func (e *explainer) decide(obj client.Object, sources []gate.Source) Verdict {
+// decide asks the gate, with what the workload recorded, and then the waves
+// of the rotations a restart would be for.
+func (e *explainer) decide(ctx context.Context, kind workload.Kind, obj client.Object, gathered restart.Gathered) (Verdict, error) {
+	sources := gathered.Sources
 	if len(sources) == 0 {
-		return Verdict{Verdict: "not a consumer", Reason: gate.ReasonNoSources, Message: "it follows no ExternalSecret: nothing restarts it"}
+		return Verdict{Verdict: "not a consumer", Reason: gate.ReasonNoSources, Message: "it follows no ExternalSecret: nothing restarts it"}, nil
 	}
 	if e.Key == nil {
-		return Verdict{Verdict: "unknown", Message: "the digest key cannot be read (--digest-key-secret), so what the workload recorded cannot be compared"}
+		return Verdict{Verdict: "unknown", Message: "the digest key cannot be read (--digest-key-secret), so what the workload recorded cannot be compared"}, nil
 	}
 	own := obj.GetAnnotations()
 	decision := gate.Gate(gate.Input{
@@ -316,11 +326,23 @@ func (e *explainer) decide(obj client.Object, sources []gate.Source) Verdict {
 		v.Verdict = "timed out"
 	case gate.ActionRestart:
 		v.Verdict = "restart"
+		mode, _ := annotations.ParseWaveMode(e.Options.Waves)
+		check, ok, err := e.gatherer(kind).Waves(ctx, e.Kinds, mode, obj, decision.Rotated, gathered.Selected, sources)
+		if err != nil {
+			return v, err
+		}
+		if !ok {
+			v.Verdict, v.Reason, v.Message, v.Blocking = "wait", waves.ReasonWaiting, check.Verdict.Message, check.ExternalSecret.Name
+			if check.Verdict.Halted {
+				v.Verdict, v.Reason = "hold", waves.ReasonHalted
+				v.Message += fmt.Sprintf("; released by a new rotation, or by %s=%s on the ExternalSecret", annotations.AnnotationResume, check.TraceID)
+			}
+		}
 	}
 	if v.Message == "" {
 		v.Message = v.Reason
 	}
-	return v
+	return v, nil
 }
 
 func (e *explainer) externalSecret(ctx context.Context, ref objectRef) (*ExternalSecretExplanation, error) {
@@ -334,6 +356,13 @@ func (e *explainer) externalSecret(ctx context.Context, ref objectRef) (*Externa
 	policy, err := annotations.ParseRolloutPolicy(x.Rollout)
 	if err != nil {
 		x.Problems = append(x.Problems, fmt.Sprintf("%s: %v (taken as off)", annotations.AnnotationRollout, err))
+	}
+	fallback, _ := annotations.ParseWaveMode(e.Options.Waves)
+	x.Waves = string(restart.WaveMode(es, fallback))
+	if value, ok := es.Annotations[annotations.AnnotationWaves]; ok {
+		if _, err := annotations.ParseWaveMode(value); err != nil {
+			x.Problems = append(x.Problems, fmt.Sprintf("%s: %v (taken as --waves, %s)", annotations.AnnotationWaves, err, fallback))
+		}
 	}
 	candidate := optin.Candidate{ExternalSecret: es, Policy: policy}
 	for _, kind := range e.Kinds {
@@ -422,6 +451,7 @@ func printExternalSecretExplanation(w io.Writer, x *ExternalSecretExplanation) e
 	if x.Rollout != "" {
 		fmt.Fprintf(w, "%s: %s\n", annotations.AnnotationRollout, x.Rollout)
 	}
+	fmt.Fprintf(w, "Waves: %s\n", x.Waves)
 	for _, p := range x.Problems {
 		fmt.Fprintln(w, "Problem:", p)
 	}

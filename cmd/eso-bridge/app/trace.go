@@ -9,16 +9,21 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/eso-bridge/eso-bridge/bridge/digest"
+	"github.com/eso-bridge/eso-bridge/bridge/annotations"
 	"github.com/eso-bridge/eso-bridge/bridge/events"
 	"github.com/eso-bridge/eso-bridge/bridge/rotation"
 	"github.com/eso-bridge/eso-bridge/bridge/workload"
 )
 
 // traceOptions are the flags of `eso-bridge trace`.
-type traceOptions struct{ readFlags }
+type traceOptions struct {
+	readFlags
+	// waves and autoAll are the controller's flags that place a rotation's
+	// consumers in its waves.
+	waves   string
+	autoAll bool
+}
 
 func newTraceCommand() *cobra.Command {
 	var opts traceOptions
@@ -37,7 +42,9 @@ rollout (where the cluster serves them).`,
 			return opts.run(cmd.Context(), args[0], cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
-	opts.bind(cmd.Flags(), "without read access to it, a rotation eso-bridge did not trigger is found only through a workload it restarted")
+	opts.bind(cmd.Flags(), "without read access to it, a rotation eso-bridge did not trigger is found only through a workload it restarted, and its waves are not judged")
+	cmd.Flags().StringVar(&opts.waves, "waves", string(annotations.WavesOff), "judge waves as a controller run with --waves (off, ordered or canary)")
+	cmd.Flags().BoolVar(&opts.autoAll, "auto-all", false, "judge waves as a controller run with --auto-all")
 	return cmd
 }
 
@@ -47,11 +54,16 @@ func Trace(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 func (o *traceOptions) run(ctx context.Context, object string, stdout, stderr io.Writer) error {
+	mode, err := annotations.ParseWaveMode(o.waves)
+	if err != nil {
+		return fmt.Errorf("--waves: %w", err)
+	}
 	c, ref, key, err := o.open(ctx, object, stderr, "a rotation eso-bridge did not trigger is found only through a workload it restarted")
 	if err != nil {
 		return err
 	}
-	r, err := loadRotation(ctx, c, key, ref)
+	kinds := workload.Served(c.RESTMapper())
+	r, err := loadRotation(ctx, rotation.Loader{Client: c, Pods: c, Kinds: kinds, Key: key, Waves: mode, AutoAll: o.autoAll}, ref)
 	if err != nil {
 		return err
 	}
@@ -62,15 +74,13 @@ func (o *traceOptions) run(ctx context.Context, object string, stdout, stderr io
 }
 
 // loadRotation reads the rotation of an ExternalSecret or a workload.
-func loadRotation(ctx context.Context, c client.Client, key *digest.Key, ref objectRef) (*rotation.Rotation, error) {
-	kinds := workload.Served(c.RESTMapper())
-	loader := rotation.Loader{Client: c, Pods: c, Kinds: kinds, Key: key}
+func loadRotation(ctx context.Context, loader rotation.Loader, ref objectRef) (*rotation.Rotation, error) {
 	if ref.kind == "" {
 		return loader.ForExternalSecret(ctx, ref.NamespacedName)
 	}
-	kind, ok := workload.Named(kinds, ref.kind)
+	kind, ok := workload.Named(loader.Kinds, ref.kind)
 	if !ok {
-		return nil, fmt.Errorf("%s: kind %q is not one of %s (served by this cluster)", ref, ref.kind, kindNames(kinds))
+		return nil, fmt.Errorf("%s: kind %q is not one of %s (served by this cluster)", ref, ref.kind, kindNames(loader.Kinds))
 	}
 	return loader.ForWorkload(ctx, kind, ref.NamespacedName)
 }
@@ -148,6 +158,9 @@ func PrintRotation(w io.Writer, r *rotation.Rotation) error {
 	}
 	if start, end := r.Start(), r.End(); !start.IsZero() {
 		fmt.Fprintf(w, "\nTotal: %s from %s to the last stage.\n", formatDuration(end.Sub(start)), startedBy(r))
+	}
+	if r.Failure != "" {
+		fmt.Fprintf(w, "Failed: %s.\nHeld, keeping their pods: %s.\n", r.Failure, strings.Join(r.Held, ", "))
 	}
 	if len(r.Waiting) == 0 {
 		fmt.Fprintln(w, "Waiting: nothing.")
