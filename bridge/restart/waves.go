@@ -197,7 +197,7 @@ func (r *Reconciler) waitForWaves(ctx context.Context, obj ctrl.Object, decision
 	}
 	resume := fmt.Sprintf("a new rotation of it restarts the stalled workload first; to go on as it is: kubectl annotate externalsecret %s %s=%s --overwrite -n %s",
 		es.Name, annotations.AnnotationResume, check.TraceID, es.Namespace)
-	if r.Recorder.Warning(obj, es, waves.ReasonHalted, events.ActionGate, fmt.Sprintf("restart for ExternalSecret %s %s; %s", es.Name, v.Message, resume)) {
+	if r.Recorder.Warning(obj, es, waves.ReasonHalted, events.ActionGate, fmt.Sprintf("ExternalSecret %s rotated, but %s; %s", es.Name, v.Message, resume)) {
 		r.Metrics.Holds.WithLabelValues(waves.ReasonHalted).Inc()
 	}
 	var stalled []string

@@ -33,14 +33,17 @@ var soakRotations = flag.Int("soak.rotations", 6, "rotations in TestSoakEveryWor
 type soakWorkload struct {
 	name    string
 	sources []string
-	object  client.Object
-	want    int64
+	// wave is its eso-bridge.io/wave, if any.
+	wave   string
+	object client.Object
+	want   int64
 }
 
 // Rotations of random sets of sources, while replicas of eso-bridge are
 // killed at random moments and the lease changes hands: every workload rolls
 // exactly once per rotation that changed one of its sources — none missed,
-// none repeated — every restart's trace is complete, and afterwards nothing
+// none repeated — the waves of db run in order (none run twice, none
+// skipped), every restart's trace is complete, and afterwards nothing
 // exported holds a secret value or ESO's data hash.
 func TestSoakEveryWorkloadRollsOncePerRotationThroughKillsAndLeaderChanges(t *testing.T) {
 	s := harness.NewScenario(t)
@@ -52,16 +55,27 @@ func TestSoakEveryWorkloadRollsOncePerRotationThroughKillsAndLeaderChanges(t *te
 		return v
 	}
 	for _, name := range sources {
-		s.ExternalSecret(name, canary(), map[string]string{annotations.AnnotationRollout: "auto"})
+		es := map[string]string{annotations.AnnotationRollout: "auto"}
+		if name == "db" {
+			// db's consumers restart in waves: orders, then checkout.
+			es[annotations.AnnotationWaves] = string(annotations.WavesOrdered)
+		}
+		s.ExternalSecret(name, canary(), es)
 	}
+	orders := &soakWorkload{name: "orders", sources: []string{"db"}, wave: "1"}
+	checkout := &soakWorkload{name: "checkout", sources: []string{"db", "cache"}, wave: "2"}
 	workloads := []*soakWorkload{
-		{name: "orders", sources: []string{"db"}},
+		orders,
 		{name: "search", sources: []string{"cache"}},
-		{name: "checkout", sources: []string{"db", "cache"}},
+		checkout,
 		{name: "gateway", sources: []string{"api-key"}},
 	}
 	for _, w := range workloads {
-		w.object = s.Workload(harness.WorkloadKinds[0], w.name, nil, w.sources...)
+		var own map[string]string
+		if w.wave != "" {
+			own = map[string]string{annotations.AnnotationWave: w.wave}
+		}
+		w.object = s.Workload(harness.WorkloadKinds[0], w.name, own, w.sources...)
 	}
 
 	var exporters []*tracetest.InMemoryExporter
@@ -123,6 +137,14 @@ func TestSoakEveryWorkloadRollsOncePerRotationThroughKillsAndLeaderChanges(t *te
 		for _, w := range workloads {
 			if got := s.Restarts(w.object); got != w.want {
 				t.Fatalf("rotation %d (%v): %s rolled %d time(s), want %d", rotation, rotated, w.name, got, w.want)
+			}
+		}
+		// db's second wave went after its first had rolled out, kills or not.
+		if slices.Contains(rotated, "db") {
+			result, _ := annotations.ParseRolloutResult(s.Get(orders.object).GetAnnotations()[annotations.AnnotationRolloutResult])
+			restarted := annotations.Time(harness.PodTemplate(t, s.Get(checkout.object)).Annotations, annotations.AnnotationRestartedAt)
+			if restarted == nil || result.FinishedAt.IsZero() || restarted.Before(result.FinishedAt) {
+				t.Fatalf("rotation %d (%v): checkout (wave 2) restarted at %v, before orders (wave 1) rolled out (%+v)", rotation, rotated, restarted, result)
 			}
 		}
 		t.Logf("rotation %d: %v rotated; restarts so far %s; replicas killed so far %d", rotation, rotated, restartCounts(workloads), kills)
