@@ -20,7 +20,7 @@ func TestPackagesImportOnlyWhatTheirConcernNeeds(t *testing.T) {
 		direct bool
 	}{
 		{
-			packages:  []string{"bridge/gate", "bridge/waves", "bridge/optin", "bridge/annotations", "bridge/eso", "bridge/traceparent", "bridge/digest"},
+			packages:  []string{"bridge/gate", "bridge/waves", "bridge/window", "bridge/optin", "bridge/annotations", "bridge/eso", "bridge/traceparent", "bridge/digest"},
 			forbidden: []string{"sigs.k8s.io/controller-runtime", "k8s.io/client-go"},
 			why:       "pure decisions and codecs are table-tested without a client",
 			direct:    true,

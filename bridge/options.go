@@ -11,6 +11,7 @@ import (
 
 	"github.com/eso-bridge/eso-bridge/bridge/annotations"
 	"github.com/eso-bridge/eso-bridge/bridge/restart"
+	"github.com/eso-bridge/eso-bridge/bridge/window"
 )
 
 // Options are the controller's behaviour and scope, bound to flags.
@@ -51,6 +52,16 @@ type Options struct {
 	// Waves is the wave mode of ExternalSecrets without the
 	// eso-bridge.io/waves annotation: "off", "ordered" or "canary".
 	Waves string
+	// RestartWindow is when a workload may restart if neither it nor the
+	// ExternalSecrets it restarts for have the eso-bridge.io/restart-window
+	// annotation, e.g. "Mon-Fri 09:00-17:00 Europe/Paris"; "" is always.
+	RestartWindow string
+	// MaxRolloutsInProgress and NamespaceMaxRolloutsInProgress cap the
+	// rollouts eso-bridge started that have not completed, across the
+	// cluster and in one namespace; 0 is no cap. A restart over a cap
+	// waits for a rollout to end.
+	MaxRolloutsInProgress          int
+	NamespaceMaxRolloutsInProgress int
 }
 
 // DefaultOptions are the defaults of the flags.
@@ -83,6 +94,9 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.DryRun, "dry-run", o.DryRun, "decide, log, count and send Events as usual (WouldRestart), but patch no workload and trigger no ExternalSecret: ESO refreshes at its own interval")
 	fs.IntVar(&o.Workers, "workers", o.Workers, "workloads of one kind reconciled at once")
 	fs.StringVar(&o.Waves, "waves", o.Waves, "how a rotation restarts the workloads of an ExternalSecret without the eso-bridge.io/waves annotation: off (all at once), ordered (by each workload's eso-bridge.io/wave, each wave after the one before rolled out) or canary (one first, then the rest)")
+	fs.StringVar(&o.RestartWindow, "restart-window", o.RestartWindow, `when a workload may restart if neither it nor its rotated ExternalSecrets have the eso-bridge.io/restart-window annotation, e.g. "Mon-Fri 09:00-17:00 Europe/Paris" (default always)`)
+	fs.IntVar(&o.MaxRolloutsInProgress, "max-rollouts-in-progress", o.MaxRolloutsInProgress, "rollouts eso-bridge started and not yet completed, across the cluster, beyond which a restart waits for one to end (0: no cap)")
+	fs.IntVar(&o.NamespaceMaxRolloutsInProgress, "namespace-max-rollouts-in-progress", o.NamespaceMaxRolloutsInProgress, "the same in one namespace (0: no cap)")
 	fs.DurationVar(&o.RolloutDeadline, "rollout-deadline", o.RolloutDeadline, "how long a StatefulSet, DaemonSet or Argo Rollout may take to roll before a RolloutStalled Warning (Deployments use their progressDeadlineSeconds)")
 }
 
@@ -111,6 +125,12 @@ func (o *Options) Validate() error {
 	if _, err := annotations.ParseWaveMode(o.Waves); err != nil {
 		errs = append(errs, fmt.Errorf("--waves: %w", err))
 	}
+	if _, err := window.Parse(o.RestartWindow); err != nil {
+		errs = append(errs, fmt.Errorf("--restart-window: %w", err))
+	}
+	if o.MaxRolloutsInProgress < 0 || o.NamespaceMaxRolloutsInProgress < 0 {
+		errs = append(errs, errors.New("--max-rollouts-in-progress and --namespace-max-rollouts-in-progress must be >= 0 (0: no cap)"))
+	}
 	if o.Workers < 1 {
 		errs = append(errs, errors.New("--workers must be >= 1"))
 	}
@@ -119,8 +139,10 @@ func (o *Options) Validate() error {
 
 // restart is what the restart controller takes of the options.
 func (o *Options) restart() restart.Options {
-	waves, _ := annotations.ParseWaveMode(o.Waves) // validated
-	return restart.Options{AutoAll: o.AutoAll, Settle: o.Settle, MaxGateWait: o.MaxGateWait, Workers: o.Workers, DryRun: o.DryRun, Waves: waves}
+	waves, _ := annotations.ParseWaveMode(o.Waves)    // validated
+	restartWindow, _ := window.Parse(o.RestartWindow) // validated
+	return restart.Options{AutoAll: o.AutoAll, Settle: o.Settle, MaxGateWait: o.MaxGateWait, Workers: o.Workers, DryRun: o.DryRun, Waves: waves,
+		RestartWindow: restartWindow}
 }
 
 func listFlag(target *[]string) func(string) error {

@@ -75,7 +75,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options, w Wiring) error 
 	if w.TracerProvider != nil {
 		// Pods are read live, never cached: a cluster's pods are many.
 		tracer = tracing.NewTracer(w.TracerProvider, rotation.Loader{Client: mgr.GetClient(), Indexed: true, Pods: mgr.GetAPIReader(), Kinds: kinds, Key: &w.Key,
-			Waves: opts.restart().Waves, AutoAll: opts.AutoAll})
+			Waves: opts.restart().Waves, AutoAll: opts.AutoAll, RestartWindow: opts.restart().RestartWindow})
 		if err := mgr.Add(manager.RunnableFunc(tracer.Recheck)); err != nil {
 			return err
 		}
@@ -114,6 +114,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options, w Wiring) error 
 	}
 	limiter := restart.NewLimiter(opts.RolloutsPerSecond, opts.RolloutBurst, opts.NamespaceRolloutsPerSecond, opts.NamespaceRolloutBurst)
 	writes := restart.NewWriteObserver()
+	rolloutCap := &restart.RolloutCap{Max: opts.MaxRolloutsInProgress, NamespaceMax: opts.NamespaceMaxRolloutsInProgress, Reader: mgr.GetClient(), Kinds: kinds}
 	var rolloutTracer rollout.Tracer
 	if tracer != nil {
 		rolloutTracer = tracer
@@ -123,7 +124,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options, w Wiring) error 
 		m.ForKind(kind.Kind())
 		r := &restart.Reconciler{
 			Client: mgr.GetClient(), Kind: kind, Kinds: kinds, Options: opts.restart(), Scope: inScope, Recorder: w.Recorder,
-			Metrics: m, Limiter: limiter, Versions: versions, Writes: writes, Clock: clock.RealClock{}, Key: w.Key,
+			Metrics: m, Limiter: limiter, Cap: rolloutCap, Versions: versions, Writes: writes, Clock: clock.RealClock{}, Key: w.Key,
 			Pods: mgr.GetAPIReader(), InstalledAt: w.InstalledAt,
 		}
 		if err := r.SetupWithManager(mgr); err != nil {

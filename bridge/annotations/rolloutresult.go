@@ -34,3 +34,16 @@ func (r RolloutResult) String() string {
 	data, _ := json.Marshal(r)
 	return string(data)
 }
+
+// RolloutUnreported reports whether the restart recorded in a pod
+// template's annotations (template) has had no rollout result recorded
+// on its workload (own) yet: the rollout observer still follows it, or is
+// about to.
+func RolloutUnreported(own, template map[string]string) bool {
+	restartedAt := template[AnnotationRestartedAt]
+	if restartedAt == "" {
+		return false
+	}
+	result, _ := ParseRolloutResult(own[AnnotationRolloutResult])
+	return result.RestartedAt != restartedAt
+}

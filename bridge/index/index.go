@@ -33,7 +33,15 @@ const (
 	// RolloutWorkloads on an ExternalSecret: the workloads its rollout
 	// annotation names, as "kind/name" (lower-case kind).
 	RolloutWorkloads = "eso-bridge.io/rollout-workloads"
+	// RollingOut on a workload: "true" while the rollout of a restart
+	// eso-bridge made has not been reported (complete or stalled) — what
+	// the cap on rollouts in progress counts. Kinds without a rollout
+	// (CronJob) are never rolling out.
+	RollingOut = "eso-bridge.io/rolling-out"
 )
+
+// Rolling is the value of RollingOut on a workload rolling out.
+const Rolling = "true"
 
 // ExternalSecretFields are the values each ExternalSecret index gives an
 // ExternalSecret. A reader without the cache (the CLI) filters a listing
@@ -63,6 +71,15 @@ func WorkloadFields(kind workload.Kind) map[string]func(client.Object) []string 
 			return names
 		},
 		TraceID: func(obj client.Object) []string { return traceIDOf(kind.PodTemplate(obj).Annotations) },
+		RollingOut: func(obj client.Object) []string {
+			if !annotations.RolloutUnreported(obj.GetAnnotations(), kind.PodTemplate(obj).Annotations) {
+				return nil
+			}
+			if _, hasRollout := kind.Progress(obj); !hasRollout {
+				return nil
+			}
+			return []string{Rolling}
+		},
 	}
 }
 

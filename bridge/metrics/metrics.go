@@ -31,7 +31,7 @@ type Metrics struct {
 // increase() fires on the first one after a start, not the second.
 var (
 	restartResults  = []string{"success", "conflict", "error", "dry-run"}
-	holdReasons     = []string{"SyncError", "GateTimedOut", "SecretMissing", "WaveHalted"}
+	holdReasons     = []string{"SyncError", "GateTimedOut", "SecretMissing", "WaveHalted", "RolloutCapReached"}
 	rolloutOutcomes = []string{"RolloutComplete", "RolloutStalled"}
 )
 

@@ -18,6 +18,7 @@ import (
 	"github.com/eso-bridge/eso-bridge/bridge/events"
 	"github.com/eso-bridge/eso-bridge/bridge/metrics"
 	"github.com/eso-bridge/eso-bridge/bridge/scope"
+	"github.com/eso-bridge/eso-bridge/bridge/window"
 	"github.com/eso-bridge/eso-bridge/bridge/workload"
 )
 
@@ -56,8 +57,9 @@ func (c *ExternalSecretChecker) Reconcile(ctx context.Context, req reconcile.Req
 	}
 	var bad error
 	for annotation, parse := range map[string]func(string) error{
-		annotations.AnnotationWaves:  func(v string) error { _, err := annotations.ParseWaveMode(v); return err },
-		annotations.AnnotationResume: func(v string) error { _, err := annotations.ParseResume(v); return err },
+		annotations.AnnotationWaves:         func(v string) error { _, err := annotations.ParseWaveMode(v); return err },
+		annotations.AnnotationResume:        func(v string) error { _, err := annotations.ParseResume(v); return err },
+		annotations.AnnotationRestartWindow: func(v string) error { _, err := window.Parse(v); return err },
 	} {
 		if value, ok := es.Annotations[annotation]; ok {
 			if err := parse(value); err != nil {

@@ -26,6 +26,7 @@ import (
 	"github.com/eso-bridge/eso-bridge/bridge/metrics"
 	"github.com/eso-bridge/eso-bridge/bridge/scope"
 	"github.com/eso-bridge/eso-bridge/bridge/traceparent"
+	"github.com/eso-bridge/eso-bridge/bridge/window"
 	"github.com/eso-bridge/eso-bridge/bridge/workload"
 )
 
@@ -51,6 +52,8 @@ type Reconciler struct {
 	Recorder events.Recorder
 	Metrics  *metrics.Metrics
 	Limiter  *Limiter
+	// Cap is shared by the reconcilers of every kind; nil is no cap.
+	Cap *RolloutCap
 	// Versions is nil without a vault.
 	Versions PendingVersions
 	// Writes is shared by the reconcilers of every kind; one of its own
@@ -91,6 +94,9 @@ type Options struct {
 	// Waves is the wave mode of an ExternalSecret without
 	// annotations.AnnotationWaves.
 	Waves annotations.WaveMode
+	// RestartWindow is when a workload may restart if neither it nor the
+	// ExternalSecrets it restarts for say (annotations.AnnotationRestartWindow).
+	RestartWindow window.Schedule
 }
 
 var _ reconcile.Reconciler = &Reconciler{}
@@ -109,10 +115,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (resu
 	logger := log.FromContext(ctx).WithValues("kind", r.Kind.Kind())
 	obj := r.Kind.New()
 	if err := r.Client.Get(ctx, req.NamespacedName, obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.Cap.Forget(r.Kind.Kind(), req.NamespacedName)
+		}
 		return reconcile.Result{}, ctrl.IgnoreNotFound(err)
 	}
 	// A workload being deleted has no pods worth restarting.
 	if !obj.GetDeletionTimestamp().IsZero() {
+		r.Cap.Forget(r.Kind.Kind(), req.NamespacedName)
 		return reconcile.Result{}, nil
 	}
 	// Namespaces out of scope are never touched, whatever their annotations say.
@@ -207,19 +217,38 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (resu
 			return result, err
 		}
 	}
+	// Outside its restart window, the restart waits for it to open; a dry
+	// run decides the same.
+	if result, held := r.waitForWindow(ctx, obj, decision.Rotated, gathered); held {
+		return result, nil
+	}
 	// Only Events name a related object; waits and no-ops skip the lookup.
 	related := r.related(ctx, req.Namespace, decision.Blocking, sources)
+	restart := r.restartAnnotations(decision.Hash, sources)
+	// Over the cap on rollouts in progress, the restart waits for one to
+	// end. A dry run starts no rollout to count.
+	capped := !r.Options.DryRun && r.Cap.Enabled()
+	if capped {
+		if result, held, err := r.takeRolloutPlace(ctx, obj, related, restart); held || err != nil {
+			return result, err
+		}
+	}
 	// Restart, within the rate limits: a restart over them waits its turn.
 	if delay := r.Limiter.Reserve(req.Namespace, r.Clock.Now()); delay > 0 {
 		logger.V(levelDebug).Info("rate limited", "retryAfter", delay)
+		if capped {
+			r.Cap.Release(r.Kind, obj)
+		}
 		return reconcile.Result{RequeueAfter: delay}, nil
 	}
 	if r.Options.DryRun {
 		r.wouldRestart(ctx, obj, decision, sources, related)
 		return reconcile.Result{}, nil
 	}
-	restart := r.restartAnnotations(decision.Hash, sources)
 	if err := r.patch(ctx, obj, decision, restart); err != nil {
+		if capped {
+			r.Cap.Release(r.Kind, obj)
+		}
 		if apierrors.IsConflict(err) {
 			r.Metrics.Restarts.WithLabelValues(r.Kind.Kind(), "conflict").Inc()
 			return reconcile.Result{RequeueAfter: conflictRetry}, nil

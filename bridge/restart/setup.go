@@ -43,6 +43,12 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	for _, kind := range r.kinds() {
 		b = b.Watches(kind.New(), handler.EnqueueRequestsFromMapFunc(r.wavePeersOf(kind)), builder.WithPredicates(waveProgress))
 	}
+	// A restart held by the cap on rollouts in progress goes when one ends.
+	if r.Cap.Enabled() {
+		for _, kind := range r.kinds() {
+			b = b.Watches(kind.New(), handler.EnqueueRequestsFromMapFunc(r.capWaiters), builder.WithPredicates(rolloutEnded))
+		}
+	}
 	return b.WithOptions(controller.Options{MaxConcurrentReconciles: r.Options.Workers}).
 		Complete(r)
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/eso-bridge/eso-bridge/bridge/index"
 	"github.com/eso-bridge/eso-bridge/bridge/optin"
 	"github.com/eso-bridge/eso-bridge/bridge/traceparent"
+	"github.com/eso-bridge/eso-bridge/bridge/window"
 	"github.com/eso-bridge/eso-bridge/bridge/workload"
 )
 
@@ -77,6 +78,10 @@ func (g *Gatherer) Gather(ctx context.Context, obj ctrl.Object) (Gathered, error
 		// Counted as unnumbered: last in an ordered rotation.
 		out.Invalid[annotations.AnnotationWave] = err
 	}
+	if _, err := window.Parse(own[annotations.AnnotationRestartWindow]); err != nil {
+		// Counted as absent: the ExternalSecrets' windows, else the flag's.
+		out.Invalid[annotations.AnnotationRestartWindow] = err
+	}
 	out.Used = workload.SecretsUsedBy(g.Kind.PodTemplate(obj))
 	externalSecrets, err := g.candidates(ctx, obj, out.Used, out.OptIn.Follow)
 	if err != nil {
@@ -101,6 +106,10 @@ func (g *Gatherer) Gather(ctx context.Context, obj ctrl.Object) (Gathered, error
 	return out, nil
 }
 
+// PolicyAnnotations are the workload annotations Gather validates, in the
+// order their problems are reported.
+var PolicyAnnotations = []string{annotations.AnnotationAuto, annotations.AnnotationExternalSecrets, annotations.AnnotationWave, annotations.AnnotationRestartWindow}
+
 // gatherSources reads what the gate needs about each ExternalSecret the
 // workload follows. Bad annotations get a Warning and count as absent.
 func (r *Reconciler) gatherSources(ctx context.Context, obj ctrl.Object) (Gathered, error) {
@@ -108,7 +117,7 @@ func (r *Reconciler) gatherSources(ctx context.Context, obj ctrl.Object) (Gather
 	if err != nil {
 		return gathered, err
 	}
-	for _, annotation := range []string{annotations.AnnotationAuto, annotations.AnnotationExternalSecrets, annotations.AnnotationWave} {
+	for _, annotation := range PolicyAnnotations {
 		if err := gathered.Invalid[annotation]; err != nil {
 			r.invalid(obj, nil, annotation, err)
 		}

@@ -99,7 +99,7 @@ func (g *Gatherer) Members(ctx context.Context, kinds []workload.Kind, es *esv1.
 			if isSource, _ := optin.Why(kind.Kind(), obj.GetName(), used, optin.OptIn{Auto: auto, Follow: follow}, g.AutoAll, candidate); !isSource {
 				continue
 			}
-			members = append(members, member(kind, obj, g.Key.ID(), source.Secret, current))
+			members = append(members, MemberOf(kind, obj, g.Key.ID(), source.Secret, current))
 		}
 	}
 	return members, nil
@@ -145,9 +145,10 @@ func (g *Gatherer) consumers(ctx context.Context, kind workload.Kind, es *esv1.E
 	return slices.CompactFunc(found, func(a, b ctrl.Object) bool { return a.GetName() == b.GetName() }), nil
 }
 
-// member is what obj records of the rotated Secret's data: current is the
-// digest of that data now, keyID the ID of the key digests are made with.
-func member(kind workload.Kind, obj ctrl.Object, keyID, secret, current string) waves.Member {
+// MemberOf is what obj records of the rotated Secret's data: current is the
+// digest of that data now (gate.Digest), keyID the ID of the key digests
+// are made with.
+func MemberOf(kind workload.Kind, obj ctrl.Object, keyID, secret, current string) waves.Member {
 	own := obj.GetAnnotations()
 	m := waves.Member{Key: workload.Key(kind.Kind(), obj.GetName())}
 	m.Wave, m.Numbered, _ = annotations.ParseWave(own[annotations.AnnotationWave])

@@ -68,11 +68,10 @@ var _ reconcile.Reconciler = &Observer{}
 func (o *Observer) SetupWithManager(mgr ctrl.Manager) error {
 	unreported := predicate.NewPredicateFuncs(func(obj client.Object) bool {
 		template := o.Kind.PodTemplate(obj)
-		restartedAt := template.Annotations[annotations.AnnotationRestartedAt]
-		result, _ := annotations.ParseRolloutResult(obj.GetAnnotations()[annotations.AnnotationRolloutResult])
-		if restartedAt != "" && result.RestartedAt != restartedAt {
+		if annotations.RolloutUnreported(obj.GetAnnotations(), template.Annotations) {
 			return true
 		}
+		result, _ := annotations.ParseRolloutResult(obj.GetAnnotations()[annotations.AnnotationRolloutResult])
 		return o.Tracer != nil && o.Tracer.Untraced(template, result)
 	})
 	return ctrl.NewControllerManagedBy(mgr).

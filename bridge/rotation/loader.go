@@ -23,6 +23,7 @@ import (
 	"github.com/eso-bridge/eso-bridge/bridge/events"
 	"github.com/eso-bridge/eso-bridge/bridge/index"
 	"github.com/eso-bridge/eso-bridge/bridge/traceparent"
+	"github.com/eso-bridge/eso-bridge/bridge/window"
 	"github.com/eso-bridge/eso-bridge/bridge/workload"
 )
 
@@ -46,6 +47,8 @@ type Loader struct {
 	// it judges the waves of a rotation.
 	Waves   annotations.WaveMode
 	AutoAll bool
+	// RestartWindow is the controller's --restart-window.
+	RestartWindow window.Schedule
 	// fresh are objects just written, newer than what Client may return
 	// (the controller's cache lags its own writes).
 	fresh []client.Object
@@ -345,7 +348,16 @@ func (f *lookup) otherConsumers(ctx context.Context, r *Rotation, es *esv1.Exter
 			// A consumer may yet be restarted for r: a change to it is a
 			// change to r.
 			r.reads = append(r.reads, workload.Key(kind.Kind(), obj.GetName()))
-			if v, ok := inWaves.check(r, kind, obj); ok {
+			v, inWave := inWaves.check(r, kind, obj)
+			if inWave && !v.Go {
+				others = append(others, workload.Key(kind.Kind(), obj.GetName())+": "+v.Message)
+				continue
+			}
+			if message, waits := f.outsideWindow(r, kind, obj, es, secret); waits {
+				others = append(others, workload.Key(kind.Kind(), obj.GetName())+": "+message)
+				continue
+			}
+			if inWave {
 				others = append(others, workload.Key(kind.Kind(), obj.GetName())+": "+v.Message)
 				continue
 			}

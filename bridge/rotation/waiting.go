@@ -14,7 +14,9 @@ import (
 
 	"github.com/eso-bridge/eso-bridge/bridge/annotations"
 	"github.com/eso-bridge/eso-bridge/bridge/eso"
+	"github.com/eso-bridge/eso-bridge/bridge/gate"
 	"github.com/eso-bridge/eso-bridge/bridge/index"
+	"github.com/eso-bridge/eso-bridge/bridge/restart"
 	"github.com/eso-bridge/eso-bridge/bridge/traceparent"
 	"github.com/eso-bridge/eso-bridge/bridge/workload"
 )
@@ -86,4 +88,24 @@ func (f *lookup) unsettledSources(ctx context.Context, kind workload.Kind, obj c
 	}
 	slices.Sort(unsettled)
 	return unsettled, nil
+}
+
+// outsideWindow says, for a consumer of es not restarted for r, whether
+// its restart waits for its restart window, and records on r the restart
+// to come. The windows are judged for es alone: those of the consumer's
+// other sources, which may rotate with it, are not read.
+func (f *lookup) outsideWindow(r *Rotation, kind workload.Kind, obj client.Object, es *esv1.ExternalSecret, secret *metav1.PartialObjectMetadata) (string, bool) {
+	if f.Key == nil || secret == nil {
+		return "", false
+	}
+	check := restart.CheckWindow(time.Now(), obj, []string{es.Name}, []*esv1.ExternalSecret{es}, f.RestartWindow)
+	if check.Open {
+		return "", false
+	}
+	source := gate.Source{ExternalSecret: es.Name, Secret: eso.TargetSecret(es), DataHash: secret.Annotations[eso.DataHashAnnotation]}
+	if restart.MemberOf(kind, obj, f.Key.ID(), source.Secret, gate.Digest(*f.Key, source)).Current {
+		return "", false
+	}
+	r.restartsToCome++
+	return check.Message(), true
 }

@@ -131,7 +131,8 @@ func TestHelmChartAppliesWithDefaultsAndEveryOption(t *testing.T) {
 		}
 		for _, arg := range []string{"--auto-all", "--dry-run", "--namespaces=payments,checkout", "--exclude-namespaces=kube-system", "--namespace-selector=team=payments",
 			"--settle=5s", "--max-gate-wait=15m", "--rollout-deadline=20m", "--rollouts-per-second=2.5", "--rollout-burst=10",
-			"--namespace-rollouts-per-second=1", "--namespace-rollout-burst=5", "--workers=8", "--aws-poll-interval=1m",
+			"--namespace-rollouts-per-second=1", "--namespace-rollout-burst=5", "--max-rollouts-in-progress=20", "--namespace-max-rollouts-in-progress=2",
+			"--restart-window=Mon-Fri 09:00-17:00 Europe/Paris; Sat 10:00-12:00 Europe/Paris", "--workers=8", "--aws-poll-interval=1m",
 			"--aws-events-queue-url=https://sqs.eu-west-1.amazonaws.com/111122223333/eso-bridge-events",
 			"--aws-events-queue-url=https://sqs.us-east-1.amazonaws.com/111122223333/eso-bridge-events", "--aws-read-store-keys",
 			"--leader-election-id=eso-bridge-payments", "--metrics-bind-address=:9090", "--metrics-secure=true", "--health-probe-bind-address=:9091", "--log-format=text"} {

@@ -22,6 +22,7 @@ import (
 	"github.com/eso-bridge/eso-bridge/bridge/optin"
 	"github.com/eso-bridge/eso-bridge/bridge/restart"
 	"github.com/eso-bridge/eso-bridge/bridge/waves"
+	"github.com/eso-bridge/eso-bridge/bridge/window"
 	"github.com/eso-bridge/eso-bridge/bridge/workload"
 )
 
@@ -39,6 +40,7 @@ func (o *explainOptions) bind(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.decide.Settle, "settle", o.decide.Settle, "decide with the controller's --settle")
 	fs.DurationVar(&o.decide.MaxGateWait, "max-gate-wait", o.decide.MaxGateWait, "decide with the controller's --max-gate-wait")
 	fs.StringVar(&o.decide.Waves, "waves", o.decide.Waves, "decide with the controller's --waves (off, ordered or canary)")
+	fs.StringVar(&o.decide.RestartWindow, "restart-window", o.decide.RestartWindow, `decide with the controller's --restart-window, e.g. "Mon-Fri 09:00-17:00 Europe/Paris"`)
 }
 
 func newExplainCommand() *cobra.Command {
@@ -76,6 +78,9 @@ func Explain(ctx context.Context, args []string, stdout, stderr io.Writer) error
 func (o *explainOptions) run(ctx context.Context, object string, stdout, stderr io.Writer) error {
 	if _, err := annotations.ParseWaveMode(o.decide.Waves); err != nil {
 		return fmt.Errorf("--waves: %w", err)
+	}
+	if _, err := window.Parse(o.decide.RestartWindow); err != nil {
+		return fmt.Errorf("--restart-window: %w", err)
 	}
 	c, ref, key, err := o.open(ctx, object, stderr, "without the digest key, what a workload recorded cannot be compared with its sources")
 	if err != nil {
@@ -166,6 +171,8 @@ type Verdict struct {
 	// Since is when the newest source's data was written (to the second):
 	// the change it waits, is held or restarts for.
 	Since *time.Time `json:"since,omitempty"`
+	// Until is when a wait for a restart window ends: when it opens.
+	Until *time.Time `json:"until,omitempty"`
 }
 
 // ExternalSecretExplanation is what `eso-bridge explain` says of an
@@ -180,8 +187,13 @@ type ExternalSecretExplanation struct {
 	Rollout string `json:"rollout,omitempty"`
 	// Waves is how its rotation restarts them: its eso-bridge.io/waves
 	// annotation, else the --waves flag.
-	Waves    string   `json:"waves"`
-	Problems []string `json:"problems,omitempty"`
+	Waves string `json:"waves"`
+	// RestartWindow is when its consumers may restart for it: its
+	// eso-bridge.io/restart-window annotation, else the --restart-window
+	// flag ("always" without either). A workload's own annotation comes
+	// before it.
+	RestartWindow string   `json:"restartWindow"`
+	Problems      []string `json:"problems,omitempty"`
 	// Restarts are the workloads a change of it restarts, each with the
 	// decision now; DoesNotRestart those linked to it that it does not.
 	Restarts       []WorkloadVerdict `json:"restarts"`
@@ -231,7 +243,7 @@ func (e *explainer) workload(ctx context.Context, kind workload.Kind, obj client
 	if err != nil {
 		return nil, err
 	}
-	for _, annotation := range []string{annotations.AnnotationAuto, annotations.AnnotationExternalSecrets, annotations.AnnotationWave} {
+	for _, annotation := range restart.PolicyAnnotations {
 		if err := gathered.Invalid[annotation]; err != nil {
 			x.Problems = append(x.Problems, fmt.Sprintf("%s: %v (taken as absent)", annotation, err))
 		}
@@ -337,6 +349,13 @@ func (e *explainer) decide(ctx context.Context, kind workload.Kind, obj client.O
 				v.Verdict, v.Reason = "hold", waves.ReasonHalted
 				v.Message += fmt.Sprintf("; released by a new rotation, or by %s=%s on the ExternalSecret", annotations.AnnotationResume, check.TraceID)
 			}
+			break
+		}
+		fallback, _ := window.Parse(e.Options.RestartWindow) // validated
+		if check := restart.CheckWindow(e.Now, obj, decision.Rotated, gathered.Selected, fallback); !check.Open {
+			v.Verdict, v.Reason, v.Message = "wait", restart.ReasonOutsideWindow, check.Message()
+			next := check.Next
+			v.Until = &next
 		}
 	}
 	if v.Message == "" {
@@ -362,6 +381,15 @@ func (e *explainer) externalSecret(ctx context.Context, ref objectRef) (*Externa
 	if value, ok := es.Annotations[annotations.AnnotationWaves]; ok {
 		if _, err := annotations.ParseWaveMode(value); err != nil {
 			x.Problems = append(x.Problems, fmt.Sprintf("%s: %v (taken as --waves, %s)", annotations.AnnotationWaves, err, fallback))
+		}
+	}
+	fallbackWindow, _ := window.Parse(e.Options.RestartWindow) // validated
+	x.RestartWindow = fallbackWindow.String() + " (--restart-window)"
+	if value, ok := es.Annotations[annotations.AnnotationRestartWindow]; ok {
+		if own, err := window.Parse(value); err != nil {
+			x.Problems = append(x.Problems, fmt.Sprintf("%s: %v (taken as --restart-window, %s)", annotations.AnnotationRestartWindow, err, fallbackWindow))
+		} else if !own.IsAlways() {
+			x.RestartWindow = own.String()
 		}
 	}
 	candidate := optin.Candidate{ExternalSecret: es, Policy: policy}
@@ -452,6 +480,7 @@ func printExternalSecretExplanation(w io.Writer, x *ExternalSecretExplanation) e
 		fmt.Fprintf(w, "%s: %s\n", annotations.AnnotationRollout, x.Rollout)
 	}
 	fmt.Fprintf(w, "Waves: %s\n", x.Waves)
+	fmt.Fprintf(w, "Restart window: %s\n", x.RestartWindow)
 	for _, p := range x.Problems {
 		fmt.Fprintln(w, "Problem:", p)
 	}

@@ -13,16 +13,18 @@ import (
 	"github.com/eso-bridge/eso-bridge/bridge/annotations"
 	"github.com/eso-bridge/eso-bridge/bridge/events"
 	"github.com/eso-bridge/eso-bridge/bridge/rotation"
+	"github.com/eso-bridge/eso-bridge/bridge/window"
 	"github.com/eso-bridge/eso-bridge/bridge/workload"
 )
 
 // traceOptions are the flags of `eso-bridge trace`.
 type traceOptions struct {
 	readFlags
-	// waves and autoAll are the controller's flags that place a rotation's
-	// consumers in its waves.
-	waves   string
-	autoAll bool
+	// waves, autoAll and restartWindow are the controller's flags that
+	// place a rotation's consumers in its waves and restart windows.
+	waves         string
+	autoAll       bool
+	restartWindow string
 }
 
 func newTraceCommand() *cobra.Command {
@@ -45,6 +47,7 @@ rollout (where the cluster serves them).`,
 	opts.bind(cmd.Flags(), "without read access to it, a rotation eso-bridge did not trigger is found only through a workload it restarted, and its waves are not judged")
 	cmd.Flags().StringVar(&opts.waves, "waves", string(annotations.WavesOff), "judge waves as a controller run with --waves (off, ordered or canary)")
 	cmd.Flags().BoolVar(&opts.autoAll, "auto-all", false, "judge waves as a controller run with --auto-all")
+	cmd.Flags().StringVar(&opts.restartWindow, "restart-window", "", "judge restart windows as a controller run with --restart-window")
 	return cmd
 }
 
@@ -58,12 +61,16 @@ func (o *traceOptions) run(ctx context.Context, object string, stdout, stderr io
 	if err != nil {
 		return fmt.Errorf("--waves: %w", err)
 	}
+	restartWindow, err := window.Parse(o.restartWindow)
+	if err != nil {
+		return fmt.Errorf("--restart-window: %w", err)
+	}
 	c, ref, key, err := o.open(ctx, object, stderr, "a rotation eso-bridge did not trigger is found only through a workload it restarted")
 	if err != nil {
 		return err
 	}
 	kinds := workload.Served(c.RESTMapper())
-	r, err := loadRotation(ctx, rotation.Loader{Client: c, Pods: c, Kinds: kinds, Key: key, Waves: mode, AutoAll: o.autoAll}, ref)
+	r, err := loadRotation(ctx, rotation.Loader{Client: c, Pods: c, Kinds: kinds, Key: key, Waves: mode, AutoAll: o.autoAll, RestartWindow: restartWindow}, ref)
 	if err != nil {
 		return err
 	}
