@@ -43,7 +43,7 @@ type soakWorkload struct {
 // killed at random moments and the lease changes hands: every workload rolls
 // exactly once per rotation that changed one of its sources — none missed,
 // none repeated — the waves of db run in order (none run twice, none
-// skipped), every restart's trace is complete, and afterwards nothing
+// skipped), one rollout at a time under a cap of 1, every restart's trace is complete, and afterwards nothing
 // exported holds a secret value or ESO's data hash.
 func TestSoakEveryWorkloadRollsOncePerRotationThroughKillsAndLeaderChanges(t *testing.T) {
 	s := harness.NewScenario(t)
@@ -78,11 +78,15 @@ func TestSoakEveryWorkloadRollsOncePerRotationThroughKillsAndLeaderChanges(t *te
 		w.object = s.Workload(harness.WorkloadKinds[0], w.name, own, w.sources...)
 	}
 
+	// One rollout in progress at a time in the namespace: the cap is counted
+	// from the cluster, so a replica killed or a new leader counts the same.
+	opts := harness.TestOptions()
+	opts.NamespaceMaxRolloutsInProgress = 1
 	var exporters []*tracetest.InMemoryExporter
 	replica := func() func() {
 		spans := tracetest.NewInMemoryExporter()
 		exporters = append(exporters, spans)
-		return s.StartBridgeWith(harness.TestOptions(), bridge.ManagerOptions{
+		return s.StartBridgeWith(opts, bridge.ManagerOptions{
 			MetricsAddr: "0", HealthAddr: "0", Vault: s.LocalAWS(pollInterval),
 			LeaderElection: true, LeaderElectionID: "eso-bridge-soak", LeaderElectionNamespace: s.NS,
 			Tracing: tracing.Options{Exporter: spans, Synchronous: true},
