@@ -52,6 +52,10 @@ type startedRollout struct {
 	kind        workload.Kind
 	restartedAt string
 	at          time.Time
+	// previous is the restart of the same workload it replaced, still to
+	// count if this one is given back: a reconcile that read a stale copy
+	// decides to restart again, and loses its patch to the optimistic lock.
+	previous *startedRollout
 }
 
 // cacheLagBound is how long a restart let through counts by itself: the
@@ -111,16 +115,30 @@ func (c *RolloutCap) Take(ctx context.Context, kind workload.Kind, obj ctrl.Obje
 		return false, held, first, nil
 	}
 	delete(c.waiting[key.kind], key.NamespacedName)
-	c.started[key] = startedRollout{kind: kind, restartedAt: restartedAt, at: time.Now()}
+	next := startedRollout{kind: kind, restartedAt: restartedAt, at: time.Now()}
+	if previous, ok := c.started[key]; ok {
+		previous.previous = nil
+		next.previous = &previous
+	}
+	c.started[key] = next
 	return true, "", false, nil
 }
 
-// Release gives back the place Take reserved for a restart that did not
-// happen (rate-limited, or its patch failed).
-func (c *RolloutCap) Release(kind workload.Kind, obj ctrl.Object) {
+// Release gives back the place Take reserved for the restart of obj that
+// writes restartedAt and did not happen (rate-limited, or its patch
+// failed). An earlier restart of obj it replaced counts again.
+func (c *RolloutCap) Release(kind workload.Kind, obj ctrl.Object, restartedAt string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	delete(c.started, rolloutKey{kind.Kind(), ctrl.ObjectKeyFromObject(obj)})
+	key := rolloutKey{kind.Kind(), ctrl.ObjectKeyFromObject(obj)}
+	entry, ok := c.started[key]
+	switch {
+	case !ok || entry.restartedAt != restartedAt:
+	case entry.previous != nil:
+		c.started[key] = *entry.previous
+	default:
+		delete(c.started, key)
+	}
 }
 
 // rolling returns the rollouts in progress that count against the caps:

@@ -237,7 +237,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (resu
 	if delay := r.Limiter.Reserve(req.Namespace, r.Clock.Now()); delay > 0 {
 		logger.V(levelDebug).Info("rate limited", "retryAfter", delay)
 		if capped {
-			r.Cap.Release(r.Kind, obj)
+			r.Cap.Release(r.Kind, obj, restart[annotations.AnnotationRestartedAt])
 		}
 		return reconcile.Result{RequeueAfter: delay}, nil
 	}
@@ -247,7 +247,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (resu
 	}
 	if err := r.patch(ctx, obj, decision, restart); err != nil {
 		if capped {
-			r.Cap.Release(r.Kind, obj)
+			r.Cap.Release(r.Kind, obj, restart[annotations.AnnotationRestartedAt])
 		}
 		if apierrors.IsConflict(err) {
 			r.Metrics.Restarts.WithLabelValues(r.Kind.Kind(), "conflict").Inc()

@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/eso-bridge/eso-bridge/bridge"
 	"github.com/eso-bridge/eso-bridge/bridge/annotations"
 	"github.com/eso-bridge/eso-bridge/bridge/restart"
 	"github.com/eso-bridge/eso-bridge/integration/harness"
@@ -78,19 +79,34 @@ func count(set map[string]bool) int {
 	return n
 }
 
-// Twenty workloads on one Secret, with a cap of 2 rollouts in progress in
-// the namespace (and 5 across the cluster): never more than 2 are rolling
+// Twenty workloads on one Secret, with a cap of 2 rollouts in progress —
+// in the namespace, or across the cluster: never more than 2 are rolling
 // out at once, and all 20 are restarted, each once.
 func TestACapKeepsAtMostTwoRolloutsInProgress(t *testing.T) {
 	t.Parallel()
+	for _, c := range []struct {
+		name                  string
+		namespaceMax, overall int
+	}{
+		{"in the namespace", 2, 5},
+		{"across the cluster", 0, 2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			opts := harness.TestOptions()
+			opts.NamespaceMaxRolloutsInProgress, opts.MaxRolloutsInProgress = c.namespaceMax, c.overall
+			expectAtMostTwoInProgress(t, opts)
+		})
+	}
+}
+
+func expectAtMostTwoInProgress(t *testing.T, opts bridge.Options) {
 	s := harness.NewScenario(t)
 	s.ExternalSecret("db", "v1", map[string]string{annotations.AnnotationRollout: "auto"})
 	var all []client.Object
 	for i := range 20 {
 		all = append(all, s.Workload(harness.WorkloadKinds[0], fmt.Sprintf("app-%02d", i), nil, "db"))
 	}
-	opts := harness.TestOptions()
-	opts.NamespaceMaxRolloutsInProgress, opts.MaxRolloutsInProgress = 2, 5
 	s.StartBridge(opts)
 	for _, w := range all {
 		s.WaitAdopted(w)
