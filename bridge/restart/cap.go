@@ -174,9 +174,15 @@ func (c *RolloutCap) rolling(ctx context.Context, namespace string) (map[rollout
 			delete(c.started, key) // gone: nothing rolls
 			continue
 		}
-		if kind.PodTemplate(obj).Annotations[annotations.AnnotationRestartedAt] == started.restartedAt {
-			delete(c.started, key) // the cache shows it: the index counts it
-			continue
+		template := kind.PodTemplate(obj).Annotations
+		if template[annotations.AnnotationRestartedAt] == started.restartedAt {
+			// The cache shows it: the index counts it from now on. It may
+			// not have when it was listed above, a moment ago: counted here
+			// too while it rolls out.
+			delete(c.started, key)
+			if !annotations.RolloutUnreported(obj.GetAnnotations(), template) {
+				continue
+			}
 		}
 		if c.Max > 0 || key.Namespace == namespace {
 			rolling[key] = true

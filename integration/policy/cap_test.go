@@ -2,6 +2,7 @@ package policy_test
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -26,6 +27,8 @@ type inProgress struct {
 	mu                        sync.Mutex
 	rolling, unreported       map[string]bool
 	maxRolling, maxUnreported int
+	// timeline is what was seen, in order: told when the cap was exceeded.
+	timeline []string
 }
 
 func watchInProgress(t *testing.T, namespace string) *inProgress {
@@ -45,6 +48,9 @@ func watchInProgress(t *testing.T, namespace string) *inProgress {
 		p.unreported[d.Name] = unreported
 		p.maxRolling = max(p.maxRolling, count(p.rolling))
 		p.maxUnreported = max(p.maxUnreported, count(p.unreported))
+		p.timeline = append(p.timeline, fmt.Sprintf("%s rv=%s %s gen=%d/%d restartedAt=%s unreported=%v (%d unreported)",
+			time.Now().Format("15:04:05.000"), d.ResourceVersion, d.Name, d.Generation, d.Status.ObservedGeneration,
+			d.Spec.Template.Annotations[annotations.AnnotationRestartedAt], unreported, count(p.unreported)))
 	}
 	if _, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: seen, UpdateFunc: func(_, obj any) { seen(obj) }}); err != nil {
 		t.Fatal(err)
@@ -135,7 +141,8 @@ func expectAtMostTwoInProgress(t *testing.T, opts bridge.Options) {
 	watched.mu.Lock()
 	defer watched.mu.Unlock()
 	if watched.maxRolling > 2 || watched.maxUnreported > 2 {
-		t.Errorf("at most %d rollouts were in progress at once (%d not yet reported), want at most 2", watched.maxRolling, watched.maxUnreported)
+		t.Errorf("at most %d rollouts were in progress at once (%d not yet reported), want at most 2; the Deployments seen:\n%s",
+			watched.maxRolling, watched.maxUnreported, strings.Join(watched.timeline, "\n"))
 	}
 	if watched.maxUnreported < 2 {
 		t.Errorf("at most %d rollout(s) were in progress at once: the cap of 2 was never reached, so the test shows nothing", watched.maxUnreported)
