@@ -77,7 +77,8 @@ func BenchmarkBesideReloader(b *testing.B) {
 		restarts := watchRestarts(b, ns)
 		first := restarts.next(fleetName(0))
 		started := time.Now()
-		c := launchController(b, exe, nil, args(ns)...)
+		pprof := freePort(b)
+		c := launchController(b, exe, nil, append(args(ns), "--pprof-bind-address", pprof)...)
 		if err := f.rotate(context.Background(), 0); err != nil {
 			b.Fatal(err)
 		}
@@ -89,6 +90,8 @@ func BenchmarkBesideReloader(b *testing.B) {
 		report(b, fmt.Sprintf("anonymous RSS %dKiB", kib), anonymous/(1<<20), "MiB")
 		// What one ExternalSecret, its Secret and its Deployment cost.
 		report(b, fmt.Sprintf("anonymous RSS per member %dKiB", kib), (anonymous-idleAnonymous)/float64(n)/(1<<10), "KiB")
+		report(b, fmt.Sprintf("heap in use %dKiB", kib), c.sum(b, "go_memstats_heap_inuse_bytes")/(1<<20), "MiB")
+		saveHeapProfile(b, pprof, fmt.Sprintf("beside-reloader-%dKiB", kib))
 		if kib != 1 {
 			c.stop()
 			continue
