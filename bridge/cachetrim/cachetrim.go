@@ -21,7 +21,8 @@ import (
 const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
 
 // Transform trims an object before the cache stores it (a client-go
-// TransformFunc). Of the managed-field entries it keeps only the time that
+// TransformFunc): the last-applied copy of its manifest is dropped, except
+// from ExternalSecrets. Of the managed-field entries it keeps only the time that
 // is read (package eso): of a Secret's, its newest write; of an
 // ExternalSecret's, its newest status write; of other kinds', none. Label
 // and annotation keys and the namespace are interned: thousands of objects
@@ -36,7 +37,8 @@ func Transform(obj any) (any, error) {
 		// A tombstone (DeletedFinalStateUnknown) holds an object already trimmed.
 		return obj, nil
 	}
-	trimMetadata(m)
+	_, isExternalSecret := obj.(*esv1.ExternalSecret)
+	trimMetadata(m, !isExternalSecret)
 	managed := m.GetManagedFields()
 	m.SetManagedFields(nil)
 	switch o := obj.(type) {
@@ -60,10 +62,17 @@ func Transform(obj any) (any, error) {
 	return obj, nil
 }
 
-func trimMetadata(m metav1.Object) {
+// trimMetadata interns m's namespace and label and annotation keys and,
+// with dropLastApplied, drops the last-applied copy of the manifest. An
+// ExternalSecret keeps it: ESO's syncedResourceVersion is a digest of all
+// its annotations (eso.ResourceVersion), and `kubectl apply` — or a GitOps
+// tool applying as it does — puts one on most of them.
+func trimMetadata(m metav1.Object, dropLastApplied bool) {
 	m.SetNamespace(unique.Make(m.GetNamespace()).Value())
 	if a := m.GetAnnotations(); a != nil {
-		delete(a, lastApplied)
+		if dropLastApplied {
+			delete(a, lastApplied)
+		}
 		m.SetAnnotations(internKeys(a))
 	}
 	if l := m.GetLabels(); l != nil {

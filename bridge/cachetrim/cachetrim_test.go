@@ -134,3 +134,20 @@ func TestTrimmedObjectsKeepWhenESOWrote(t *testing.T) {
 		t.Errorf("a Secret keeps %+v of its managed fields, want one entry", gotSecret.ManagedFields)
 	}
 }
+
+// An ExternalSecret applied with `kubectl apply` carries the last-applied
+// copy of its manifest, and ESO's syncedResourceVersion digests every
+// annotation: trimmed, the ExternalSecret must still read as synced.
+func TestTrimmedExternalSecretStillMatchesESOsDigest(t *testing.T) {
+	es := &esv1.ExternalSecret{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: "shop", Generation: 3,
+		Labels: map[string]string{"team": "payments"},
+		Annotations: map[string]string{
+			lastApplied:             `{"apiVersion":"external-secrets.io/v1","kind":"ExternalSecret","metadata":{"name":"db"}}`,
+			"eso-bridge.io/rollout": "auto",
+		}}}
+	es.Status.SyncedResourceVersion = eso.ResourceVersion(es.ObjectMeta) // as ESO writes it
+	trimmed, _ := Transform(es.DeepCopy())
+	if !eso.StatusReflectsSpec(trimmed.(*esv1.ExternalSecret)) {
+		t.Errorf("a trimmed kubectl-applied ExternalSecret no longer matches ESO's syncedResourceVersion %s", es.Status.SyncedResourceVersion)
+	}
+}

@@ -1,6 +1,8 @@
 package inprocess_test
 
 import (
+	"encoding/json"
+	"maps"
 	"testing"
 	"time"
 
@@ -16,7 +18,8 @@ import (
 // Two ExternalSecrets merge their keys into one Secret: a rotation of
 // either restarts the consumer once, promptly — the other writer, whose
 // status predates the latest write though it has nothing to sync, does not
-// hold it until its own refresh an hour later.
+// hold it until its own refresh an hour later. The ExternalSecrets are
+// applied as `kubectl apply` applies them.
 func TestARotationOfEitherOfTwoWritersOfOneSecretRestartsOnce(t *testing.T) {
 	s := harness.NewScenario(t)
 	// The Secret both merge into exists first, as a Helm chart would make it.
@@ -32,8 +35,16 @@ func TestARotationOfEitherOfTwoWritersOfOneSecretRestartsOnce(t *testing.T) {
 	harness.WaitPastTheSecond()
 	for _, name := range []string{"db-user", "db-password"} {
 		es := controlplane.ExternalSecret(s.NS, name, s.RemoteKey(name), name, time.Hour)
-		es.Annotations = rolloutAuto
 		es.Spec.Target = esv1.ExternalSecretTarget{Name: "db", CreationPolicy: esv1.CreatePolicyMerge}
+		es.Annotations = maps.Clone(rolloutAuto)
+		// Applied as `kubectl apply` (or a GitOps tool) applies it: with
+		// the last-applied copy of the manifest, which ESO's
+		// syncedResourceVersion digests with the other annotations.
+		manifest, err := json.Marshal(es)
+		if err != nil {
+			t.Fatal(err)
+		}
+		es.Annotations[corev1.LastAppliedConfigAnnotation] = string(manifest)
 		if err := s.Client.Create(s.Ctx, es); err != nil {
 			t.Fatal(err)
 		}
