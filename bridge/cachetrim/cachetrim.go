@@ -2,7 +2,8 @@
 // fields its decisions read, not whole objects. A cluster's Deployments and
 // ExternalSecrets are many, and most of each — managed-field sets, the
 // last-applied copy of the manifest, containers' images, probes and
-// resources, an ExternalSecret's template — is never read.
+// resources, a workload's labels and conditions, an ExternalSecret's
+// template — is never read.
 package cachetrim
 
 import (
@@ -11,6 +12,7 @@ import (
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -44,20 +46,25 @@ func Transform(obj any) (any, error) {
 	switch o := obj.(type) {
 	case *metav1.PartialObjectMetadata:
 		m.SetManagedFields(newestWrite(managed, ""))
+		// ESO owns the Secrets it creates; nothing reads who.
+		m.SetOwnerReferences(nil)
 	case *esv1.ExternalSecret:
 		m.SetManagedFields(newestWrite(managed, "status"))
 		// Templates can be large and are ESO's to render.
 		o.Spec.Target.Template = nil
 	case *appsv1.Deployment:
-		workload.TrimPodSpec(&o.Spec.Template.Spec)
+		trimWorkload(m, &o.Spec.Template)
+		o.Status.Conditions = progressDeadline(o.Status.Conditions)
 	case *appsv1.StatefulSet:
-		workload.TrimPodSpec(&o.Spec.Template.Spec)
+		trimWorkload(m, &o.Spec.Template)
 		// Claim templates are not read either.
 		o.Spec.VolumeClaimTemplates = nil
+		o.Status.Conditions = nil
 	case *appsv1.DaemonSet:
-		workload.TrimPodSpec(&o.Spec.Template.Spec)
+		trimWorkload(m, &o.Spec.Template)
+		o.Status.Conditions = nil
 	case *batchv1.CronJob:
-		workload.TrimPodSpec(&o.Spec.JobTemplate.Spec.Template.Spec)
+		trimWorkload(m, &o.Spec.JobTemplate.Spec.Template)
 	}
 	return obj, nil
 }
@@ -78,6 +85,28 @@ func trimMetadata(m metav1.Object, dropLastApplied bool) {
 	if l := m.GetLabels(); l != nil {
 		m.SetLabels(internKeys(l))
 	}
+}
+
+// trimWorkload keeps of a workload's metadata and pod template what the
+// decisions read: not its labels, nor its pod template's (pods are found
+// by the selector), nor its owners; of the pod spec, the Secrets it uses.
+func trimWorkload(m metav1.Object, template *corev1.PodTemplateSpec) {
+	m.SetLabels(nil)
+	m.SetOwnerReferences(nil)
+	template.Labels = nil
+	workload.TrimPodSpec(&template.Spec)
+}
+
+// progressDeadline keeps, of a Deployment's conditions, the one whose
+// reason says the rollout exceeded its progress deadline (what
+// workload.Deployment reads), without its message and times.
+func progressDeadline(conditions []appsv1.DeploymentCondition) []appsv1.DeploymentCondition {
+	for _, c := range conditions {
+		if c.Type == appsv1.DeploymentProgressing && c.Reason == workload.ProgressDeadlineExceeded {
+			return []appsv1.DeploymentCondition{{Type: c.Type, Status: c.Status, Reason: workload.ProgressDeadlineExceeded}}
+		}
+	}
+	return nil
 }
 
 // internKeys returns the map with its keys interned.

@@ -1,6 +1,7 @@
 package cachetrim
 
 import (
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/eso-bridge/eso-bridge/bridge/eso"
@@ -124,11 +126,15 @@ func TestTrimmedObjectsKeepWhenESOWrote(t *testing.T) {
 	}
 
 	secret := eso.SecretMetadata()
+	secret.OwnerReferences = []metav1.OwnerReference{{APIVersion: "external-secrets.io/v1", Kind: "ExternalSecret", Name: "db", UID: "u2"}}
 	secret.ManagedFields = []metav1.ManagedFieldsEntry{entry("external-secrets", "", at(3)), entry("kubectl", "", at(7)), entry("other", "", at(4))}
 	trimmedSecret, _ := Transform(secret.DeepCopy())
 	gotSecret := trimmedSecret.(*metav1.PartialObjectMetadata)
 	if want := eso.LastWrite(secret); !eso.LastWrite(gotSecret).Equal(want) || !want.Equal(at(7).Time) {
 		t.Errorf("Secret last written at %v after trimming, want %v (%v untrimmed)", eso.LastWrite(gotSecret), at(7), want)
+	}
+	if gotSecret.OwnerReferences != nil {
+		t.Errorf("a Secret keeps its owners %+v, which nothing reads", gotSecret.OwnerReferences)
 	}
 	if len(gotSecret.ManagedFields) != 1 {
 		t.Errorf("a Secret keeps %+v of its managed fields, want one entry", gotSecret.ManagedFields)
@@ -149,5 +155,43 @@ func TestTrimmedExternalSecretStillMatchesESOsDigest(t *testing.T) {
 	trimmed, _ := Transform(es.DeepCopy())
 	if !eso.StatusReflectsSpec(trimmed.(*esv1.ExternalSecret)) {
 		t.Errorf("a trimmed kubectl-applied ExternalSecret no longer matches ESO's syncedResourceVersion %s", es.Status.SyncedResourceVersion)
+	}
+}
+
+// A workload keeps neither its labels, its pod template's, nor its owners
+// (pods are found by the selector), and of a Deployment's conditions only
+// what its rollout status reads: trimmed, a Deployment past its progress
+// deadline still reads as stalled, one rolling out as rolling out.
+func TestTrimmedWorkloadsKeepTheirSelectorAndRolloutStatus(t *testing.T) {
+	labels := map[string]string{"app": "api"}
+	conditions := func(reason string) []appsv1.DeploymentCondition {
+		return []appsv1.DeploymentCondition{
+			{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue, Reason: "MinimumReplicasAvailable", Message: "Deployment has minimum availability."},
+			{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionFalse, Reason: reason, Message: `ReplicaSet "api-7d9f8b6c5d" has timed out progressing.`},
+		}
+	}
+	for _, reason := range []string{workload.ProgressDeadlineExceeded, "ReplicaSetUpdated"} {
+		d := productionDeployment()
+		d.Labels, d.Spec.Template.Labels = labels, labels
+		d.OwnerReferences = []metav1.OwnerReference{{APIVersion: "argoproj.io/v1alpha1", Kind: "Application", Name: "shop", UID: "u1"}}
+		d.Spec.Selector = &metav1.LabelSelector{MatchLabels: labels}
+		d.Spec.Replicas = ptr.To[int32](2)
+		d.Generation, d.Status = 4, appsv1.DeploymentStatus{ObservedGeneration: 4, Replicas: 2, UpdatedReplicas: 1, Conditions: conditions(reason)}
+		want, _ := workload.Deployment{}.Progress(d)
+
+		trimmed, _ := Transform(d.DeepCopy())
+		got := trimmed.(*appsv1.Deployment)
+		if progress, _ := (workload.Deployment{}).Progress(got); progress != want {
+			t.Errorf("%s: rollout status after trimming %+v, want %+v", reason, progress, want)
+		}
+		if got.Labels != nil || got.Spec.Template.Labels != nil || got.OwnerReferences != nil {
+			t.Errorf("%s: a trimmed Deployment keeps labels %v, template labels %v, owners %v", reason, got.Labels, got.Spec.Template.Labels, got.OwnerReferences)
+		}
+		if !reflect.DeepEqual(got.Spec.Selector, d.Spec.Selector) {
+			t.Errorf("%s: selector after trimming %v, want %v", reason, got.Spec.Selector, d.Spec.Selector)
+		}
+		if len(got.Status.Conditions) > 1 {
+			t.Errorf("%s: a trimmed Deployment keeps conditions %+v", reason, got.Status.Conditions)
+		}
 	}
 }

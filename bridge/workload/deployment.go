@@ -42,9 +42,9 @@ func (Deployment) PodSelector(obj client.Object) *metav1.LabelSelector {
 	return obj.(*appsv1.Deployment).Spec.Selector
 }
 
-// progressDeadlineExceeded is the Progressing reason the deployment
+// ProgressDeadlineExceeded is the Progressing reason the deployment
 // controller sets when progressDeadlineSeconds passed.
-const progressDeadlineExceeded = "ProgressDeadlineExceeded"
+const ProgressDeadlineExceeded = "ProgressDeadlineExceeded"
 
 // Progress implements Kind by the rules of `kubectl rollout status`
 // (DeploymentStatusViewer, kubectl v0.34), with its messages.
@@ -56,7 +56,7 @@ func (Deployment) Progress(obj client.Object) (Progress, bool) {
 		return p, true
 	}
 	for _, cond := range d.Status.Conditions {
-		if cond.Type == appsv1.DeploymentProgressing && cond.Reason == progressDeadlineExceeded {
+		if cond.Type == appsv1.DeploymentProgressing && cond.Reason == ProgressDeadlineExceeded {
 			p.Stalled, p.Message = true, fmt.Sprintf("deployment %q exceeded its progress deadline", d.Name)
 			return p, true
 		}

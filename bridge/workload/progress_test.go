@@ -35,7 +35,7 @@ func TestProgressAgreesWithKubectlRolloutStatus(t *testing.T) {
 			d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "api", Generation: int64(1 + small())}}
 			d.Spec.Replicas = optional()
 			d.Status = appsv1.DeploymentStatus{ObservedGeneration: int64(small()), Replicas: small(), UpdatedReplicas: small(), AvailableReplicas: small()}
-			if reason := []string{"", "NewReplicaSetAvailable", progressDeadlineExceeded}[random.IntN(3)]; reason != "" {
+			if reason := []string{"", "NewReplicaSetAvailable", ProgressDeadlineExceeded}[random.IntN(3)]; reason != "" {
 				d.Status.Conditions = []appsv1.DeploymentCondition{{Type: appsv1.DeploymentProgressing, Reason: reason}}
 			}
 			return d

@@ -10,6 +10,11 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
 	"github.com/eso-bridge/eso-bridge/integration/harness"
 )
 
@@ -107,6 +112,8 @@ func BenchmarkBesideReloader(b *testing.B) {
 		time.Sleep(2 * time.Second) // the Events and rollout checks that follow a patch
 		report(b, "CPU per change", float64(c.stats(b).CPU-before.CPU)/float64(time.Millisecond)/float64(2*changes), "ms")
 		c.stop()
+		// What every patch-latency figure above contains on this bed.
+		reportLatencies(b, "patch→watch (the bed's floor)", patchToWatch(b, f, size(50, 5)))
 	}
 }
 
@@ -174,4 +181,35 @@ func reportBinary(b *testing.B, exe string) {
 		}
 	}
 	report(b, "Go modules linked", float64(modules), "modules")
+}
+
+// probeAnnotation is the Deployment annotation patchToWatch writes.
+const probeAnnotation = "bench.eso-bridge.io/probe"
+
+// patchToWatch times count patches of an annotation on one of the fleet's
+// Deployments, 0.2 s apart, each until the benchmark's own watch sees it:
+// the round trip of a patch and the watch delivery that every
+// status→patch figure contains, with ESO's watch delivery to the
+// controller besides — the bed's floor for them.
+func patchToWatch(b *testing.B, f *fleet, count int) []time.Duration {
+	b.Helper()
+	probes := watchDeployments(b, f.namespace, func(d *appsv1.Deployment) string { return d.Annotations[probeAnnotation] })
+	name := fleetName(f.n - 1)
+	var took []time.Duration
+	// The first patch only makes sure the watch has seen the Deployment.
+	for i := range count + 1 {
+		seen := probes.next(name)
+		patch := client.RawPatch(types.MergePatchType, fmt.Appendf(nil, `{"metadata":{"annotations":{%q:"%d"}}}`, probeAnnotation, i))
+		started := time.Now()
+		if err := f.c.Patch(context.Background(), &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: f.namespace, Name: name}}, patch); err != nil {
+			b.Fatalf("patching %s: %v", name, err)
+		}
+		if i == 0 {
+			time.Sleep(time.Second)
+			continue
+		}
+		took = append(took, await(b, seen, "the probe patch of "+name, time.Minute).Sub(started))
+		time.Sleep(200 * time.Millisecond)
+	}
+	return took
 }
