@@ -203,6 +203,36 @@ func callsOfOneSweep(b *testing.B, c *child, timeout time.Duration) float64 {
 	return c.sum(b, "eso_bridge_aws_calls_total") - before
 }
 
+// saveCPUProfile starts recording the controller's CPU profile, served at
+// addr, for d, and writes it to the temporary folder; the channel closes
+// when it is written.
+func saveCPUProfile(b *testing.B, addr, name string, d time.Duration) <-chan struct{} {
+	b.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, max(int(d.Seconds()), 1)))
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: no CPU profile: %v\n", err)
+			return
+		}
+		defer resp.Body.Close()
+		path := filepath.Join(os.TempDir(), fmt.Sprintf("eso-bridge-bench-%s-cpu-%d.pb.gz", name, time.Now().Unix()))
+		out, err := os.Create(path)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: no CPU profile: %v\n", err)
+			return
+		}
+		defer out.Close()
+		if _, err := io.Copy(out, resp.Body); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: no CPU profile: %v\n", err)
+			return
+		}
+		fmt.Fprintf(os.Stderr, "bench: CPU profile in %s\n", path)
+	}()
+	return done
+}
+
 // saveHeapProfile writes the controller's heap profile, served at addr, to
 // the temporary folder (it outlives the control plane's), for `go tool
 // pprof`.
