@@ -136,6 +136,7 @@ func runManager(ctx context.Context, cfg *rest.Config, opts Options, mo ManagerO
 		LeaderElectionNamespace:       mo.LeaderElectionNamespace,
 		LeaderElectionReleaseOnCancel: true,
 		Cache:                         cacheOptions(cached),
+		MapperProvider:                newMapper,
 		// Argo Rollouts are unstructured; they are read from the cache, with
 		// its indexes, like every other kind.
 		Client: client.Options{Cache: &client.CacheOptions{Unstructured: true}},
