@@ -72,15 +72,23 @@ func WorkloadFields(kind workload.Kind) map[string]func(client.Object) []string 
 		},
 		TraceID: func(obj client.Object) []string { return traceIDOf(kind.PodTemplate(obj).Annotations) },
 		RollingOut: func(obj client.Object) []string {
-			if !annotations.RolloutUnreported(obj.GetAnnotations(), kind.PodTemplate(obj).Annotations) {
-				return nil
-			}
-			if _, hasRollout := kind.Progress(obj); !hasRollout {
+			if !IsRollingOut(kind, obj) {
 				return nil
 			}
 			return []string{Rolling}
 		},
 	}
+}
+
+// IsRollingOut reports whether obj, of kind, is in the RollingOut index:
+// the rollout of a restart eso-bridge made is unreported, and kind has
+// rollouts (a CronJob has none).
+func IsRollingOut(kind workload.Kind, obj client.Object) bool {
+	if !annotations.RolloutUnreported(obj.GetAnnotations(), kind.PodTemplate(obj).Annotations) {
+		return false
+	}
+	_, hasRollout := kind.Progress(obj)
+	return hasRollout
 }
 
 // traceIDOf is the trace ID of the traceparent among annotations, if any.

@@ -174,13 +174,12 @@ func (c *RolloutCap) rolling(ctx context.Context, namespace string) (map[rollout
 			delete(c.started, key) // gone: nothing rolls
 			continue
 		}
-		template := kind.PodTemplate(obj).Annotations
-		if template[annotations.AnnotationRestartedAt] == started.restartedAt {
+		if kind.PodTemplate(obj).Annotations[annotations.AnnotationRestartedAt] == started.restartedAt {
 			// The cache shows it: the index counts it from now on. It may
 			// not have when it was listed above, a moment ago: counted here
-			// too while it rolls out.
+			// as the index counts it.
 			delete(c.started, key)
-			if !annotations.RolloutUnreported(obj.GetAnnotations(), template) {
+			if !index.IsRollingOut(kind, obj) {
 				continue
 			}
 		}
