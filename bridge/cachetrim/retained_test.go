@@ -76,10 +76,12 @@ func memberJSON(object func(i int) any) func(i int) []byte {
 	}
 }
 
+// written is when every object of the fleet was written.
+var written = metav1.NewTime(time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC))
+
 // member is the metadata the API server gives an object of the fleet.
 func member(i int, manager string, annotations map[string]string, labels map[string]string) metav1.ObjectMeta {
-	written := metav1.NewTime(time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC))
-	return metav1.ObjectMeta{Name: fmt.Sprintf("app-%05d", i), Namespace: "shop", UID: "0b6f5d0e-4c1e-4d6a-9f4b-8b7c6a5d4e3f",
+	return metav1.ObjectMeta{Name: fleetName(i), Namespace: "shop", UID: "0b6f5d0e-4c1e-4d6a-9f4b-8b7c6a5d4e3f",
 		ResourceVersion: fmt.Sprint(100000 + i), Generation: 2, CreationTimestamp: written,
 		Labels: labels, Annotations: annotations,
 		ManagedFields: []metav1.ManagedFieldsEntry{
@@ -90,19 +92,21 @@ func member(i int, manager string, annotations map[string]string, labels map[str
 		}}
 }
 
+// fleetName names the i-th member's objects.
+func fleetName(i int) string { return fmt.Sprintf("app-%05d", i) }
+
 func memberExternalSecret(i int) any {
 	es := &esv1.ExternalSecret{ObjectMeta: member(i, "kubectl-client-side-apply", map[string]string{annotations.AnnotationRollout: "auto"}, nil),
 		Spec: esv1.ExternalSecretSpec{
 			SecretStoreRef:  esv1.SecretStoreRef{Kind: esv1.ClusterSecretStoreKind, Name: "aws"},
 			RefreshInterval: &metav1.Duration{Duration: time.Hour},
-			Target:          esv1.ExternalSecretTarget{Name: fmt.Sprintf("app-%05d", i), CreationPolicy: esv1.CreatePolicyOwner},
+			Target:          esv1.ExternalSecretTarget{Name: fleetName(i), CreationPolicy: esv1.CreatePolicyOwner},
 			Data:            []esv1.ExternalSecretData{{SecretKey: "value", RemoteRef: esv1.ExternalSecretDataRemoteRef{Key: fmt.Sprintf("shop/app-%05d", i)}}},
 		}}
-	now := metav1.NewTime(time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC))
-	es.Status = esv1.ExternalSecretStatus{RefreshTime: now, SyncedResourceVersion: "2-0123456789abcdef0123456789abcdef0123456789abcdef01234567",
+	es.Status = esv1.ExternalSecretStatus{RefreshTime: written, SyncedResourceVersion: "2-0123456789abcdef0123456789abcdef0123456789abcdef01234567",
 		Binding: corev1.LocalObjectReference{Name: es.Spec.Target.Name},
 		Conditions: []esv1.ExternalSecretStatusCondition{{Type: esv1.ExternalSecretReady, Status: corev1.ConditionTrue,
-			Reason: esv1.ConditionReasonSecretSynced, Message: "secret synced", LastTransitionTime: now}}}
+			Reason: esv1.ConditionReasonSecretSynced, Message: "secret synced", LastTransitionTime: written}}}
 	return es
 }
 
@@ -115,7 +119,7 @@ func memberSecret(i int) any {
 }
 
 func memberDeployment(i int) any {
-	name := fmt.Sprintf("app-%05d", i)
+	name := fleetName(i)
 	labels := map[string]string{"app": name}
 	d := &appsv1.Deployment{ObjectMeta: member(i, "kubectl-client-side-apply", map[string]string{
 		"deployment.kubernetes.io/revision": "1",
@@ -127,11 +131,10 @@ func memberDeployment(i int) any {
 				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.k8s.io/pause:3.10",
 					EnvFrom: []corev1.EnvFromSource{{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: name}}}}}}}}},
 	}
-	now := metav1.NewTime(time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC))
 	d.Status = appsv1.DeploymentStatus{ObservedGeneration: 2, Replicas: 2, UpdatedReplicas: 2, ReadyReplicas: 2, AvailableReplicas: 2,
 		Conditions: []appsv1.DeploymentCondition{
-			{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue, Reason: "MinimumReplicasAvailable", Message: "Deployment has minimum availability.", LastUpdateTime: now, LastTransitionTime: now},
-			{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionTrue, Reason: "NewReplicaSetAvailable", Message: fmt.Sprintf("ReplicaSet %q has successfully progressed.", name+"-7d9f8b6c5d"), LastUpdateTime: now, LastTransitionTime: now},
+			{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue, Reason: "MinimumReplicasAvailable", Message: "Deployment has minimum availability.", LastUpdateTime: written, LastTransitionTime: written},
+			{Type: appsv1.DeploymentProgressing, Status: corev1.ConditionTrue, Reason: "NewReplicaSetAvailable", Message: fmt.Sprintf("ReplicaSet %q has successfully progressed.", name+"-7d9f8b6c5d"), LastUpdateTime: written, LastTransitionTime: written},
 		}}
 	return d
 }

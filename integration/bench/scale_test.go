@@ -205,30 +205,17 @@ func callsOfOneSweep(b *testing.B, c *child, timeout time.Duration) float64 {
 
 // saveCPUProfile starts recording the controller's CPU profile, served at
 // addr, for d, and writes it to the temporary folder; the channel closes
-// when it is written.
+// when it is written. A profile that fails is told, not fatal: it runs
+// beside the measurement, which goes on.
 func saveCPUProfile(b *testing.B, addr, name string, d time.Duration) <-chan struct{} {
 	b.Helper()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, max(int(d.Seconds()), 1)))
-		if err != nil {
+		url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, max(int(d.Seconds()), 1))
+		if err := saveProfile(url, name, "cpu"); err != nil {
 			fmt.Fprintf(os.Stderr, "bench: no CPU profile: %v\n", err)
-			return
 		}
-		defer resp.Body.Close()
-		path := filepath.Join(os.TempDir(), fmt.Sprintf("eso-bridge-bench-%s-cpu-%d.pb.gz", name, time.Now().Unix()))
-		out, err := os.Create(path)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "bench: no CPU profile: %v\n", err)
-			return
-		}
-		defer out.Close()
-		if _, err := io.Copy(out, resp.Body); err != nil {
-			fmt.Fprintf(os.Stderr, "bench: no CPU profile: %v\n", err)
-			return
-		}
-		fmt.Fprintf(os.Stderr, "bench: CPU profile in %s\n", path)
 	}()
 	return done
 }
@@ -240,19 +227,28 @@ func saveHeapProfile(b *testing.B, addr, name string) {
 	b.Helper()
 	// gc=1: a collection first, so that the profile is of what is live,
 	// not of the last collection's view (an idle process collects rarely).
-	resp, err := http.Get("http://" + addr + "/debug/pprof/heap?gc=1")
+	if err := saveProfile("http://"+addr+"/debug/pprof/heap?gc=1", name, "heap"); err != nil {
+		b.Fatalf("saving the heap profile: %v", err)
+	}
+}
+
+// saveProfile writes the profile served at url to a file of the temporary
+// folder named after name and kind, and says where.
+func saveProfile(url, name, kind string) error {
+	resp, err := http.Get(url)
 	if err != nil {
-		b.Fatalf("reading the heap profile: %v", err)
+		return err
 	}
 	defer resp.Body.Close()
-	path := filepath.Join(os.TempDir(), fmt.Sprintf("eso-bridge-bench-%s-heap-%d.pb.gz", name, time.Now().Unix()))
+	path := filepath.Join(os.TempDir(), fmt.Sprintf("eso-bridge-bench-%s-%s-%d.pb.gz", name, kind, time.Now().Unix()))
 	out, err := os.Create(path)
 	if err != nil {
-		b.Fatal(err)
+		return err
 	}
 	defer out.Close()
 	if _, err := io.Copy(out, resp.Body); err != nil {
-		b.Fatalf("saving the heap profile: %v", err)
+		return err
 	}
-	fmt.Fprintf(os.Stderr, "bench: heap profile in %s\n", path)
+	fmt.Fprintf(os.Stderr, "bench: %s profile in %s\n", kind, path)
+	return nil
 }
