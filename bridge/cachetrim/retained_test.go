@@ -11,28 +11,35 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
 
 	"github.com/eso-bridge/eso-bridge/bridge/annotations"
+	"github.com/eso-bridge/eso-bridge/bridge/index"
+	"github.com/eso-bridge/eso-bridge/bridge/workload"
 )
 
 // BenchmarkRetained reports the heap one member of a fleet keeps in the
 // controller's cache once trimmed — an ExternalSecret, the metadata of the
 // Secret it writes, and a Deployment that reads it, each decoded from JSON
 // as the API server sends it (managed fields, status and all) — without the
-// cache's indexes and the Go runtime's headroom. It is the part of the
-// resident memory per member (BenchmarkBesideReloader) that trimming
-// decides; heap profiles of the controller are too coarse to show it.
+// Go runtime's headroom: B/object is what the objects keep, index-B/object
+// what the informer's indexes add for them (the namespace index every
+// informer of controller-runtime has, and eso-bridge's field indexes). It
+// is the part of the resident memory per member (BenchmarkBesideReloader)
+// that trimming and indexing decide; heap profiles of the controller are
+// too coarse to show it.
 func BenchmarkRetained(b *testing.B) {
 	const n = 2000
 	for _, kind := range []struct {
-		name string
-		json func(i int) []byte
-		new  func() any
+		name     string
+		json     func(i int) []byte
+		new      func() any
+		indexers toolscache.Indexers
 	}{
-		{"ExternalSecret", memberJSON(memberExternalSecret), func() any { return &esv1.ExternalSecret{} }},
-		{"Secret metadata", memberJSON(memberSecret), func() any { return &metav1.PartialObjectMetadata{} }},
-		{"Deployment", memberJSON(memberDeployment), func() any { return &appsv1.Deployment{} }},
+		{"ExternalSecret", memberJSON(memberExternalSecret), func() any { return &esv1.ExternalSecret{} }, index.ExternalSecretIndexers()},
+		{"Secret metadata", memberJSON(memberSecret), func() any { return &metav1.PartialObjectMetadata{} }, nil},
+		{"Deployment", memberJSON(memberDeployment), func() any { return &appsv1.Deployment{} }, index.WorkloadIndexers(workload.Deployment{})},
 	} {
 		b.Run(kind.name, func(b *testing.B) {
 			for range b.N {
@@ -49,10 +56,22 @@ func BenchmarkRetained(b *testing.B) {
 					}
 					kept[i], _ = Transform(obj)
 				}
-				b.ReportMetric(float64(heapAlloc()-before)/n, "B/object")
-				// Both live until measured: the JSON freed would offset the objects.
+				objects := heapAlloc()
+				b.ReportMetric(float64(objects-before)/n, "B/object")
+				store := toolscache.NewIndexer(toolscache.MetaNamespaceKeyFunc, toolscache.Indexers{toolscache.NamespaceIndex: toolscache.MetaNamespaceIndexFunc})
+				if err := store.AddIndexers(kind.indexers); err != nil {
+					b.Fatal(err)
+				}
+				for _, obj := range kept {
+					if err := store.Add(obj); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(heapAlloc()-objects)/n, "index-B/object")
+				// All live until measured: the JSON freed would offset the objects.
 				runtime.KeepAlive(kept)
 				runtime.KeepAlive(encoded)
+				runtime.KeepAlive(store)
 			}
 		})
 	}

@@ -1,0 +1,62 @@
+package index
+
+import (
+	"slices"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/eso-bridge/eso-bridge/bridge/annotations"
+	"github.com/eso-bridge/eso-bridge/bridge/workload"
+)
+
+// A value is keyed as controller-runtime's cache reader looks it up with
+// client.MatchingFields: in the object's namespace, and across namespaces
+// only for the fields a lookup reads so (the cluster-wide cap).
+func TestKeysAreNamespacedExceptForLookupsAcrossNamespaces(t *testing.T) {
+	deployment := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web", Annotations: map[string]string{
+			annotations.AnnotationExternalSecrets: "db, api",
+		}},
+		Spec: appsv1.DeploymentSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{
+			Name: "web", EnvFrom: []corev1.EnvFromSource{{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "db-creds"}}}},
+		}}}}},
+	}
+	indexers := WorkloadIndexers(workload.Deployment{})
+	for _, tc := range []struct {
+		field string
+		obj   client.Object
+		want  []string
+	}{
+		{SecretRefs, deployment, []string{"shop/db-creds"}},
+		{FollowedExternalSecrets, deployment, []string{"shop/db", "shop/api"}},
+		{TraceID, deployment, nil},
+		{RollingOut, rollingOut(deployment), []string{"shop/true", "__all_namespaces/true"}},
+	} {
+		got, err := indexers[fieldIndexName(tc.field)](tc.obj)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.field, err)
+		}
+		slices.Sort(got)
+		slices.Sort(tc.want)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s: keys %q, want %q", tc.field, got, tc.want)
+		}
+	}
+	if _, err := indexers[fieldIndexName(SecretRefs)]("not an object"); err == nil {
+		t.Error("a value that is not an object was indexed without an error")
+	}
+}
+
+// rollingOut is d with the rollout of a restart eso-bridge made unreported.
+func rollingOut(d *appsv1.Deployment) *appsv1.Deployment {
+	d = d.DeepCopy()
+	d.Spec.Template.Annotations = map[string]string{annotations.AnnotationRestartedAt: "2026-12-03T12:00:00Z"}
+	if !IsRollingOut(workload.Deployment{}, d) {
+		panic("the fixture is not rolling out: see annotations.RolloutUnreported")
+	}
+	return d
+}
