@@ -131,6 +131,7 @@ func (o *runOptions) run(ctx context.Context, set func(name string) bool, stderr
 		return err
 	}
 	ctrl.SetLogger(logger)
+	gogc := setGCPercent()
 	cfg, err := loadRestConfig(clientConfig(opts.kubeconfig, &clientcmd.ConfigOverrides{CurrentContext: opts.context}))
 	if err != nil {
 		return err
@@ -161,7 +162,7 @@ func (o *runOptions) run(ctx context.Context, set func(name string) bool, stderr
 		}
 	}
 	logger.Info("starting", "version", version, "dryRun", opts.bridge.DryRun, "autoAll", opts.bridge.AutoAll, "namespaces", opts.bridge.Namespaces,
-		"settle", opts.bridge.Settle, "maxGateWait", opts.bridge.MaxGateWait, "aws", awsMode)
+		"settle", opts.bridge.Settle, "maxGateWait", opts.bridge.MaxGateWait, "aws", awsMode, "gogc", gogc)
 	if aws != nil {
 		// Stores are reached with the identity ESO uses: ServiceAccount
 		// tokens and, when allowed, static keys come from the API server.
