@@ -13,6 +13,9 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 )
 
+// Prefix is the prefix of every annotation eso-bridge reads or writes.
+const Prefix = "eso-bridge.io/"
+
 // Annotations a user sets. All carry the eso-bridge.io/ prefix.
 const (
 	// AnnotationRollout on an ExternalSecret: "auto" restarts every workload in

@@ -7,6 +7,7 @@
 package cachetrim
 
 import (
+	"strings"
 	"unique"
 
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
@@ -16,6 +17,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/eso-bridge/eso-bridge/bridge/annotations"
+	"github.com/eso-bridge/eso-bridge/bridge/eso"
 	"github.com/eso-bridge/eso-bridge/bridge/workload"
 )
 
@@ -23,12 +26,14 @@ import (
 const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
 
 // Transform trims an object before the cache stores it (a client-go
-// TransformFunc): the last-applied copy of its manifest is dropped, except
-// from ExternalSecrets. Of the managed-field entries it keeps only the time that
-// is read (package eso): of a Secret's, its newest write; of an
-// ExternalSecret's, its newest status write; of other kinds', none. Label
-// and annotation keys and the namespace are interned: thousands of objects
-// share a few of each.
+// TransformFunc). Of labels and annotations it keeps those read: an
+// ExternalSecret's all, a Secret's ESO data hash, a workload's
+// eso-bridge.io/ annotations and revision, another kind's all but the
+// last-applied copy of its manifest. Of the managed-field entries it keeps
+// only the time that is read (package eso): of a Secret's, its newest
+// write; of an ExternalSecret's, its newest status write; of other kinds',
+// none. Label and annotation keys and the namespace are interned:
+// thousands of objects share a few of each.
 //
 // Only copies the controller computes merge patches between are trimmed: a
 // field neither copy holds is not in the patch, and the API server keeps it.
@@ -39,16 +44,25 @@ func Transform(obj any) (any, error) {
 		// A tombstone (DeletedFinalStateUnknown) holds an object already trimmed.
 		return obj, nil
 	}
-	_, isExternalSecret := obj.(*esv1.ExternalSecret)
-	trimMetadata(m, !isExternalSecret)
+	m.SetNamespace(unique.Make(m.GetNamespace()).Value())
 	managed := m.GetManagedFields()
 	m.SetManagedFields(nil)
 	switch o := obj.(type) {
 	case *metav1.PartialObjectMetadata:
-		m.SetManagedFields(newestWrite(managed, ""))
-		// ESO owns the Secrets it creates; nothing reads who.
+		// The only objects cached as metadata are the Secrets ESO manages.
+		// Of their labels and annotations only ESO's data hash is read, and
+		// ESO owns them; nothing reads who.
+		m.SetAnnotations(kept(m.GetAnnotations(), func(key string) bool { return key == eso.DataHashAnnotation }))
+		m.SetLabels(nil)
 		m.SetOwnerReferences(nil)
+		m.SetManagedFields(newestWrite(managed, ""))
 	case *esv1.ExternalSecret:
+		// ESO's syncedResourceVersion is a digest of all the labels and
+		// annotations (eso.ResourceVersion), kubectl's last-applied copy
+		// included: `kubectl apply`, or a GitOps tool applying as it does,
+		// puts one on most ExternalSecrets.
+		m.SetAnnotations(kept(m.GetAnnotations(), everyKey))
+		m.SetLabels(kept(m.GetLabels(), everyKey))
 		m.SetManagedFields(newestWrite(managed, "status"))
 		// Templates can be large and are ESO's to render.
 		o.Spec.Target.Template = nil
@@ -65,36 +79,52 @@ func Transform(obj any) (any, error) {
 		o.Status.Conditions = nil
 	case *batchv1.CronJob:
 		trimWorkload(m, &o.Spec.JobTemplate.Spec.Template)
+	default:
+		// Another kind (an Argo Rollout, a Namespace): its metadata whole,
+		// but for the last-applied copy of its manifest.
+		m.SetAnnotations(kept(m.GetAnnotations(), func(key string) bool { return key != lastApplied }))
+		m.SetLabels(kept(m.GetLabels(), everyKey))
 	}
 	return obj, nil
 }
 
-// trimMetadata interns m's namespace and label and annotation keys and,
-// with dropLastApplied, drops the last-applied copy of the manifest. An
-// ExternalSecret keeps it: ESO's syncedResourceVersion is a digest of all
-// its annotations (eso.ResourceVersion), and `kubectl apply` — or a GitOps
-// tool applying as it does — puts one on most of them.
-func trimMetadata(m metav1.Object, dropLastApplied bool) {
-	m.SetNamespace(unique.Make(m.GetNamespace()).Value())
-	if a := m.GetAnnotations(); a != nil {
-		if dropLastApplied {
-			delete(a, lastApplied)
-		}
-		m.SetAnnotations(internKeys(a))
-	}
-	if l := m.GetLabels(); l != nil {
-		m.SetLabels(internKeys(l))
-	}
-}
-
 // trimWorkload keeps of a workload's metadata and pod template what the
-// decisions read: not its labels, nor its pod template's (pods are found
-// by the selector), nor its owners; of the pod spec, the Secrets it uses.
+// decisions read: eso-bridge's annotations and a Deployment's revision,
+// not other annotations (a GitOps tool's, Helm's, kubectl's last-applied
+// copy of the manifest), nor labels (pods are found by the selector), nor
+// owners; of the pod spec, the Secrets it uses.
 func trimWorkload(m metav1.Object, template *corev1.PodTemplateSpec) {
+	m.SetAnnotations(kept(m.GetAnnotations(), readOnWorkloads))
 	m.SetLabels(nil)
 	m.SetOwnerReferences(nil)
+	template.Annotations = kept(template.Annotations, readOnWorkloads)
 	template.Labels = nil
 	workload.TrimPodSpec(&template.Spec)
+}
+
+// readOnWorkloads says whether a workload's or its pod template's
+// annotation is one a decision reads.
+func readOnWorkloads(key string) bool {
+	return strings.HasPrefix(key, annotations.Prefix) || key == workload.RevisionAnnotation
+}
+
+func everyKey(string) bool { return true }
+
+// kept returns the entries of in whose key keep accepts, in a map of their
+// own with the keys interned (thousands of objects share a few keys), or
+// nil when none is.
+func kept(in map[string]string, keep func(key string) bool) map[string]string {
+	var out map[string]string
+	for k, v := range in {
+		if !keep(k) {
+			continue
+		}
+		if out == nil {
+			out = make(map[string]string, len(in))
+		}
+		out[unique.Make(k).Value()] = v
+	}
+	return out
 }
 
 // progressDeadline keeps, of a Deployment's conditions, the one whose
@@ -107,15 +137,6 @@ func progressDeadline(conditions []appsv1.DeploymentCondition) []appsv1.Deployme
 		}
 	}
 	return nil
-}
-
-// internKeys returns the map with its keys interned.
-func internKeys(in map[string]string) map[string]string {
-	out := make(map[string]string, len(in))
-	for k, v := range in {
-		out[unique.Make(k).Value()] = v
-	}
-	return out
 }
 
 // newestWrite is one managed-field entry, without its field set, holding the

@@ -1,8 +1,15 @@
 package cachetrim
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"maps"
+	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,11 +35,12 @@ func productionDeployment() *appsv1.Deployment {
 	}
 	return &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: "shop",
-			Annotations: map[string]string{lastApplied: `{"kind":"Deployment","spec":"…the whole manifest…"}`, "team": "payments"},
+			Annotations: map[string]string{lastApplied: `{"kind":"Deployment","spec":"…the whole manifest…"}`, "team": "payments",
+				workload.RevisionAnnotation: "3", "eso-bridge.io/source-hash": "h1"},
 			ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl", Operation: metav1.ManagedFieldsOperationApply, Time: &written,
 				FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:spec":{"f:template":{}}}`)}}}},
 		Spec: appsv1.DeploymentSpec{Template: corev1.PodTemplateSpec{
-			ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{"eso-bridge.io/source-hash": "h1"}},
+			ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{"eso-bridge.io/source-hash": "h1", "kubectl.kubernetes.io/restartedAt": "2026-12-01T10:00:00Z"}},
 			Spec: corev1.PodSpec{
 				NodeSelector: map[string]string{"pool": "general"},
 				Volumes: []corev1.Volume{
@@ -74,8 +82,14 @@ func TestTrimmedWorkloadsUseTheSameSecretsAndPatchOnlyWhatChanged(t *testing.T) 
 	if spec.NodeSelector != nil || len(spec.Volumes) != 2 {
 		t.Errorf("trimmed pod spec keeps scheduling or non-Secret volumes: %+v", spec)
 	}
-	if _, ok := d.Annotations[lastApplied]; ok || d.Annotations["team"] != "payments" {
-		t.Errorf("annotations after trimming: %v", d.Annotations)
+	// Kept: eso-bridge's annotations and the revision `rollout status`
+	// reads; dropped: a team's, kubectl's copy of the manifest and its
+	// restart stamp.
+	if want := map[string]string{workload.RevisionAnnotation: "3", "eso-bridge.io/source-hash": "h1"}; !maps.Equal(d.Annotations, want) {
+		t.Errorf("annotations after trimming: %v, want %v", d.Annotations, want)
+	}
+	if want := map[string]string{"eso-bridge.io/source-hash": "h1"}; !maps.Equal(d.Spec.Template.Annotations, want) {
+		t.Errorf("pod template annotations after trimming: %v, want %v", d.Spec.Template.Annotations, want)
 	}
 	if f := d.ManagedFields; f != nil {
 		t.Errorf("a workload's managed fields are not read, but %+v are kept", f)
@@ -126,12 +140,17 @@ func TestTrimmedObjectsKeepWhenESOWrote(t *testing.T) {
 	}
 
 	secret := eso.SecretMetadata()
+	secret.Labels = map[string]string{"reconcile.external-secrets.io/managed": "true", "reconcile.external-secrets.io/created-by": "0123456789abcdef"}
+	secret.Annotations = map[string]string{eso.DataHashAnnotation: "d1", "team": "payments"}
 	secret.OwnerReferences = []metav1.OwnerReference{{APIVersion: "external-secrets.io/v1", Kind: "ExternalSecret", Name: "db", UID: "u2"}}
 	secret.ManagedFields = []metav1.ManagedFieldsEntry{entry("external-secrets", "", at(3)), entry("kubectl", "", at(7)), entry("other", "", at(4))}
 	trimmedSecret, _ := Transform(secret.DeepCopy())
 	gotSecret := trimmedSecret.(*metav1.PartialObjectMetadata)
 	if want := eso.LastWrite(secret); !eso.LastWrite(gotSecret).Equal(want) || !want.Equal(at(7).Time) {
 		t.Errorf("Secret last written at %v after trimming, want %v (%v untrimmed)", eso.LastWrite(gotSecret), at(7), want)
+	}
+	if want := map[string]string{eso.DataHashAnnotation: "d1"}; gotSecret.Labels != nil || !maps.Equal(gotSecret.Annotations, want) {
+		t.Errorf("a Secret keeps labels %v and annotations %v, want none and %v", gotSecret.Labels, gotSecret.Annotations, want)
 	}
 	if gotSecret.OwnerReferences != nil {
 		t.Errorf("a Secret keeps its owners %+v, which nothing reads", gotSecret.OwnerReferences)
@@ -193,5 +212,47 @@ func TestTrimmedWorkloadsKeepTheirSelectorAndRolloutStatus(t *testing.T) {
 		if len(got.Status.Conditions) > 1 {
 			t.Errorf("%s: a trimmed Deployment keeps conditions %+v", reason, got.Status.Conditions)
 		}
+	}
+}
+
+// A workload keeps only the annotations under annotations.Prefix (and its
+// revision): every annotation eso-bridge reads or writes must carry it, or
+// the cache would drop it.
+func TestEveryAnnotationEsoBridgeNamesSurvivesTheTrim(t *testing.T) {
+	files, err := filepath.Glob("../annotations/*.go")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("reading package annotations: %v", err)
+	}
+	named := 0
+	for _, file := range files {
+		if strings.HasSuffix(file, "_test.go") {
+			continue
+		}
+		parsed, err := parser.ParseFile(token.NewFileSet(), file, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, decl := range parsed.Decls {
+			gen, ok := decl.(*ast.GenDecl)
+			if !ok || gen.Tok != token.CONST {
+				continue
+			}
+			for _, spec := range gen.Specs {
+				for i, name := range spec.(*ast.ValueSpec).Names {
+					values := spec.(*ast.ValueSpec).Values
+					lit, ok := values[min(i, len(values)-1)].(*ast.BasicLit)
+					if !strings.HasPrefix(name.Name, "Annotation") || !ok {
+						continue
+					}
+					named++
+					if key, _ := strconv.Unquote(lit.Value); !readOnWorkloads(key) {
+						t.Errorf("%s = %s would be dropped from workloads by the cache", name.Name, lit.Value)
+					}
+				}
+			}
+		}
+	}
+	if named < 15 {
+		t.Errorf("found %d annotation constants in package annotations, expected all of them (about 20)", named)
 	}
 }

@@ -42,6 +42,10 @@ func (Deployment) PodSelector(obj client.Object) *metav1.LabelSelector {
 	return obj.(*appsv1.Deployment).Spec.Selector
 }
 
+// RevisionAnnotation is where the deployment controller numbers a
+// Deployment's revision; Progress reads it.
+const RevisionAnnotation = "deployment.kubernetes.io/revision"
+
 // ProgressDeadlineExceeded is the Progressing reason the deployment
 // controller sets when progressDeadlineSeconds passed.
 const ProgressDeadlineExceeded = "ProgressDeadlineExceeded"
@@ -50,7 +54,7 @@ const ProgressDeadlineExceeded = "ProgressDeadlineExceeded"
 // (DeploymentStatusViewer, kubectl v0.34), with its messages.
 func (Deployment) Progress(obj client.Object) (Progress, bool) {
 	d := obj.(*appsv1.Deployment)
-	p := Progress{Revision: d.Annotations["deployment.kubernetes.io/revision"]}
+	p := Progress{Revision: d.Annotations[RevisionAnnotation]}
 	if d.Generation > d.Status.ObservedGeneration {
 		p.Message = "Waiting for deployment spec update to be observed..."
 		return p, true
