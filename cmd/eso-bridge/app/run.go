@@ -131,7 +131,7 @@ func (o *runOptions) run(ctx context.Context, set func(name string) bool, stderr
 		return err
 	}
 	ctrl.SetLogger(logger)
-	gogc := setGCPercent()
+	gogc, synced := gcPolicy()
 	cfg, err := loadRestConfig(clientConfig(opts.kubeconfig, &clientcmd.ConfigOverrides{CurrentContext: opts.context}))
 	if err != nil {
 		return err
@@ -148,7 +148,7 @@ func (o *runOptions) run(ctx context.Context, set func(name string) bool, stderr
 	mo := bridge.ManagerOptions{
 		MetricsAddr: opts.metricsAddr, MetricsSecure: opts.metricsSecure, HealthAddr: opts.healthAddr, PprofAddr: opts.pprofAddr,
 		LeaderElection: opts.leaderElect, LeaderElectionID: opts.leaderElectionID, LeaderElectionNamespace: opts.leaderElectionNamespace,
-		DigestKeySecret: keySecret,
+		DigestKeySecret: keySecret, CachesSynced: synced,
 	}
 	aws, err := opts.aws(set)
 	if err != nil {
