@@ -69,9 +69,6 @@ type ManagerOptions struct {
 	// namespace should be eso-bridge's own: only those who can read Secrets
 	// there may hold the key.
 	DigestKeySecret types.NamespacedName
-	// CachesSynced, when set, is called once the caches have synced, on
-	// every replica and after every rebuild of the caches.
-	CachesSynced func()
 }
 
 // Run runs the controller until ctx is done. With a namespace selector,
@@ -189,11 +186,6 @@ func runManager(ctx context.Context, cfg *rest.Config, opts Options, mo ManagerO
 	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return err
-	}
-	if mo.CachesSynced != nil {
-		if err := mgr.Add(onSynced{cache: mgr.GetCache(), do: mo.CachesSynced}); err != nil {
-			return err
-		}
 	}
 	if err := mgr.Start(ctx); err != nil {
 		return err

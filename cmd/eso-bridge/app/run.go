@@ -131,7 +131,6 @@ func (o *runOptions) run(ctx context.Context, set func(name string) bool, stderr
 		return err
 	}
 	ctrl.SetLogger(logger)
-	gogc, synced := gcPolicy()
 	cfg, err := loadRestConfig(clientConfig(opts.kubeconfig, &clientcmd.ConfigOverrides{CurrentContext: opts.context}))
 	if err != nil {
 		return err
@@ -148,7 +147,7 @@ func (o *runOptions) run(ctx context.Context, set func(name string) bool, stderr
 	mo := bridge.ManagerOptions{
 		MetricsAddr: opts.metricsAddr, MetricsSecure: opts.metricsSecure, HealthAddr: opts.healthAddr, PprofAddr: opts.pprofAddr,
 		LeaderElection: opts.leaderElect, LeaderElectionID: opts.leaderElectionID, LeaderElectionNamespace: opts.leaderElectionNamespace,
-		DigestKeySecret: keySecret, CachesSynced: synced,
+		DigestKeySecret: keySecret,
 	}
 	aws, err := opts.aws(set)
 	if err != nil {
@@ -162,7 +161,7 @@ func (o *runOptions) run(ctx context.Context, set func(name string) bool, stderr
 		}
 	}
 	logger.Info("starting", "version", version, "dryRun", opts.bridge.DryRun, "autoAll", opts.bridge.AutoAll, "namespaces", opts.bridge.Namespaces,
-		"settle", opts.bridge.Settle, "maxGateWait", opts.bridge.MaxGateWait, "aws", awsMode, "gogc", gogc)
+		"settle", opts.bridge.Settle, "maxGateWait", opts.bridge.MaxGateWait, "aws", awsMode)
 	if aws != nil {
 		// Stores are reached with the identity ESO uses: ServiceAccount
 		// tokens and, when allowed, static keys come from the API server.
