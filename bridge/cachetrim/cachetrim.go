@@ -68,6 +68,9 @@ func Transform(obj any) (any, error) {
 		o.Spec.Target.Template = nil
 	case *appsv1.Deployment:
 		trimWorkload(m, &o.Spec.Template)
+		// Its rollout's progress is read from the status; unlike a
+		// StatefulSet's or a DaemonSet's, its strategy is not.
+		o.Spec.Strategy = appsv1.DeploymentStrategy{}
 		o.Status.Conditions = progressDeadline(o.Status.Conditions)
 	case *appsv1.StatefulSet:
 		trimWorkload(m, &o.Spec.Template)

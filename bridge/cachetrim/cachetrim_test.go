@@ -18,6 +18,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -195,6 +196,8 @@ func TestTrimmedWorkloadsKeepTheirSelectorAndRolloutStatus(t *testing.T) {
 		d.OwnerReferences = []metav1.OwnerReference{{APIVersion: "argoproj.io/v1alpha1", Kind: "Application", Name: "shop", UID: "u1"}}
 		d.Spec.Selector = &metav1.LabelSelector{MatchLabels: labels}
 		d.Spec.Replicas = ptr.To[int32](2)
+		d.Spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType, RollingUpdate: &appsv1.RollingUpdateDeployment{
+			MaxSurge: ptr.To(intstr.FromString("25%")), MaxUnavailable: ptr.To(intstr.FromInt32(0))}}
 		d.Generation, d.Status = 4, appsv1.DeploymentStatus{ObservedGeneration: 4, Replicas: 2, UpdatedReplicas: 1, Conditions: conditions(reason)}
 		want, _ := workload.Deployment{}.Progress(d)
 
@@ -208,6 +211,9 @@ func TestTrimmedWorkloadsKeepTheirSelectorAndRolloutStatus(t *testing.T) {
 		}
 		if !reflect.DeepEqual(got.Spec.Selector, d.Spec.Selector) {
 			t.Errorf("%s: selector after trimming %v, want %v", reason, got.Spec.Selector, d.Spec.Selector)
+		}
+		if got.Spec.Strategy.Type != "" || got.Spec.Strategy.RollingUpdate != nil {
+			t.Errorf("%s: a trimmed Deployment keeps its strategy %+v, which no decision reads", reason, got.Spec.Strategy)
 		}
 		if len(got.Status.Conditions) > 1 {
 			t.Errorf("%s: a trimmed Deployment keeps conditions %+v", reason, got.Status.Conditions)
