@@ -244,10 +244,13 @@ func TestEveryAnnotationEsoBridgeNamesSurvivesTheTrim(t *testing.T) {
 				continue
 			}
 			for _, spec := range gen.Specs {
+				values := spec.(*ast.ValueSpec).Values
 				for i, name := range spec.(*ast.ValueSpec).Names {
-					values := spec.(*ast.ValueSpec).Values
-					lit, ok := values[min(i, len(values)-1)].(*ast.BasicLit)
-					if !strings.HasPrefix(name.Name, "Annotation") || !ok {
+					if !strings.HasPrefix(name.Name, "Annotation") || i >= len(values) {
+						continue
+					}
+					lit, ok := values[i].(*ast.BasicLit)
+					if !ok {
 						continue
 					}
 					named++
