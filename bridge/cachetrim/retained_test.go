@@ -41,6 +41,9 @@ func BenchmarkRetained(b *testing.B) {
 		{"ExternalSecret", memberJSON(memberExternalSecret), func() any { return &esv1.ExternalSecret{} }, index.ExternalSecretIndexers()},
 		{"Secret metadata", memberJSON(memberSecret), func() any { return &metav1.PartialObjectMetadata{} }, nil},
 		{"Deployment", memberJSON(memberDeployment), func() any { return &appsv1.Deployment{} }, index.WorkloadIndexers(workload.Deployment{})},
+		// Beside the fleet's one-container Deployments, one as teams write
+		// them: a sidecar, plain env, env and volumes from five Secrets.
+		{"Deployment as teams write them", memberJSON(productionMember), func() any { return &appsv1.Deployment{} }, index.WorkloadIndexers(workload.Deployment{})},
 	} {
 		b.Run(kind.name, func(b *testing.B) {
 			for range b.N {
@@ -136,6 +139,14 @@ func memberSecret(i int) any {
 	m.OwnerReferences = []metav1.OwnerReference{{APIVersion: "external-secrets.io/v1", Kind: "ExternalSecret", Name: m.Name,
 		UID: "1c7e6e1f-5d2f-4e7b-8a5c-9c8d7b6e5f4a", Controller: ptr.To(true), BlockOwnerDeletion: ptr.To(true)}}
 	return &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"}, ObjectMeta: m}
+}
+
+// productionMember is productionDeployment (cachetrim_test.go) named as
+// the fleet's i-th member.
+func productionMember(i int) any {
+	d := productionDeployment()
+	d.Name = fleetName(i)
+	return d
 }
 
 func memberDeployment(i int) any {

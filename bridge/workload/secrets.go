@@ -6,6 +6,10 @@ import corev1 "k8s.io/api/core/v1"
 // secretKeyRef, envFrom secretRef, secret volumes and projected secret
 // sources, in init, regular and ephemeral containers.
 func SecretsUsedBy(template *corev1.PodTemplateSpec) []string {
+	return secretsUsedBy(&template.Spec)
+}
+
+func secretsUsedBy(spec *corev1.PodSpec) []string {
 	seen := map[string]bool{}
 	var names []string
 	add := func(name string) {
@@ -14,7 +18,6 @@ func SecretsUsedBy(template *corev1.PodTemplateSpec) []string {
 			names = append(names, name)
 		}
 	}
-	spec := &template.Spec
 	for _, vol := range spec.Volumes {
 		if vol.Secret != nil {
 			add(vol.Secret.SecretName)
