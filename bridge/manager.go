@@ -76,6 +76,7 @@ type ManagerOptions struct {
 // namespace labelled, unlabelled or created), the caches are rebuilt: the
 // manager stops, releasing its Lease, and starts again on the new set.
 func Run(ctx context.Context, cfg *rest.Config, opts Options, mo ManagerOptions) error {
+	StreamInitialLists()
 	if err := opts.Validate(); err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@
 package main
 
 import (
+	"github.com/eso-bridge/eso-bridge/bridge"
 	"github.com/eso-bridge/eso-bridge/cmd/eso-bridge/app"
 )
 
@@ -16,4 +17,9 @@ func commands() []app.Command {
 	}
 }
 
-func main() { app.Main("eso-bridge-dev", commands()) }
+func main() {
+	// Before the first client is built: the demo's controller fills its
+	// caches from streamed watches, as the eso-bridge binary does.
+	bridge.StreamInitialLists()
+	app.Main("eso-bridge-dev", commands())
+}

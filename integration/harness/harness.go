@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eso-bridge/eso-bridge/bridge"
 	"github.com/eso-bridge/eso-bridge/integration/controlplane"
 )
 
@@ -42,6 +43,9 @@ func MainWith(m *testing.M, opts controlplane.Options) {
 // Run is MainWith without the exit: it returns the exit code, for a TestMain
 // that has more to do once the control plane is stopped.
 func Run(m *testing.M, opts controlplane.Options) int {
+	// As the controller's binary does, before the first client is built:
+	// the in-process controllers' caches fill from streamed watches.
+	bridge.StreamInitialLists()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	signals := make(chan os.Signal, 1)

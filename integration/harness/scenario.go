@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -37,6 +38,10 @@ type Scenario struct {
 	CP     *controlplane.ControlPlane
 	Client client.Client
 	NS     string
+	// BridgeConfig, when set, is the connection StartBridge gives the
+	// controller instead of the control plane's own (a test that watches
+	// the controller's requests wraps its transport).
+	BridgeConfig *rest.Config
 }
 
 // NewScenario gives the test a fresh namespace with a SecretStore.
@@ -204,10 +209,14 @@ func (s *Scenario) StartBridgeWith(opts bridge.Options, mo bridge.ManagerOptions
 		// One key per test, kept across the test's controller restarts.
 		mo.DigestKeySecret = types.NamespacedName{Namespace: s.NS, Name: bridge.DefaultDigestKeySecret}
 	}
+	cfg := s.CP.Config
+	if s.BridgeConfig != nil {
+		cfg = s.BridgeConfig
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- bridge.Run(ctx, s.CP.Config, opts, mo)
+		done <- bridge.Run(ctx, cfg, opts, mo)
 	}()
 	var once sync.Once
 	stop = func() {

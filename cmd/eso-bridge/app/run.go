@@ -131,6 +131,8 @@ func (o *runOptions) run(ctx context.Context, set func(name string) bool, stderr
 		return err
 	}
 	ctrl.SetLogger(logger)
+	// Before the first client: client-go reads its feature gates then.
+	bridge.StreamInitialLists()
 	cfg, err := loadRestConfig(clientConfig(opts.kubeconfig, &clientcmd.ConfigOverrides{CurrentContext: opts.context}))
 	if err != nil {
 		return err
