@@ -30,6 +30,9 @@ func (t *VaultTrigger) SetupWithManager(mgr ctrl.Manager) error {
 	if err := mgr.Add(manager.RunnableFunc(t.follow)); err != nil {
 		return err
 	}
+	if err := mgr.Add(manager.RunnableFunc(t.catchUp)); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("externalsecret-trigger").
 		For(&esv1.ExternalSecret{}).
@@ -86,4 +89,28 @@ func (t *VaultTrigger) followNothing() {
 	}
 	t.mu.Unlock()
 	t.Vault.Follow(nil, all)
+}
+
+// catchUpEvery is how often catchUp asks whether the trigger has caught up.
+const catchUpEvery = 2 * time.Second
+
+// catchUp asks CaughtUp until it holds, then logs it once. The readiness
+// probe asks too, but a process nobody probes (a local run, a pod without
+// a readinessProbe) would otherwise keep the set of ExternalSecrets
+// reconciled since the start — one entry each — for its whole life.
+// It runs only on the leader, like the controllers.
+func (t *VaultTrigger) catchUp(ctx context.Context) error {
+	tick := time.NewTicker(catchUpEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		if done, err := t.CaughtUp(ctx); err == nil && done {
+			log.FromContext(ctx).Info("caught up: every ExternalSecret reconciled once and the vault swept for what they read")
+			return nil
+		}
+	}
 }

@@ -105,6 +105,11 @@ func TestControllerWithTheChartsRBACAndArgumentsPerformsARotation(t *testing.T) 
 		}
 	})
 	s.WaitAdopted(api)
+	// Nobody probes /readyz here: the controller finds out by itself that
+	// it has caught up with what happened while it was not running.
+	s.WaitFor("the controller's log to say it caught up", func() (bool, string) {
+		return strings.Contains(log.String(), `"caught up: every ExternalSecret reconciled once`), "no such line yet"
+	})
 	time.Sleep(3 * time.Second) // the AWS provider's first looks: versions it adopts
 
 	if _, err := s.CP.SecretsManager.PutValue(s.Ctx, s.RemoteKey("db"), "v2"); err != nil {
