@@ -221,10 +221,14 @@ func (c *child) waitLog(b *testing.B, text string, timeout time.Duration) {
 // procStats is what the kernel accounts for a process.
 type procStats struct {
 	RSSBytes float64
-	CPU      time.Duration // user + system
+	// PeakRSSBytes is the largest the resident set has been (VmHWM): what
+	// a memory limit must leave room for, the start's burst included.
+	PeakRSSBytes float64
+	CPU          time.Duration // user + system
 }
 
-// stats reads the child's resident set size and CPU time from /proc.
+// stats reads the child's resident set size, now and at its peak, and its
+// CPU time from /proc.
 func (c *child) stats(b *testing.B) procStats {
 	b.Helper()
 	pid := c.cmd.Process.Pid
@@ -234,9 +238,16 @@ func (c *child) stats(b *testing.B) procStats {
 	}
 	var s procStats
 	for _, line := range strings.Split(string(status), "\n") {
-		if fields := strings.Fields(line); len(fields) == 3 && fields[0] == "VmRSS:" {
-			kb, _ := strconv.ParseFloat(fields[1], 64)
+		fields := strings.Fields(line)
+		if len(fields) != 3 {
+			continue
+		}
+		kb, _ := strconv.ParseFloat(fields[1], 64)
+		switch fields[0] {
+		case "VmRSS:":
 			s.RSSBytes = kb * 1024
+		case "VmHWM:":
+			s.PeakRSSBytes = kb * 1024
 		}
 	}
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))

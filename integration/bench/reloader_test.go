@@ -91,6 +91,8 @@ func BenchmarkBesideReloader(b *testing.B) {
 		c.waitMetrics(b)
 		c.waitLog(b, "Starting workers", time.Minute)
 		report(b, fmt.Sprintf("RSS %dKiB", kib), medianRSS(b, c)/(1<<20), "MiB")
+		// The start's burst: every object arriving at once.
+		report(b, fmt.Sprintf("peak RSS %dKiB", kib), c.stats(b).PeakRSSBytes/(1<<20), "MiB")
 		anonymous := c.anonymousRSS(b)
 		report(b, fmt.Sprintf("anonymous RSS %dKiB", kib), anonymous/(1<<20), "MiB")
 		// What one ExternalSecret, its Secret and its Deployment cost.
