@@ -83,6 +83,8 @@ func BenchmarkScale(b *testing.B) {
 	idle := controller.stats(b)
 	report(b, "RSS idle", idle.RSSBytes/(1<<20), "MiB")
 	report(b, "RSS idle per member", idle.RSSBytes/float64(n)/(1<<10), "KiB")
+	// The start's burst: the caches' fill and the adoption.
+	report(b, "peak RSS", idle.PeakRSSBytes/(1<<20), "MiB")
 	anonymous := controller.anonymousRSS(b)
 	report(b, "anonymous RSS idle", anonymous/(1<<20), "MiB")
 	// What one ExternalSecret, its Secret and its Deployment add.
