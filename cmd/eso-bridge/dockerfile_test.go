@@ -9,10 +9,9 @@ import (
 	"runtime"
 	"strings"
 	"testing"
-)
 
-// goBuildLine is the Dockerfile's build step.
-var goBuildLine = regexp.MustCompile(`(?m)^RUN (CGO_ENABLED=0 .*go build .*)$`)
+	"github.com/eso-bridge/eso-bridge/integration/release"
+)
 
 // fromLine is a stage's base image.
 var fromLine = regexp.MustCompile(`(?m)^FROM (?:--platform=\S+ )?(\S+)`)
@@ -57,9 +56,8 @@ func TestDockerfileBuildsAStaticBinaryWithItsVersion(t *testing.T) {
 			t.Errorf("the Dockerfile lacks %q", want)
 		}
 	}
-	match := goBuildLine.FindSubmatch(dockerfile)
-	if match == nil {
-		t.Fatal("the Dockerfile has no `RUN CGO_ENABLED=0 go build` step")
+	if _, err := release.Command(repo); err != nil {
+		t.Fatal(err)
 	}
 	for _, arch := range []struct {
 		goarch  string
@@ -70,12 +68,8 @@ func TestDockerfileBuildsAStaticBinaryWithItsVersion(t *testing.T) {
 				t.Skipf("a cold cross-build takes minutes; .ci/run runs it on its own with %s=1", crossBuildEnv)
 			}
 			binary := filepath.Join(t.TempDir(), "eso-bridge")
-			command := strings.NewReplacer("${VERSION}", "v9.9.9-dockerfile", "/out/eso-bridge", binary,
-				"${TARGETOS}", "linux", "${TARGETARCH}", arch.goarch).Replace(string(match[1]))
-			build := exec.CommandContext(t.Context(), "sh", "-c", command)
-			build.Dir = repo
-			if out, err := build.CombinedOutput(); err != nil {
-				t.Fatalf("%s: %v\n%s", command, err, out)
+			if _, err := release.Build(repo, arch.goarch, "v9.9.9-dockerfile", binary); err != nil {
+				t.Fatal(err)
 			}
 			file, err := elf.Open(binary)
 			if err != nil {
@@ -99,4 +93,57 @@ func TestDockerfileBuildsAStaticBinaryWithItsVersion(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The release binary leaves the linker free to drop every method nothing
+// calls. One reachable call that looks a method up by a name known only at
+// run time (text/template's Execute, reached from cobra's SetVersionTemplate
+// or from golang.org/x/net/trace, which gRPC links unless built with
+// grpcnotrace) makes the linker keep every exported method of every type:
+// a third more binary, and as much more memory mapped at run time.
+func TestReleaseBinaryKeepsOnlyTheMethodsItCalls(t *testing.T) {
+	repo := filepath.Join("..", "..")
+	output, err := release.Build(repo, runtime.GOARCH, "v9.9.9-deadcode", filepath.Join(t.TempDir(), "eso-bridge"), "-dumpdep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if chain := reflectMethodChain(string(output)); chain != nil {
+		t.Errorf("the linker keeps every exported method: %s looks methods up by name at run time; it is reached by\n  %s",
+			chain[0], strings.Join(chain[1:], "\n  <- "))
+	}
+}
+
+// reflectMethodChain reads the linker's -dumpdep graph ("caller -> callee"
+// per line) and returns the first function marked <ReflectMethod> followed
+// by the chain of callers that reaches it, or nil when there is none.
+func reflectMethodChain(graph string) []string {
+	const mark = " <ReflectMethod>"
+	caller := map[string]string{}
+	var marked string
+	for line := range strings.Lines(graph) {
+		from, to, ok := strings.Cut(strings.TrimSpace(line), " -> ")
+		if !ok {
+			continue
+		}
+		from, to = strings.TrimSuffix(from, mark), strings.TrimSuffix(to, mark)
+		if _, seen := caller[to]; !seen {
+			caller[to] = from
+		}
+		if marked == "" && strings.HasSuffix(strings.TrimSpace(line), mark) {
+			marked = to
+		}
+	}
+	if marked == "" {
+		return nil
+	}
+	chain := []string{marked}
+	for seen := map[string]bool{marked: true}; len(chain) < 30; {
+		next, ok := caller[chain[len(chain)-1]]
+		if !ok || seen[next] {
+			break
+		}
+		seen[next] = true
+		chain = append(chain, next)
+	}
+	return chain
 }

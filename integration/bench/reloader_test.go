@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/eso-bridge/eso-bridge/integration/harness"
+	"github.com/eso-bridge/eso-bridge/integration/release"
 )
 
 // reference is one figure of another tool, quoted with the bed it was
@@ -153,15 +155,13 @@ func timedChanges(b *testing.B, f *fleet, restarts *changes, first, count int, s
 	return fromWrite, fromStatus
 }
 
-// releaseBinary builds cmd/eso-bridge as the Dockerfile does (static,
-// stripped).
+// releaseBinary builds cmd/eso-bridge with the Dockerfile's own build step
+// (static, stripped, its build tags): the binary the image ships.
 func releaseBinary(b *testing.B) string {
 	b.Helper()
 	exe := filepath.Join(b.TempDir(), "eso-bridge")
-	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", exe, "github.com/eso-bridge/eso-bridge/cmd/eso-bridge")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		b.Fatalf("building the release binary: %v\n%s", err, out)
+	if _, err := release.Build(filepath.Join("..", ".."), runtime.GOARCH, "bench", exe); err != nil {
+		b.Fatalf("building the release binary: %v", err)
 	}
 	return exe
 }
