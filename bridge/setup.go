@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/eso-bridge/eso-bridge/bridge/annotations"
 	"github.com/eso-bridge/eso-bridge/bridge/digest"
@@ -69,6 +70,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options, w Wiring) error 
 	// elected: a standby that takes over decides at once.
 	if _, err := mgr.GetCache().GetInformer(ctx, eso.SecretMetadata()); err != nil {
 		return fmt.Errorf("caching Secret metadata: %w", err)
+	}
+	if err := mgr.Add(startBurst{cache: mgr.GetCache(), queues: ctrlmetrics.Registry, every: time.Second}); err != nil {
+		return err
 	}
 	m := metrics.New(nil)
 	var tracer *tracing.Tracer

@@ -197,6 +197,10 @@ func (c *child) tail(lines int) string {
 	return strings.Join(all[max(len(all)-lines, 0):], "\n")
 }
 
+// startDone is the line the controller logs once its start's work is done
+// and the memory that work used is given back.
+const startDone = "the start's work is done"
+
 // waitLog waits until the child's log has a line containing text.
 func (c *child) waitLog(b *testing.B, text string, timeout time.Duration) {
 	b.Helper()

@@ -66,7 +66,7 @@ func BenchmarkScale(b *testing.B) {
 	// memory with nothing to watch is the base the fleet adds to.
 	exe := releaseBinary(b)
 	empty := launchController(b, exe, env, "--namespaces", harness.Namespace(b), "--settle", "0s")
-	empty.waitLog(b, "Starting workers", time.Minute)
+	empty.waitLog(b, startDone, time.Minute)
 	emptyAnonymous := empty.anonymousRSS(b)
 	empty.stop()
 

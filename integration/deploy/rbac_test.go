@@ -110,6 +110,10 @@ func TestControllerWithTheChartsRBACAndArgumentsPerformsARotation(t *testing.T) 
 	s.WaitFor("the controller's log to say it caught up", func() (bool, string) {
 		return strings.Contains(log.String(), `"caught up: every ExternalSecret reconciled once`), "no such line yet"
 	})
+	// Nor does anyone ask it to give back what its start used.
+	s.WaitFor("the controller's log to say the start's work is done", func() (bool, string) {
+		return strings.Contains(log.String(), `"the start's work is done: its memory returned to the system"`), "no such line yet"
+	})
 	time.Sleep(3 * time.Second) // the AWS provider's first looks: versions it adopts
 
 	if _, err := s.CP.SecretsManager.PutValue(s.Ctx, s.RemoteKey("db"), "v2"); err != nil {
