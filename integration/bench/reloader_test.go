@@ -120,6 +120,11 @@ func BenchmarkBesideReloader(b *testing.B) {
 		reportLatencies(b, "status→patch back to back", fromStatus)
 		time.Sleep(2 * time.Second) // the Events and rollout checks that follow a patch
 		report(b, "CPU per change", float64(c.stats(b).CPU-before.CPU)/float64(time.Millisecond)/float64(2*changes), "ms")
+		// The resident set read above follows the start's memory given
+		// back; the changes' garbage then fills the collector's headroom
+		// again, and this is where it stands after them.
+		report(b, "RSS 1KiB after the changes", medianRSS(b, c)/(1<<20), "MiB")
+		report(b, "heap in use 1KiB after the changes", c.sum(b, "go_memstats_heap_inuse_bytes")/(1<<20), "MiB")
 		c.stop()
 		// What every patch-latency figure above contains on this bed.
 		reportLatencies(b, "patch→watch (the bed's floor)", patchToWatch(b, f, size(50, 5)))
