@@ -13,14 +13,15 @@ import (
 
 // startBurst gives back to the system, once, the memory the start leaves
 // behind. A start decodes every watched object and reconciles each once (at
-// 20,000 members, minutes of adoption): the heap grows to twice that
-// burst's live set and stays there, its free pages kept, until enough is
-// allocated again for the next collection — on a quiet cluster, minutes to
-// hours of a resident set the controller no longer needs. Once the caches
-// have synced and every controller's queue has stayed empty for two looks
-// in a row, startBurst collects and returns the free pages (the same as
-// debug.FreeOSMemory, once). It runs on every replica: a standby's start is
-// its caches' fill.
+// 20,000 members, minutes of adoption), and the heap grows well past what
+// stays live. The runtime returns free pages only down to about its next
+// collection's goal — twice the live heap at GOGC=100 — so a quiet
+// controller would go on holding its start's size. Once the caches have
+// synced and every controller's queue has stayed empty for two looks in a
+// row, startBurst collects and returns every free page (the same as
+// debug.FreeOSMemory, once); the resident set then grows back only as far
+// as later work needs, up to that goal on a busy cluster. It runs on every
+// replica: a standby's start is its caches' fill.
 type startBurst struct {
 	cache cache.Cache
 	// queues gathers controller-runtime's workqueue_depth.
