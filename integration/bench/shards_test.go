@@ -53,10 +53,11 @@ func BenchmarkShards(b *testing.B) {
 	for name, value := range cp.AWSEnv() {
 		env = append(env, name+"="+value)
 	}
+	exe := releaseBinary(b)
 	run := func(selector, lease string) *child {
 		args := append([]string{"--namespace-selector", selector, "--settle", "0s", "--aws-poll-interval", shardSweep.String(),
 			"--leader-elect", "--leader-election-id", lease, "--leader-election-namespace", fleets[0].namespace}, unlimited...)
-		c := launchController(b, "", env, args...)
+		c := launchController(b, exe, env, args...)
 		c.waitMetrics(b)
 		return c
 	}
@@ -65,6 +66,7 @@ func BenchmarkShards(b *testing.B) {
 	for _, f := range fleets {
 		waitAdopted(b, f)
 	}
+	one.waitLog(b, startDone, time.Minute)
 	report(b, "one installation RSS", medianRSS(b, one)/(1<<20), "MiB")
 	report(b, "one installation heap in use", one.sum(b, "go_memstats_heap_inuse_bytes")/(1<<20), "MiB")
 	report(b, "one installation AWS calls per sweep", awsCallsPerSweep(b, one), "calls")
@@ -74,6 +76,7 @@ func BenchmarkShards(b *testing.B) {
 	time.Sleep(2 * shardSweep) // both started and swept
 	for i, c := range shards {
 		name := string(rune('a' + i))
+		c.waitLog(b, startDone, time.Minute)
 		report(b, "shard "+name+" RSS", medianRSS(b, c)/(1<<20), "MiB")
 		// The heap is what the members cost; the resident set adds the
 		// binary's pages, which every installation pays in full.
