@@ -97,10 +97,11 @@ type child struct {
 
 // startController runs `eso-bridge run` as a child process against the
 // control plane with args and the extra environment env, serving metrics on
-// a loopback port.
-func startController(b *testing.B, env []string, args ...string) *child {
+// a loopback port, and returns once it serves them: exe is a built
+// eso-bridge binary, or "" for this test binary in modeController.
+func startController(b *testing.B, exe string, env []string, args ...string) *child {
 	b.Helper()
-	c := launchController(b, "", env, args...)
+	c := launchController(b, exe, env, args...)
 	c.waitMetrics(b)
 	return c
 }

@@ -23,8 +23,7 @@ func BenchmarkMemoryBySecretSize(b *testing.B) {
 			ns := harness.Namespace(b)
 			newFleet(b, ns, n, kib<<10, false)
 
-			controller := launchController(b, exe, nil, append([]string{"--namespaces", ns, "--aws-poll-interval", "0"}, unlimited...)...)
-			controller.waitMetrics(b)
+			controller := startController(b, exe, nil, append([]string{"--namespaces", ns, "--aws-poll-interval", "0"}, unlimited...)...)
 			// Read once the start's memory is given back, as
 			// BenchmarkBesideReloader does: what the Secrets cost, not the
 			// start's decoding.

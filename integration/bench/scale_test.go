@@ -72,9 +72,8 @@ func BenchmarkScale(b *testing.B) {
 
 	started := time.Now()
 	pprof := freePort(b)
-	controller := launchController(b, exe, env, append([]string{"--namespaces", ns, "--settle", "0s",
+	controller := startController(b, exe, env, append([]string{"--namespaces", ns, "--settle", "0s",
 		"--aws-poll-interval", sweep.String(), "--pprof-bind-address", pprof}, unlimited...)...)
-	controller.waitMetrics(b)
 	waitAdopted(b, f)
 	report(b, "start to all adopted", time.Since(started).Seconds(), "s")
 	// Idle is when the work the adoption set off (kube-controller-manager

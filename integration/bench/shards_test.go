@@ -57,9 +57,7 @@ func BenchmarkShards(b *testing.B) {
 	run := func(selector, lease string) *child {
 		args := append([]string{"--namespace-selector", selector, "--settle", "0s", "--aws-poll-interval", shardSweep.String(),
 			"--leader-elect", "--leader-election-id", lease, "--leader-election-namespace", fleets[0].namespace}, unlimited...)
-		c := launchController(b, exe, env, args...)
-		c.waitMetrics(b)
-		return c
+		return startController(b, exe, env, args...)
 	}
 
 	one := run(shardLabel+" in (a,b)", "bench-one")

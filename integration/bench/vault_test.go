@@ -97,7 +97,7 @@ func (bed *vaultBed) controller(b *testing.B, interval time.Duration, args ...st
 		args = append(args, "--aws-poll-interval", "0")
 	}
 	// The bed's stores read static keys from a Secret.
-	c := startController(b, env, append([]string{"--namespaces", bed.ns, "--aws-read-store-keys"}, args...)...)
+	c := startController(b, "", env, append([]string{"--namespaces", bed.ns, "--aws-read-store-keys"}, args...)...)
 	if interval > 0 || events {
 		// Rotations are timed from a running poller: wait for its first cycle.
 		deadline := time.Now().Add(time.Minute)
