@@ -27,7 +27,8 @@ const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
 
 // Transform trims an object before the cache stores it (a client-go
 // TransformFunc). Of labels and annotations it keeps those read: an
-// ExternalSecret's all, a Secret's ESO data hash, a workload's
+// ExternalSecret's eso-bridge.io/ annotations (and ESO's digest of all of
+// them, re-based on those), a Secret's ESO data hash, a workload's
 // eso-bridge.io/ annotations and revision, another kind's all but the
 // last-applied copy of its manifest. Of the managed-field entries it keeps
 // only the time that is read (package eso): of a Secret's, its newest
@@ -57,12 +58,22 @@ func Transform(obj any) (any, error) {
 		m.SetOwnerReferences(nil)
 		m.SetManagedFields(newestWrite(managed, ""))
 	case *esv1.ExternalSecret:
-		// ESO's syncedResourceVersion is a digest of all the labels and
-		// annotations (eso.ResourceVersion), kubectl's last-applied copy
-		// included: `kubectl apply`, or a GitOps tool applying as it does,
-		// puts one on most ExternalSecrets.
-		m.SetAnnotations(kept(m.GetAnnotations(), everyKey))
-		m.SetLabels(kept(m.GetLabels(), everyKey))
+		// Of its labels and annotations only eso-bridge's are read, but
+		// ESO's syncedResourceVersion is a digest of them all
+		// (eso.ResourceVersion), kubectl's last-applied copy of the
+		// manifest included — `kubectl apply`, or a GitOps tool applying
+		// as it does, puts one on most ExternalSecrets, beside the tool's
+		// labels. The status keeps what that digest says, re-based on what
+		// is kept, so that eso.StatusReflectsSpec answers for the trimmed
+		// copy as it did for the whole: a digest of what is kept when it
+		// matched, none when it did not.
+		reflects := eso.StatusReflectsSpec(o)
+		m.SetAnnotations(kept(m.GetAnnotations(), ownAnnotation))
+		m.SetLabels(nil)
+		o.Status.SyncedResourceVersion = ""
+		if reflects {
+			o.Status.SyncedResourceVersion = eso.ResourceVersion(o.ObjectMeta)
+		}
 		m.SetManagedFields(newestWrite(managed, "status"))
 		// Templates can be large and are ESO's to render.
 		o.Spec.Target.Template = nil
@@ -108,8 +119,11 @@ func trimWorkload(m metav1.Object, template *corev1.PodTemplateSpec) {
 // readOnWorkloads says whether a workload's or its pod template's
 // annotation is one a decision reads.
 func readOnWorkloads(key string) bool {
-	return strings.HasPrefix(key, annotations.Prefix) || key == workload.RevisionAnnotation
+	return ownAnnotation(key) || key == workload.RevisionAnnotation
 }
+
+// ownAnnotation says whether key is one of eso-bridge's annotations.
+func ownAnnotation(key string) bool { return strings.HasPrefix(key, annotations.Prefix) }
 
 func everyKey(string) bool { return true }
 

@@ -22,6 +22,7 @@ import (
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/eso-bridge/eso-bridge/bridge/annotations"
 	"github.com/eso-bridge/eso-bridge/bridge/eso"
 	"github.com/eso-bridge/eso-bridge/bridge/workload"
 )
@@ -176,8 +177,32 @@ func TestTrimmedExternalSecretStillMatchesESOsDigest(t *testing.T) {
 		}}}
 	es.Status.SyncedResourceVersion = eso.ResourceVersion(es.ObjectMeta) // as ESO writes it
 	trimmed, _ := Transform(es.DeepCopy())
-	if !eso.StatusReflectsSpec(trimmed.(*esv1.ExternalSecret)) {
+	got := trimmed.(*esv1.ExternalSecret)
+	if !eso.StatusReflectsSpec(got) {
 		t.Errorf("a trimmed kubectl-applied ExternalSecret no longer matches ESO's syncedResourceVersion %s", es.Status.SyncedResourceVersion)
+	}
+	if want := map[string]string{"eso-bridge.io/rollout": "auto"}; !maps.Equal(got.Annotations, want) || got.Labels != nil {
+		t.Errorf("a trimmed ExternalSecret keeps annotations %v and labels %v, want %v and none", got.Annotations, got.Labels, want)
+	}
+	// Once eso-bridge's trigger writes its annotation, ESO has yet to sync.
+	annotations.Set(got, annotations.AnnotationVaultVersions, "v2")
+	if eso.StatusReflectsSpec(got) {
+		t.Error("a trimmed ExternalSecret whose annotations changed since ESO's sync still reads as synced")
+	}
+}
+
+// ESO synced an ExternalSecret that carried only eso-bridge's annotation;
+// since then a tool has added a label, so ESO will sync again. Trimmed of
+// the label, its metadata is the one ESO digested: it must not read as
+// synced all the same.
+func TestTrimmedExternalSecretChangedSinceItsSyncDoesNotReadAsSynced(t *testing.T) {
+	es := &esv1.ExternalSecret{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: "shop", Generation: 3,
+		Annotations: map[string]string{"eso-bridge.io/rollout": "auto"}}}
+	es.Status.SyncedResourceVersion = eso.ResourceVersion(es.ObjectMeta)
+	es.Labels = map[string]string{"argocd.argoproj.io/instance": "shop"}
+	trimmed, _ := Transform(es.DeepCopy())
+	if eso.StatusReflectsSpec(trimmed.(*esv1.ExternalSecret)) {
+		t.Error("an ExternalSecret labelled after ESO's sync reads as synced once trimmed")
 	}
 }
 

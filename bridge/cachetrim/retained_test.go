@@ -39,6 +39,9 @@ func BenchmarkRetained(b *testing.B) {
 		indexers toolscache.Indexers
 	}{
 		{"ExternalSecret", memberJSON(memberExternalSecret), func() any { return &esv1.ExternalSecret{} }, index.ExternalSecretIndexers()},
+		// Beside it, one as `kubectl apply` or a GitOps tool writes it: the
+		// last-applied copy of its manifest and the tool's labels.
+		{"ExternalSecret as teams apply it", memberJSON(appliedMemberExternalSecret), func() any { return &esv1.ExternalSecret{} }, index.ExternalSecretIndexers()},
 		{"Secret metadata", memberJSON(memberSecret), func() any { return &metav1.PartialObjectMetadata{} }, nil},
 		{"Deployment", memberJSON(memberDeployment), func() any { return &appsv1.Deployment{} }, index.WorkloadIndexers(workload.Deployment{})},
 		// Beside the fleet's one-container Deployments, one as teams write
@@ -130,6 +133,23 @@ func memberExternalSecret(i int) any {
 		Binding: corev1.LocalObjectReference{Name: es.Spec.Target.Name},
 		Conditions: []esv1.ExternalSecretStatusCondition{{Type: esv1.ExternalSecretReady, Status: corev1.ConditionTrue,
 			Reason: esv1.ConditionReasonSecretSynced, Message: "secret synced", LastTransitionTime: written}}}
+	return es
+}
+
+// appliedMemberExternalSecret is memberExternalSecret as `kubectl apply`
+// leaves it, labelled by the GitOps tool and chart that made it.
+func appliedMemberExternalSecret(i int) any {
+	es := memberExternalSecret(i).(*esv1.ExternalSecret)
+	es.Labels = map[string]string{"app.kubernetes.io/name": "app", "app.kubernetes.io/instance": fleetName(i),
+		"app.kubernetes.io/part-of": "shop", "argocd.argoproj.io/instance": "shop-" + fleetName(i)}
+	manifest := es.DeepCopy()
+	manifest.ObjectMeta = metav1.ObjectMeta{Name: es.Name, Namespace: es.Namespace, Labels: es.Labels, Annotations: es.Annotations}
+	manifest.Status = esv1.ExternalSecretStatus{}
+	data, err := json.Marshal(manifest)
+	if err != nil {
+		panic(err)
+	}
+	es.Annotations = map[string]string{annotations.AnnotationRollout: "auto", corev1.LastAppliedConfigAnnotation: string(data)}
 	return es
 }
 
