@@ -4,6 +4,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"unique"
 
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
 
@@ -29,7 +30,11 @@ func (p *Poller) Refs(es *esv1.ExternalSecret, store *esv1.SecretStoreSpec) []pr
 	default:
 		return nil
 	}
-	storeID := StoreOf(aws, es.Spec.SecretStoreRef.Kind, es.Namespace).ID()
+	// Interned: every ExternalSecret of a store holds its ID in each of its
+	// refs, kept by the trigger and the poller for as long as it is
+	// followed, and an ID naming a role and a credentials Secret is a
+	// hundred bytes or more.
+	storeID := unique.Make(StoreOf(aws, es.Spec.SecretStoreRef.Kind, es.Namespace).ID()).Value()
 	var refs []providers.Ref
 	add := func(ref providers.Ref) {
 		if !slices.Contains(refs, ref) {
