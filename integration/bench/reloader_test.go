@@ -103,6 +103,9 @@ func BenchmarkBesideReloader(b *testing.B) {
 		report(b, fmt.Sprintf("anonymous RSS per member %dKiB", kib), (anonymous-idleAnonymous)/float64(n)/(1<<10), "KiB")
 		report(b, fmt.Sprintf("heap in use %dKiB", kib), c.sum(b, "go_memstats_heap_inuse_bytes")/(1<<20), "MiB")
 		saveHeapProfile(b, pprof, fmt.Sprintf("beside-reloader-%dKiB", kib))
+		// The profile's collection leaves the heap holding what is live:
+		// the floor under the resident set, without the collector's headroom.
+		report(b, fmt.Sprintf("heap live %dKiB", kib), c.sum(b, "go_memstats_heap_alloc_bytes")/(1<<20), "MiB")
 		if kib != 1 {
 			c.stop()
 			continue
@@ -125,6 +128,10 @@ func BenchmarkBesideReloader(b *testing.B) {
 		// again, and this is where it stands after them.
 		report(b, "RSS 1KiB after the changes", medianRSS(b, c)/(1<<20), "MiB")
 		report(b, "heap in use 1KiB after the changes", c.sum(b, "go_memstats_heap_inuse_bytes")/(1<<20), "MiB")
+		// Whether the changes left more live (state kept per change) or only
+		// garbage the collector has not yet needed to reclaim.
+		saveHeapProfile(b, pprof, "beside-reloader-1KiB-after-the-changes")
+		report(b, "heap live 1KiB after the changes", c.sum(b, "go_memstats_heap_alloc_bytes")/(1<<20), "MiB")
 		c.stop()
 		// What every patch-latency figure above contains on this bed.
 		reportLatencies(b, "patch→watch (the bed's floor)", patchToWatch(b, f, size(50, 5)))
