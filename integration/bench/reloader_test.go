@@ -66,11 +66,15 @@ func BenchmarkBesideReloader(b *testing.B) {
 		return append([]string{"--namespaces", ns, "--settle", "0s", "--aws-poll-interval", "0"}, unlimited...)
 	}
 
-	idle := launchController(b, exe, nil, args(harness.Namespace(b))...)
+	idlePprof := freePort(b)
+	idle := launchController(b, exe, nil, append(args(harness.Namespace(b)), "--pprof-bind-address", idlePprof)...)
 	idle.waitLog(b, startDone, time.Minute)
 	report(b, "RSS idle", medianRSS(b, idle)/(1<<20), "MiB")
 	report(b, "anonymous RSS idle", idle.anonymousRSS(b)/(1<<20), "MiB")
 	idleAnonymous := idle.anonymousRSS(b)
+	// What the base holds before any member: the libraries' own state.
+	saveHeapProfile(b, idlePprof, "beside-reloader-idle")
+	report(b, "heap live idle", idle.sum(b, "go_memstats_heap_alloc_bytes")/(1<<20), "MiB")
 	idle.stop()
 
 	for _, kib := range []int{1, 64} {
