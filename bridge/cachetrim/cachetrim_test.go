@@ -184,6 +184,11 @@ func TestTrimmedExternalSecretStillMatchesESOsDigest(t *testing.T) {
 	if want := map[string]string{"eso-bridge.io/rollout": "auto"}; !maps.Equal(got.Annotations, want) || got.Labels != nil {
 		t.Errorf("a trimmed ExternalSecret keeps annotations %v and labels %v, want %v and none", got.Annotations, got.Labels, want)
 	}
+	// client-go asks a transform to be idempotent: trimmed again, the
+	// copy and its digest stay as they are.
+	if again, _ := Transform(got.DeepCopy()); !reflect.DeepEqual(again, got) {
+		t.Errorf("trimmed twice, an ExternalSecret reads %+v, once %+v", again, got)
+	}
 	// Once eso-bridge's trigger writes its annotation, ESO has yet to sync.
 	annotations.Set(got, annotations.AnnotationVaultVersions, "v2")
 	if eso.StatusReflectsSpec(got) {
