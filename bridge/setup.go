@@ -71,7 +71,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options, w Wiring) error 
 	if _, err := mgr.GetCache().GetInformer(ctx, eso.SecretMetadata()); err != nil {
 		return fmt.Errorf("caching Secret metadata: %w", err)
 	}
-	if err := mgr.Add(startBurst{cache: mgr.GetCache(), queues: ctrlmetrics.Registry, every: time.Second}); err != nil {
+	if err := mgr.Add(startBurst{cache: mgr.GetCache(), queues: ctrlmetrics.Registry, elected: mgr.Elected(), every: time.Second}); err != nil {
 		return err
 	}
 	m := metrics.New(nil)

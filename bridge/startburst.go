@@ -21,12 +21,19 @@ import (
 // row, startBurst collects and returns every free page (the same as
 // debug.FreeOSMemory, once); the resident set then grows back only as far
 // as later work needs, up to that goal on a busy cluster. It runs on every
-// replica: a standby's start is its caches' fill.
+// replica: a standby's start is its caches' fill, and when it is elected
+// later its controllers' first pass over every object is a burst of its
+// own, given back the same way once their queues are empty again.
 type startBurst struct {
 	cache cache.Cache
 	// queues gathers controller-runtime's workqueue_depth.
 	queues prometheus.Gatherer
-	every  time.Duration
+	// elected is closed once this replica leads (at once without leader
+	// election): its controllers run from then on.
+	elected <-chan struct{}
+	every   time.Duration
+	// release gives the memory back and logs what; giveBack when nil.
+	release func(ctx context.Context, what string)
 }
 
 // workqueueDepth is controller-runtime's gauge of each controller's queue.
@@ -37,26 +44,72 @@ func (s startBurst) Start(ctx context.Context) error {
 	if !s.cache.WaitForCacheSync(ctx) {
 		return nil
 	}
+	release := s.release
+	if release == nil {
+		release = giveBack
+	}
+	ledWhenQuiet, ok := s.quiet(ctx)
+	if !ok {
+		return nil
+	}
+	release(ctx, "the start's work is done: its memory returned to the system")
+	if ledWhenQuiet {
+		return nil
+	}
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-s.elected:
+	}
+	if _, ok := s.quiet(ctx); ok {
+		release(ctx, "a new leader's first pass is done: its memory returned to the system")
+	}
+	return nil
+}
+
+// quiet waits until every controller's queue has stayed empty for two looks
+// in a row; led says whether this replica was leading, its controllers
+// running, when those looks began (the quiet then follows their first
+// pass). ok is false when ctx ended first.
+func (s startBurst) quiet(ctx context.Context) (led, ok bool) {
 	tick := time.NewTicker(s.every)
 	defer tick.Stop()
 	for empty := 0; empty < 2; {
 		select {
 		case <-ctx.Done():
-			return nil
+			return false, false
 		case <-tick.C:
 		}
-		if depth, err := queued(s.queues); err == nil && depth == 0 {
-			empty++
-		} else {
+		if depth, err := queued(s.queues); err != nil || depth > 0 {
 			empty = 0
+			continue
 		}
+		if empty == 0 {
+			led = isClosed(s.elected)
+		}
+		empty++
 	}
+	return led, true
+}
+
+// giveBack collects and returns every free page to the system, and logs
+// what was done with the live heap and what was returned.
+func giveBack(ctx context.Context, what string) {
 	released := heapMetric("/memory/classes/heap/released:bytes")
 	debug.FreeOSMemory()
-	log.FromContext(ctx).Info("the start's work is done: its memory returned to the system",
+	log.FromContext(ctx).Info(what,
 		"liveHeapMiB", heapMetric("/gc/heap/live:bytes")>>20,
 		"returnedMiB", (int64(heapMetric("/memory/classes/heap/released:bytes"))-int64(released))>>20)
-	return nil
+}
+
+// isClosed reports whether ch is closed, without waiting.
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }
 
 // NeedLeaderElection implements manager.LeaderElectionRunnable: a standby
