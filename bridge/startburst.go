@@ -11,15 +11,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 )
 
-// startBurst gives back to the system, once, the memory the start leaves
-// behind. A start decodes every watched object and reconciles each once (at
+// startBurst gives back to the system the memory the start leaves behind. A start decodes every watched object and reconciles each once (at
 // 20,000 members, minutes of adoption), and the heap grows well past what
 // stays live. The runtime returns free pages only down to about its next
 // collection's goal — twice the live heap at GOGC=100 — so a quiet
 // controller would go on holding its start's size. Once the caches have
 // synced and every controller's queue has stayed empty for two looks in a
 // row, startBurst collects and returns every free page (the same as
-// debug.FreeOSMemory, once); the resident set then grows back only as far
+// debug.FreeOSMemory, once per burst); the resident set then grows back only as far
 // as later work needs, up to that goal on a busy cluster. It runs on every
 // replica: a standby's start is its caches' fill, and when it is elected
 // later its controllers' first pass over every object is a burst of its
