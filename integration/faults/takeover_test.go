@@ -52,17 +52,16 @@ func TestAStandbyThatTakesOverGivesBackItsFirstPass(t *testing.T) {
 			return got >= want, fmt.Sprintf("%d such line(s), want %d", got, want)
 		})
 	}
-	starts, takeovers := logged(startGivenBack), logged(takeoverGivenBack)
+	starts := logged(startGivenBack)
 
 	stopLeader := replica()
 	s.WaitAdopted(api) // only a leader adopts
 	waitLogged("the leader's start to be given back", startGivenBack, starts+1)
 	replica()
 	waitLogged("the standby's start (its caches' fill) to be given back", startGivenBack, starts+2)
-	if got := logged(takeoverGivenBack); got != takeovers {
-		t.Fatalf("%d first pass(es) given back before any replica took over", got-takeovers)
-	}
-
+	// Counted from here: a standby that took itself for a new leader before
+	// it led would have logged it already, and none would follow.
+	takeovers := logged(takeoverGivenBack)
 	stopLeader() // releases the Lease: the standby takes it at once
 	waitLogged("the new leader's first pass to be given back", takeoverGivenBack, takeovers+1)
 
