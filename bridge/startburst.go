@@ -11,18 +11,20 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 )
 
-// startBurst gives back to the system the memory the start leaves behind. A start decodes every watched object and reconciles each once (at
-// 20,000 members, minutes of adoption), and the heap grows well past what
-// stays live. The runtime returns free pages only down to about its next
+// startBurst gives back to the system the memory the start leaves behind.
+// A start decodes every watched object and reconciles each once (at 20,000
+// members, minutes of adoption), and the heap grows well past what stays
+// live. The runtime returns free pages only down to about its next
 // collection's goal — twice the live heap at GOGC=100 — so a quiet
 // controller would go on holding its start's size. Once the caches have
 // synced and every controller's queue has stayed empty for two looks in a
 // row, startBurst collects and returns every free page (the same as
-// debug.FreeOSMemory, once per burst); the resident set then grows back only as far
-// as later work needs, up to that goal on a busy cluster. It runs on every
-// replica: a standby's start is its caches' fill, and when it is elected
-// later its controllers' first pass over every object is a burst of its
-// own, given back the same way once their queues are empty again.
+// debug.FreeOSMemory, once per burst); the resident set then grows back
+// only as far as later work needs, up to that goal on a busy cluster. It
+// runs on every replica: a standby's start is its caches' fill, and when it
+// is elected later its controllers' first pass over every object is a
+// burst of its own, given back the same way once their queues are empty
+// again.
 type startBurst struct {
 	cache cache.Cache
 	// queues gathers controller-runtime's workqueue_depth.

@@ -1,11 +1,7 @@
 package faults_test
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -38,23 +34,18 @@ func TestAStandbyThatTakesOverGivesBackItsFirstPass(t *testing.T) {
 		})
 	}
 	// The log is the package's, shared by every in-process controller it
-	// ran, and made by the first of them.
-	logged := func(line string) int {
-		data, err := os.ReadFile(filepath.Join(s.CP.LogDir, "eso-bridge.log"))
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			t.Fatalf("reading the controller's log: %v", err)
-		}
-		return strings.Count(string(data), line)
-	}
+	// ran (the first of them makes it).
+	logged := func(line string) int { return strings.Count(harness.BridgeLog(t, s), line) }
 	waitLogged := func(what, line string, want int) {
 		s.WaitFor(what, func() (bool, string) {
 			got := logged(line)
 			return got >= want, fmt.Sprintf("%d such line(s), want %d", got, want)
 		})
 	}
-	starts := logged(startGivenBack)
-
 	stopLeader := replica()
+	// Counted as it starts: a start is given back two looks a second apart
+	// after its caches have synced, not before.
+	starts := logged(startGivenBack)
 	s.WaitAdopted(api) // only a leader adopts
 	waitLogged("the leader's start to be given back", startGivenBack, starts+1)
 	replica()
