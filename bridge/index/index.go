@@ -26,7 +26,8 @@ const (
 	// FollowedExternalSecrets on a workload: the ExternalSecrets its
 	// annotation follows.
 	FollowedExternalSecrets = "eso-bridge.io/followed-externalsecrets"
-	// TargetSecret on an ExternalSecret: the Secret it writes.
+	// TargetSecret on an ExternalSecret: the Secret it writes, when not
+	// named as the ExternalSecret itself; Writers finds both.
 	TargetSecret = "eso-bridge.io/target-secret"
 	// TraceID on an ExternalSecret: the trace ID of the rotation
 	// eso-bridge last triggered on it. On a workload: the trace ID of the
@@ -47,7 +48,9 @@ const Rolling = "true"
 
 // ExternalSecretFields are the values each ExternalSecret index gives an
 // ExternalSecret. A reader without the cache (the CLI) filters a listing
-// with them, so that both find the same objects.
+// with them, so that both find the same objects. TargetSecret's is every
+// ExternalSecret's Secret; the index holds only those named otherwise
+// (renamedTarget), and Writers finds the rest by name.
 var ExternalSecretFields = map[string]func(*esv1.ExternalSecret) []string{
 	TargetSecret: func(es *esv1.ExternalSecret) []string { return []string{eso.TargetSecret(es)} },
 	RolloutWorkloads: func(es *esv1.ExternalSecret) []string {
@@ -133,10 +136,15 @@ func WorkloadIndexers(kind workload.Kind) toolscache.Indexers {
 	return indexers
 }
 
-// ExternalSecretIndexers are the client-go indexers of ExternalSecretFields.
+// ExternalSecretIndexers are the client-go indexers of ExternalSecretFields,
+// TargetSecret's narrowed to the ExternalSecrets named otherwise than their
+// Secret.
 func ExternalSecretIndexers() toolscache.Indexers {
 	indexers := toolscache.Indexers{}
 	for field, values := range ExternalSecretFields {
+		if field == TargetSecret {
+			values = renamedTarget
+		}
 		indexers[fieldIndexName(field)] = keys(field, func(obj client.Object) []string { return values(obj.(*esv1.ExternalSecret)) })
 	}
 	return indexers

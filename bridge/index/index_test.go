@@ -4,6 +4,7 @@ import (
 	"slices"
 	"testing"
 
+	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -59,4 +60,36 @@ func rollingOut(d *appsv1.Deployment) *appsv1.Deployment {
 		panic("the fixture is not rolling out: see annotations.RolloutUnreported")
 	}
 	return d
+}
+
+// The TargetSecret index keys only the ExternalSecrets that write a Secret
+// named otherwise than themselves; the rest are found by name (Writers).
+// A reader without the index (the CLI) still sees every ExternalSecret's
+// Secret in ExternalSecretFields.
+func TestTargetSecretIsIndexedOnlyWhenNamedOtherwise(t *testing.T) {
+	own := &esv1.ExternalSecret{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "db"}}
+	sameExplicitly := own.DeepCopy()
+	sameExplicitly.Spec.Target.Name = "db"
+	merged := &esv1.ExternalSecret{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "db-user"},
+		Spec: esv1.ExternalSecretSpec{Target: esv1.ExternalSecretTarget{Name: "db", CreationPolicy: esv1.CreatePolicyMerge}}}
+	indexer := ExternalSecretIndexers()[fieldIndexName(TargetSecret)]
+	for _, tc := range []struct {
+		es   *esv1.ExternalSecret
+		want []string
+	}{
+		{own, nil},
+		{sameExplicitly, nil},
+		{merged, []string{"shop/db"}},
+	} {
+		got, err := indexer(tc.es)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s (target %q): keys %q, want %q", tc.es.Name, tc.es.Spec.Target.Name, got, tc.want)
+		}
+		if field := ExternalSecretFields[TargetSecret](tc.es); !slices.Equal(field, []string{"db"}) {
+			t.Errorf("%s: field %q, want the Secret it writes, db", tc.es.Name, field)
+		}
+	}
 }

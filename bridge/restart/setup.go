@@ -91,7 +91,13 @@ func (r *Reconciler) wavePeersOf(kind workload.Kind) handler.MapFunc {
 			}
 		}
 		for _, secret := range workload.SecretsUsedBy(kind.PodTemplate(obj)) {
-			lookup(index.TargetSecret, secret)
+			writers, err := index.Writers(ctx, r.Client, obj.GetNamespace(), secret, true)
+			if err != nil {
+				log.FromContext(ctx).Error(err, "finding the ExternalSecrets writing a Secret", "secret", secret)
+			}
+			for _, es := range writers {
+				peers(es)
+			}
 		}
 		lookup(index.RolloutWorkloads, workload.Key(kind.Kind(), obj.GetName()))
 		followed, _ := annotations.ParseNameList(obj.GetAnnotations()[annotations.AnnotationExternalSecrets])
@@ -160,13 +166,12 @@ func (r *Reconciler) secretHandler() handler.TypedEventHandler[client.Object, re
 
 func (r *Reconciler) workloadsForSecret(ctx context.Context, secret client.Object) []reconcile.Request {
 	requests := r.workloadsUsing(ctx, secret.GetNamespace(), index.SecretRefs, secret.GetName())
-	var writers esv1.ExternalSecretList
-	if err := r.Client.List(ctx, &writers, client.InNamespace(secret.GetNamespace()), client.MatchingFields{index.TargetSecret: secret.GetName()},
-		client.UnsafeDisableDeepCopy); err != nil {
-		log.FromContext(ctx).Error(err, "listing the ExternalSecrets writing a Secret", "secret", client.ObjectKeyFromObject(secret))
+	writers, err := index.Writers(ctx, r.Client, secret.GetNamespace(), secret.GetName(), true)
+	if err != nil {
+		log.FromContext(ctx).Error(err, "finding the ExternalSecrets writing a Secret", "secret", client.ObjectKeyFromObject(secret))
 		return requests
 	}
-	for _, es := range writers.Items {
+	for _, es := range writers {
 		requests = append(requests, r.workloadsUsing(ctx, es.Namespace, index.FollowedExternalSecrets, es.Name)...)
 	}
 	return requests

@@ -182,8 +182,12 @@ func (g *Gatherer) candidates(ctx context.Context, obj ctrl.Object, used, follow
 		return nil
 	}
 	for _, secret := range used {
-		if err := add(index.TargetSecret, secret); err != nil {
+		writers, err := index.Writers(ctx, g.Reader, namespace, secret, false)
+		if err != nil {
 			return nil, err
+		}
+		for _, es := range writers {
+			found[es.Name] = es
 		}
 	}
 	if err := add(index.RolloutWorkloads, workload.Key(g.Kind.Kind(), obj.GetName())); err != nil {

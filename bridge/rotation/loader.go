@@ -221,7 +221,7 @@ func (f *lookup) sourcesOf(ctx context.Context, workloads []kindObject) ([]*esv1
 	}
 	for _, w := range workloads {
 		for _, name := range workload.SecretsUsedBy(w.kind.PodTemplate(w.obj)) {
-			found, err := f.externalSecrets(ctx, index.TargetSecret, name)
+			found, err := f.writers(ctx, name)
 			if err != nil {
 				return nil, err
 			}

@@ -58,6 +58,15 @@ func (f *lookup) externalSecrets(ctx context.Context, field, value string) ([]*e
 	return found, nil
 }
 
+// writers returns the ExternalSecrets that write the Secret named secret.
+func (f *lookup) writers(ctx context.Context, secret string) ([]*esv1.ExternalSecret, error) {
+	if f.Indexed {
+		// A read model only reads: from a cache, its own objects, not copies.
+		return index.Writers(ctx, f.Client, f.namespace, secret, true)
+	}
+	return f.externalSecrets(ctx, index.TargetSecret, secret)
+}
+
 // everyExternalSecret lists the namespace's ExternalSecrets, once; only
 // for a lookup that is not Indexed.
 func (f *lookup) everyExternalSecret(ctx context.Context) ([]*esv1.ExternalSecret, error) {

@@ -15,7 +15,6 @@ import (
 	"github.com/eso-bridge/eso-bridge/bridge/annotations"
 	"github.com/eso-bridge/eso-bridge/bridge/eso"
 	"github.com/eso-bridge/eso-bridge/bridge/gate"
-	"github.com/eso-bridge/eso-bridge/bridge/index"
 	"github.com/eso-bridge/eso-bridge/bridge/restart"
 	"github.com/eso-bridge/eso-bridge/bridge/traceparent"
 	"github.com/eso-bridge/eso-bridge/bridge/workload"
@@ -66,7 +65,7 @@ func (r *Rotation) explainWaiting(es *esv1.ExternalSecret, secret *metav1.Partia
 func (f *lookup) unsettledSources(ctx context.Context, kind workload.Kind, obj client.Object) ([]string, error) {
 	var unsettled []string
 	for _, name := range workload.SecretsUsedBy(kind.PodTemplate(obj)) {
-		writers, err := f.externalSecrets(ctx, index.TargetSecret, name)
+		writers, err := f.writers(ctx, name)
 		if err != nil {
 			return nil, err
 		}

@@ -15,11 +15,11 @@ import (
 	"github.com/eso-bridge/eso-bridge/integration/harness"
 )
 
-// Two ExternalSecrets merge their keys into one Secret: a rotation of
-// either restarts the consumer once, promptly — the other writer, whose
-// status predates the latest write though it has nothing to sync, does not
-// hold it until its own refresh an hour later. The ExternalSecrets are
-// applied as `kubectl apply` applies them.
+// Two ExternalSecrets merge their keys into one Secret, one of them named
+// as the Secret: a rotation of either restarts the consumer once, promptly
+// — the other writer, whose status predates the latest write though it has
+// nothing to sync, does not hold it until its own refresh an hour later.
+// The ExternalSecrets are applied as `kubectl apply` applies them.
 func TestARotationOfEitherOfTwoWritersOfOneSecretRestartsOnce(t *testing.T) {
 	s := harness.NewScenario(t)
 	// The Secret both merge into exists first, as a Helm chart would make it.
@@ -33,8 +33,12 @@ func TestARotationOfEitherOfTwoWritersOfOneSecretRestartsOnce(t *testing.T) {
 		}
 	}
 	harness.WaitPastTheSecond()
+	// One writer is named as the Secret, as ESO's default names it; the
+	// other is not: eso-bridge finds the first by its name, the second by
+	// its index.
+	writer := map[string]string{"db-user": "db", "db-password": "db-password"}
 	for _, name := range []string{"db-user", "db-password"} {
-		es := controlplane.ExternalSecret(s.NS, name, s.RemoteKey(name), name, time.Hour)
+		es := controlplane.ExternalSecret(s.NS, writer[name], s.RemoteKey(name), name, time.Hour)
 		es.Spec.Target = esv1.ExternalSecretTarget{Name: "db", CreationPolicy: esv1.CreatePolicyMerge}
 		es.Annotations = maps.Clone(rolloutAuto)
 		// Applied as `kubectl apply` (or a GitOps tool) applies it: with
