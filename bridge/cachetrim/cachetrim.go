@@ -7,6 +7,8 @@
 package cachetrim
 
 import (
+	"maps"
+	"slices"
 	"strings"
 	"unique"
 
@@ -77,19 +79,23 @@ func Transform(obj any) (any, error) {
 		m.SetManagedFields(newestWrite(managed, "status"))
 		// Templates can be large and are ESO's to render.
 		o.Spec.Target.Template = nil
+		internVocabulary(o)
 	case *appsv1.Deployment:
 		trimWorkload(m, &o.Spec.Template)
+		compactSelector(o.Spec.Selector)
 		// Its rollout's progress is read from the status; unlike a
 		// StatefulSet's or a DaemonSet's, its strategy is not.
 		o.Spec.Strategy = appsv1.DeploymentStrategy{}
 		o.Status.Conditions = progressDeadline(o.Status.Conditions)
 	case *appsv1.StatefulSet:
 		trimWorkload(m, &o.Spec.Template)
+		compactSelector(o.Spec.Selector)
 		// Claim templates are not read either.
 		o.Spec.VolumeClaimTemplates = nil
 		o.Status.Conditions = nil
 	case *appsv1.DaemonSet:
 		trimWorkload(m, &o.Spec.Template)
+		compactSelector(o.Spec.Selector)
 		o.Status.Conditions = nil
 	case *batchv1.CronJob:
 		trimWorkload(m, &o.Spec.JobTemplate.Spec.Template)
@@ -114,6 +120,62 @@ func trimWorkload(m metav1.Object, template *corev1.PodTemplateSpec) {
 	template.Annotations = kept(template.Annotations, readOnWorkloads)
 	template.Labels = nil
 	workload.TrimPodSpec(&template.Spec)
+}
+
+// internVocabulary interns an ExternalSecret's fields whose values come
+// from a small vocabulary — its store, ESO's policies and strategies (set
+// on every one by the CRD's defaults), its conditions' words — which
+// thousands of ExternalSecrets share: about 40 bytes of heap each.
+func internVocabulary(es *esv1.ExternalSecret) {
+	intern(&es.Spec.SecretStoreRef.Kind)
+	intern(&es.Spec.SecretStoreRef.Name)
+	intern(&es.Spec.Target.CreationPolicy)
+	intern(&es.Spec.Target.DeletionPolicy)
+	intern(&es.Spec.RefreshPolicy)
+	remoteRef := func(ref *esv1.ExternalSecretDataRemoteRef) {
+		intern(&ref.MetadataPolicy)
+		intern(&ref.ConversionStrategy)
+		intern(&ref.DecodingStrategy)
+	}
+	for i := range es.Spec.Data {
+		remoteRef(&es.Spec.Data[i].RemoteRef)
+	}
+	for i := range es.Spec.DataFrom {
+		if ref := es.Spec.DataFrom[i].Extract; ref != nil {
+			remoteRef(ref)
+		}
+	}
+	for i := range es.Status.Conditions {
+		c := &es.Status.Conditions[i]
+		intern(&c.Type)
+		intern(&c.Status)
+		intern(&c.Reason)
+		intern(&c.Message)
+	}
+}
+
+// intern replaces *s by the one canonical copy of its value.
+func intern[S ~string](s *S) { *s = unique.Make(*s).Value() }
+
+// compactSelector rewrites a workload's selector's matchLabels as the
+// matchExpressions that select the same pods ("key In (value)"), in the
+// order of their keys: a map of even one label is 336 bytes of heap, the
+// expression 80 (Go 1.25), in every cached workload. The selector is only
+// read to list the workload's pods (metav1.LabelSelectorAsSelector), and,
+// unchanged between the two copies a restart patch is computed from, is
+// never in the patch.
+func compactSelector(selector *metav1.LabelSelector) {
+	if selector == nil || len(selector.MatchLabels) == 0 {
+		return
+	}
+	keys := slices.Sorted(maps.Keys(selector.MatchLabels))
+	expressions := make([]metav1.LabelSelectorRequirement, 0, len(keys)+len(selector.MatchExpressions))
+	for _, key := range keys {
+		expressions = append(expressions, metav1.LabelSelectorRequirement{
+			Key: unique.Make(key).Value(), Operator: metav1.LabelSelectorOpIn, Values: []string{selector.MatchLabels[key]}})
+	}
+	selector.MatchExpressions = append(expressions, selector.MatchExpressions...)
+	selector.MatchLabels = nil
 }
 
 // readOnWorkloads says whether a workload's or its pod template's
@@ -170,5 +232,7 @@ func newestWrite(fields []metav1.ManagedFieldsEntry, subresource string) []metav
 	if newest == nil {
 		return nil
 	}
-	return []metav1.ManagedFieldsEntry{{Manager: newest.Manager, Operation: newest.Operation, Subresource: newest.Subresource, Time: newest.Time}}
+	// Thousands of objects share a few managers, operations and subresources.
+	return []metav1.ManagedFieldsEntry{{Manager: unique.Make(newest.Manager).Value(), Operation: unique.Make(newest.Operation).Value(),
+		Subresource: unique.Make(newest.Subresource).Value(), Time: newest.Time}}
 }
