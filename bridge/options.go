@@ -39,8 +39,7 @@ type Options struct {
 	RolloutBurst               int
 	NamespaceRolloutsPerSecond float64
 	NamespaceRolloutBurst      int
-	// Workers is the number of workloads of one kind reconciled at once,
-	// by the restart controller and by the rollout observer each.
+	// Workers is the number of workloads of one kind reconciled at once.
 	Workers int
 	// DryRun decides, logs, counts and sends Events as usual ("would
 	// restart", "would trigger") and writes nothing to workloads or
@@ -93,7 +92,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&o.NamespaceRolloutsPerSecond, "namespace-rollouts-per-second", o.NamespaceRolloutsPerSecond, "restarts per second in one namespace (queued beyond)")
 	fs.IntVar(&o.NamespaceRolloutBurst, "namespace-rollout-burst", o.NamespaceRolloutBurst, "restarts allowed at once in one namespace")
 	fs.BoolVar(&o.DryRun, "dry-run", o.DryRun, "decide, log, count and send Events as usual (WouldRestart), but patch no workload and trigger no ExternalSecret: ESO refreshes at its own interval")
-	fs.IntVar(&o.Workers, "workers", o.Workers, "workloads of one kind reconciled at once, by the restart controller and by the rollout observer each")
+	fs.IntVar(&o.Workers, "workers", o.Workers, "workloads of one kind reconciled at once")
 	fs.StringVar(&o.Waves, "waves", o.Waves, "how a rotation restarts the workloads of an ExternalSecret without the eso-bridge.io/waves annotation: off (all at once), ordered (by each workload's eso-bridge.io/wave, each wave after the one before rolled out) or canary (one first, then the rest)")
 	fs.StringVar(&o.RestartWindow, "restart-window", o.RestartWindow, `when a workload may restart if neither it nor its rotated ExternalSecrets have the eso-bridge.io/restart-window annotation, e.g. "Mon-Fri 09:00-17:00 Europe/Paris" (default always)`)
 	fs.IntVar(&o.MaxRolloutsInProgress, "max-rollouts-in-progress", o.MaxRolloutsInProgress, "rollouts eso-bridge started and not yet completed, across the cluster, beyond which a restart waits for one to end (0: no cap)")

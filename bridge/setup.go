@@ -140,7 +140,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options, w Wiring) error 
 			continue
 		}
 		observer := &rollout.Observer{Client: mgr.GetClient(), Kind: kind, Recorder: w.Recorder, Metrics: m,
-			Deadline: opts.RolloutDeadline, Clock: clock.RealClock{}, Tracer: rolloutTracer, Workers: opts.Workers}
+			Deadline: opts.RolloutDeadline, Clock: clock.RealClock{}, Tracer: rolloutTracer}
 		if err := observer.SetupWithManager(mgr); err != nil {
 			return fmt.Errorf("setting up the %s rollout observer: %w", kind.Kind(), err)
 		}

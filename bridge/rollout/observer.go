@@ -19,7 +19,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -60,10 +59,6 @@ type Observer struct {
 	Clock    clock.PassiveClock
 	// Tracer is nil when tracing is off.
 	Tracer Tracer
-	// Workers is the number of rollouts of the kind looked at once: after a
-	// burst of restarts, one worker falls seconds behind, and each
-	// rollout's record and the close of its trace come late.
-	Workers int
 }
 
 var _ reconcile.Reconciler = &Observer{}
@@ -82,7 +77,6 @@ func (o *Observer) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(strings.ToLower(o.Kind.Kind())+"-rollout").
 		For(o.Kind.New(), builder.WithPredicates(unreported)).
-		WithOptions(controller.Options{MaxConcurrentReconciles: max(o.Workers, 1)}).
 		Complete(o)
 }
 
