@@ -36,8 +36,8 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named(strings.ToLower(r.Kind.Kind())).
 		For(r.Kind.New(), builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
-		Watches(&esv1.ExternalSecret{}, handler.EnqueueRequestsFromMapFunc(r.workloadsForExternalSecret)).
-		WatchesMetadata(&corev1.Secret{}, r.secretHandler(), builder.WithPredicates(esoManaged))
+		Watches(&esv1.ExternalSecret{}, handler.EnqueueRequestsFromMapFunc(r.workloadsForExternalSecret), builder.WithPredicates(afterTheStart)).
+		WatchesMetadata(&corev1.Secret{}, r.secretHandler(), builder.WithPredicates(esoManaged, afterTheStart))
 	// A wave starts when the one before it has rolled out, which is
 	// recorded on the workloads of that wave, of any kind.
 	for _, kind := range r.kinds() {
@@ -109,6 +109,16 @@ func (r *Reconciler) wavePeersOf(kind workload.Kind) handler.MapFunc {
 		}
 		return requests
 	}
+}
+
+// afterTheStart drops the creations of the cache's first fill (and of its
+// replay to a controller that starts later, a standby elected). They would
+// map every ExternalSecret and Secret to the workloads using it, and each
+// of those is queued by the For source's own first fill: the same
+// reconciles, after index lookups for thousands of objects, at the start
+// when the first reaction waits behind them.
+var afterTheStart = predicate.Funcs{
+	CreateFunc: func(e event.CreateEvent) bool { return !e.IsInInitialList },
 }
 
 // esoManaged passes Secrets that carry ESO's data-hash annotation.
