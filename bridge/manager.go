@@ -9,11 +9,12 @@ import (
 
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
 	"go.opentelemetry.io/otel/trace"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/kubernetes"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	clientevents "k8s.io/client-go/tools/events"
 	"k8s.io/utils/ptr"
@@ -30,17 +31,33 @@ import (
 	"github.com/eso-bridge/eso-bridge/bridge/metricsauth"
 	"github.com/eso-bridge/eso-bridge/bridge/scope"
 	"github.com/eso-bridge/eso-bridge/bridge/tracing"
+	"github.com/eso-bridge/eso-bridge/bridge/workload"
 	"github.com/eso-bridge/eso-bridge/providers"
 )
 
-// Scheme holds the built-in types and ESO's v1 API.
+// Scheme holds the built-in types eso-bridge reads — core/v1, apps/v1 with
+// Deployments as workload.DeploymentRecord, batch/v1 — and ESO's v1 API.
+// Its clients must speak JSON (ClientConfig): a record has no protobuf form.
 var Scheme = newScheme()
 
 func newScheme() *runtime.Scheme {
 	scheme := runtime.NewScheme()
-	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(corev1.AddToScheme(scheme))
+	utilruntime.Must(batchv1.AddToScheme(scheme))
+	utilruntime.Must(workload.AddRecordsToScheme(scheme))
 	utilruntime.Must(esv1.AddToScheme(scheme))
 	return scheme
+}
+
+// ClientConfig returns a copy of cfg for the clients and caches of Scheme:
+// they ask for JSON, which decodes into the types Scheme holds, where
+// controller-runtime would ask for protobuf for every built-in kind, which
+// decodes only into client-go's own.
+func ClientConfig(cfg *rest.Config) *rest.Config {
+	cfg = rest.CopyConfig(cfg)
+	cfg.ContentType = runtime.ContentTypeJSON
+	cfg.AcceptContentTypes = runtime.ContentTypeJSON
+	return cfg
 }
 
 // ManagerOptions are the process-level settings of the controller.
@@ -127,7 +144,7 @@ func runManager(ctx context.Context, cfg *rest.Config, opts Options, mo ManagerO
 	}
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+	mgr, err := ctrl.NewManager(ClientConfig(cfg), ctrl.Options{
 		Scheme:                        Scheme,
 		Metrics:                       metricsOptions(mo),
 		HealthProbeBindAddress:        mo.HealthAddr,

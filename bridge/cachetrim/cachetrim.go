@@ -80,12 +80,13 @@ func Transform(obj any) (any, error) {
 		// Templates can be large and are ESO's to render.
 		o.Spec.Target.Template = nil
 		internVocabulary(o)
-	case *appsv1.Deployment:
-		trimWorkload(m, &o.Spec.Template)
+	case *workload.DeploymentRecord:
+		// Decoded already into what is read (its pod spec into the names
+		// of the Secrets it reads); its metadata and template's as any
+		// workload's.
+		trimWorkloadMetadata(m)
+		o.Spec.Template.Metadata.Annotations = kept(o.Spec.Template.Metadata.Annotations, readOnWorkloads)
 		compactSelector(o.Spec.Selector)
-		// Its rollout's progress is read from the status; unlike a
-		// StatefulSet's or a DaemonSet's, its strategy is not.
-		o.Spec.Strategy = appsv1.DeploymentStrategy{}
 		o.Status.Conditions = progressDeadline(o.Status.Conditions)
 	case *appsv1.StatefulSet:
 		trimWorkload(m, &o.Spec.Template)
@@ -114,12 +115,18 @@ func Transform(obj any) (any, error) {
 // copy of the manifest), nor labels (pods are found by the selector), nor
 // owners; of the pod spec, the Secrets it uses.
 func trimWorkload(m metav1.Object, template *corev1.PodTemplateSpec) {
-	m.SetAnnotations(kept(m.GetAnnotations(), readOnWorkloads))
-	m.SetLabels(nil)
-	m.SetOwnerReferences(nil)
+	trimWorkloadMetadata(m)
 	template.Annotations = kept(template.Annotations, readOnWorkloads)
 	template.Labels = nil
 	workload.TrimPodSpec(&template.Spec)
+}
+
+// trimWorkloadMetadata keeps of a workload's metadata eso-bridge's
+// annotations and a Deployment's revision.
+func trimWorkloadMetadata(m metav1.Object) {
+	m.SetAnnotations(kept(m.GetAnnotations(), readOnWorkloads))
+	m.SetLabels(nil)
+	m.SetOwnerReferences(nil)
 }
 
 // internVocabulary interns an ExternalSecret's fields whose values come

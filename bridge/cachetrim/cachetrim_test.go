@@ -1,6 +1,7 @@
 package cachetrim
 
 import (
+	"encoding/json"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -71,22 +72,23 @@ func productionDeployment() *appsv1.Deployment {
 	}
 }
 
+// cachedRecord is d as the controller's cache holds it: decoded from the
+// JSON the API server sends into a DeploymentRecord, then trimmed.
+func cachedRecord(t *testing.T, d *appsv1.Deployment) *workload.DeploymentRecord {
+	t.Helper()
+	trimmed, _ := Transform(decoded(t, d))
+	return trimmed.(*workload.DeploymentRecord)
+}
+
 func TestTrimmedWorkloadsUseTheSameSecretsAndPatchOnlyWhatChanged(t *testing.T) {
 	original := productionDeployment()
 	want := workload.SecretsUsedBy(&original.Spec.Template)
 	if len(want) != 5 {
 		t.Fatalf("the fixture uses %v, want 5 Secrets", want)
 	}
-	trimmed, _ := Transform(original.DeepCopy())
-	d := trimmed.(*appsv1.Deployment)
-	if got := workload.SecretsUsedBy(&d.Spec.Template); !slices.Equal(got, want) {
-		t.Errorf("after trimming the Deployment uses %v, want %v", got, want)
-	}
-	// Of the pod spec, the five names alone: one projected volume.
-	spec := d.Spec.Template.Spec
-	if len(spec.Containers) > 0 || len(spec.InitContainers) > 0 || spec.NodeSelector != nil ||
-		len(spec.Volumes) != 1 || len(spec.Volumes[0].Projected.Sources) != len(want) {
-		t.Errorf("trimmed pod spec keeps what no decision reads: %+v", spec)
+	d := cachedRecord(t, original)
+	if got := (workload.Deployment{}).SecretsUsed(d); !slices.Equal(got, want) {
+		t.Errorf("as cached the Deployment uses %v, want %v", got, want)
 	}
 	// Kept: eso-bridge's annotations and the revision `rollout status`
 	// reads; dropped: a team's, kubectl's copy of the manifest and its
@@ -94,8 +96,8 @@ func TestTrimmedWorkloadsUseTheSameSecretsAndPatchOnlyWhatChanged(t *testing.T) 
 	if want := map[string]string{workload.RevisionAnnotation: "3", "eso-bridge.io/source-hash": "h1"}; !maps.Equal(d.Annotations, want) {
 		t.Errorf("annotations after trimming: %v, want %v", d.Annotations, want)
 	}
-	if want := map[string]string{"eso-bridge.io/source-hash": "h1"}; !maps.Equal(d.Spec.Template.Annotations, want) {
-		t.Errorf("pod template annotations after trimming: %v, want %v", d.Spec.Template.Annotations, want)
+	if want := map[string]string{"eso-bridge.io/source-hash": "h1"}; !maps.Equal(d.Spec.Template.Metadata.Annotations, want) {
+		t.Errorf("pod template annotations after trimming: %v, want %v", d.Spec.Template.Metadata.Annotations, want)
 	}
 	if f := d.ManagedFields; f != nil {
 		t.Errorf("a workload's managed fields are not read, but %+v are kept", f)
@@ -106,13 +108,28 @@ func TestTrimmedWorkloadsUseTheSameSecretsAndPatchOnlyWhatChanged(t *testing.T) 
 	// dropped: the API server keeps the containers, volumes and
 	// last-applied copy as they are.
 	modified := d.DeepCopy()
-	modified.Spec.Template.Annotations["eso-bridge.io/source-hash"] = "h2"
+	modified.Spec.Template.Metadata.Annotations["eso-bridge.io/source-hash"] = "h2"
 	data, err := client.MergeFrom(d).Data(modified)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := `{"spec":{"template":{"metadata":{"annotations":{"eso-bridge.io/source-hash":"h2"}}}}}`; string(data) != want {
 		t.Errorf("restart patch of a trimmed Deployment = %s, want %s", data, want)
+	}
+}
+
+// The other workload kinds are held whole, trimmed to the same: of their
+// pod spec, the names of the Secrets it reads.
+func TestTrimmedStatefulSetsKeepTheSecretsTheirPodsRead(t *testing.T) {
+	d := productionDeployment()
+	sts := &appsv1.StatefulSet{ObjectMeta: d.ObjectMeta, Spec: appsv1.StatefulSetSpec{Template: d.Spec.Template}}
+	trimmed, _ := Transform(sts.DeepCopy())
+	got := trimmed.(*appsv1.StatefulSet)
+	if want := workload.SecretsUsedBy(&d.Spec.Template); !slices.Equal((workload.StatefulSet{}).SecretsUsed(got), want) {
+		t.Errorf("after trimming the StatefulSet uses %v, want %v", (workload.StatefulSet{}).SecretsUsed(got), want)
+	}
+	if spec := got.Spec.Template.Spec; len(spec.Containers) > 0 || spec.NodeSelector != nil || len(spec.Volumes) != 1 {
+		t.Errorf("trimmed pod spec keeps what no decision reads: %+v", spec)
 	}
 }
 
@@ -234,15 +251,14 @@ func TestTrimmedWorkloadsKeepTheirSelectorAndRolloutStatus(t *testing.T) {
 		d.Spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType, RollingUpdate: &appsv1.RollingUpdateDeployment{
 			MaxSurge: ptr.To(intstr.FromString("25%")), MaxUnavailable: ptr.To(intstr.FromInt32(0))}}
 		d.Generation, d.Status = 4, appsv1.DeploymentStatus{ObservedGeneration: 4, Replicas: 2, UpdatedReplicas: 1, Conditions: conditions(reason)}
-		want, _ := workload.Deployment{}.Progress(d)
+		want, _ := workload.Deployment{}.Progress(decoded(t, d))
 
-		trimmed, _ := Transform(d.DeepCopy())
-		got := trimmed.(*appsv1.Deployment)
+		got := cachedRecord(t, d)
 		if progress, _ := (workload.Deployment{}).Progress(got); progress != want {
 			t.Errorf("%s: rollout status after trimming %+v, want %+v", reason, progress, want)
 		}
-		if got.Labels != nil || got.Spec.Template.Labels != nil || got.OwnerReferences != nil {
-			t.Errorf("%s: a trimmed Deployment keeps labels %v, template labels %v, owners %v", reason, got.Labels, got.Spec.Template.Labels, got.OwnerReferences)
+		if got.Labels != nil || got.OwnerReferences != nil {
+			t.Errorf("%s: a trimmed Deployment keeps labels %v, owners %v", reason, got.Labels, got.OwnerReferences)
 		}
 		if !selectSamePods(t, got.Spec.Selector, d.Spec.Selector) {
 			t.Errorf("%s: selector after trimming %v selects other pods than %v", reason, got.Spec.Selector, d.Spec.Selector)
@@ -250,13 +266,24 @@ func TestTrimmedWorkloadsKeepTheirSelectorAndRolloutStatus(t *testing.T) {
 		if again, _ := Transform(got.DeepCopy()); !reflect.DeepEqual(again, got) {
 			t.Errorf("%s: trimming a trimmed Deployment changed it to %+v", reason, again)
 		}
-		if got.Spec.Strategy.Type != "" || got.Spec.Strategy.RollingUpdate != nil {
-			t.Errorf("%s: a trimmed Deployment keeps its strategy %+v, which no decision reads", reason, got.Spec.Strategy)
-		}
 		if len(got.Status.Conditions) > 1 {
 			t.Errorf("%s: a trimmed Deployment keeps conditions %+v", reason, got.Status.Conditions)
 		}
 	}
+}
+
+// decoded is d as the API server sends it, decoded into a record, untrimmed.
+func decoded(t *testing.T, d *appsv1.Deployment) *workload.DeploymentRecord {
+	t.Helper()
+	data, err := json.Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	record := &workload.DeploymentRecord{}
+	if err := json.Unmarshal(data, record); err != nil {
+		t.Fatal(err)
+	}
+	return record
 }
 
 // selectSamePods says whether selectors a and b select the same pods among

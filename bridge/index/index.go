@@ -69,13 +69,13 @@ var ExternalSecretFields = map[string]func(*esv1.ExternalSecret) []string{
 // kind; see ExternalSecretFields.
 func WorkloadFields(kind workload.Kind) map[string]func(client.Object) []string {
 	return map[string]func(client.Object) []string{
-		SecretRefs: func(obj client.Object) []string { return workload.SecretsUsedBy(kind.PodTemplate(obj)) },
+		SecretRefs: func(obj client.Object) []string { return kind.SecretsUsed(obj) },
 		FollowedExternalSecrets: func(obj client.Object) []string {
 			// An unparsable list indexes nothing; the reconciler reports it.
 			names, _ := annotations.ParseNameList(obj.GetAnnotations()[annotations.AnnotationExternalSecrets])
 			return names
 		},
-		TraceID: func(obj client.Object) []string { return traceIDOf(kind.PodTemplate(obj).Annotations) },
+		TraceID: func(obj client.Object) []string { return traceIDOf(kind.TemplateAnnotations(obj)) },
 		RollingOut: func(obj client.Object) []string {
 			if !IsRollingOut(kind, obj) {
 				return nil
@@ -89,7 +89,7 @@ func WorkloadFields(kind workload.Kind) map[string]func(client.Object) []string 
 // the rollout of a restart eso-bridge made is unreported, and kind has
 // rollouts (a CronJob has none).
 func IsRollingOut(kind workload.Kind, obj client.Object) bool {
-	if !annotations.RolloutUnreported(obj.GetAnnotations(), kind.PodTemplate(obj).Annotations) {
+	if !annotations.RolloutUnreported(obj.GetAnnotations(), kind.TemplateAnnotations(obj)) {
 		return false
 	}
 	_, hasRollout := kind.Progress(obj)

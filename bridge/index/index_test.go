@@ -5,8 +5,6 @@ import (
 	"testing"
 
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
-	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -18,13 +16,12 @@ import (
 // client.MatchingFields: in the object's namespace, and across namespaces
 // only for the fields a lookup reads so (the cluster-wide cap).
 func TestKeysAreNamespacedExceptForLookupsAcrossNamespaces(t *testing.T) {
-	deployment := &appsv1.Deployment{
+	deployment := &workload.DeploymentRecord{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web", Annotations: map[string]string{
 			annotations.AnnotationExternalSecrets: "db, api",
 		}},
-		Spec: appsv1.DeploymentSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{
-			Name: "web", EnvFrom: []corev1.EnvFromSource{{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "db-creds"}}}},
-		}}}}},
+		// As decoded from a pod spec whose container reads db-creds.
+		Spec: workload.DeploymentRecordSpec{Template: workload.TemplateRecord{Spec: workload.SecretNames{"db-creds"}}},
 	}
 	indexers := WorkloadIndexers(workload.Deployment{})
 	for _, tc := range []struct {
@@ -53,9 +50,9 @@ func TestKeysAreNamespacedExceptForLookupsAcrossNamespaces(t *testing.T) {
 }
 
 // rollingOut is d with the rollout of a restart eso-bridge made unreported.
-func rollingOut(d *appsv1.Deployment) *appsv1.Deployment {
+func rollingOut(d *workload.DeploymentRecord) *workload.DeploymentRecord {
 	d = d.DeepCopy()
-	d.Spec.Template.Annotations = map[string]string{annotations.AnnotationRestartedAt: "2026-12-03T12:00:00Z"}
+	d.Spec.Template.Metadata.Annotations = map[string]string{annotations.AnnotationRestartedAt: "2026-12-03T12:00:00Z"}
 	if !IsRollingOut(workload.Deployment{}, d) {
 		panic("the fixture is not rolling out: see annotations.RolloutUnreported")
 	}

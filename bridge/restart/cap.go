@@ -174,7 +174,7 @@ func (c *RolloutCap) rolling(ctx context.Context, namespace string) (map[rollout
 			delete(c.started, key) // gone: nothing rolls
 			continue
 		}
-		if kind.PodTemplate(obj).Annotations[annotations.AnnotationRestartedAt] == started.restartedAt {
+		if kind.TemplateAnnotations(obj)[annotations.AnnotationRestartedAt] == started.restartedAt {
 			// The cache shows it: the index counts it from now on. It may
 			// not have when it was listed above, a moment ago: counted here
 			// as the index counts it.

@@ -144,7 +144,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (resu
 	sources := gathered.Sources
 	recorded := obj.GetAnnotations()[annotations.AnnotationSourceHash]
 	if recorded == "" {
-		recorded = r.Kind.PodTemplate(obj).Annotations[annotations.AnnotationSourceHash]
+		recorded = r.Kind.TemplateAnnotations(obj)[annotations.AnnotationSourceHash]
 	}
 	recordedDigests := annotations.ParseSourceDigests(obj.GetAnnotations()[annotations.AnnotationSourceDigests])
 	recordedKeyID := obj.GetAnnotations()[annotations.AnnotationDigestKey]

@@ -90,7 +90,7 @@ func (r *Reconciler) wavePeersOf(kind workload.Kind) handler.MapFunc {
 				peers(&found.Items[i])
 			}
 		}
-		for _, secret := range workload.SecretsUsedBy(kind.PodTemplate(obj)) {
+		for _, secret := range kind.SecretsUsed(obj) {
 			writers, err := index.Writers(ctx, r.Client, obj.GetNamespace(), secret, true)
 			if err != nil {
 				log.FromContext(ctx).Error(err, "finding the ExternalSecrets writing a Secret", "secret", secret)

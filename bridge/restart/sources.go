@@ -82,7 +82,7 @@ func (g *Gatherer) Gather(ctx context.Context, obj ctrl.Object) (Gathered, error
 		// Counted as absent: the ExternalSecrets' windows, else the flag's.
 		out.Invalid[annotations.AnnotationRestartWindow] = err
 	}
-	out.Used = workload.SecretsUsedBy(g.Kind.PodTemplate(obj))
+	out.Used = g.Kind.SecretsUsed(obj)
 	externalSecrets, err := g.candidates(ctx, obj, out.Used, out.OptIn.Follow)
 	if err != nil {
 		return out, err

@@ -95,7 +95,7 @@ func (g *Gatherer) Members(ctx context.Context, kinds []workload.Kind, es *esv1.
 			}
 			auto, _ := annotations.ParseBool(own[annotations.AnnotationAuto])
 			follow, _ := annotations.ParseNameList(own[annotations.AnnotationExternalSecrets])
-			used := workload.SecretsUsedBy(kind.PodTemplate(obj))
+			used := kind.SecretsUsed(obj)
 			if isSource, _ := optin.Why(kind.Kind(), obj.GetName(), used, optin.OptIn{Auto: auto, Follow: follow}, g.AutoAll, candidate); !isSource {
 				continue
 			}
@@ -154,13 +154,13 @@ func MemberOf(kind workload.Kind, obj ctrl.Object, keyID, secret, current string
 	m.Wave, m.Numbered, _ = annotations.ParseWave(own[annotations.AnnotationWave])
 	recorded := annotations.ParseSourceDigests(own[annotations.AnnotationSourceDigests])
 	m.Current = own[annotations.AnnotationDigestKey] == keyID && recorded[secret] == current
-	template := kind.PodTemplate(obj)
+	templateAnnotations := kind.TemplateAnnotations(obj)
 	// Adopted with the current data (not restarted for it), it has no
 	// rollout of this rotation to wait for.
-	if !m.Current || template.Annotations[annotations.AnnotationSourceHash] != own[annotations.AnnotationSourceHash] {
+	if !m.Current || templateAnnotations[annotations.AnnotationSourceHash] != own[annotations.AnnotationSourceHash] {
 		return m
 	}
-	restartedAt := template.Annotations[annotations.AnnotationRestartedAt]
+	restartedAt := templateAnnotations[annotations.AnnotationRestartedAt]
 	result, _ := annotations.ParseRolloutResult(own[annotations.AnnotationRolloutResult])
 	switch {
 	case restartedAt == "":

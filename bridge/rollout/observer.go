@@ -11,8 +11,6 @@ import (
 
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
 	"go.opentelemetry.io/otel/trace"
-	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/clock"
@@ -37,7 +35,7 @@ import (
 type Tracer interface {
 	// Untraced reports whether a rollout reported recently (by this or
 	// another replica) belongs to a rotation this process has not traced.
-	Untraced(template *corev1.PodTemplateSpec, result annotations.RolloutResult) bool
+	Untraced(templateAnnotations map[string]string, result annotations.RolloutResult) bool
 	// CloseIfFinished traces the rotation sc of namespace once every stage
 	// has ended. fresh are objects just written, which the cache may not
 	// hold yet.
@@ -67,12 +65,12 @@ var _ reconcile.Reconciler = &Observer{}
 // restart's rollout is unreported.
 func (o *Observer) SetupWithManager(mgr ctrl.Manager) error {
 	unreported := predicate.NewPredicateFuncs(func(obj client.Object) bool {
-		template := o.Kind.PodTemplate(obj)
-		if annotations.RolloutUnreported(obj.GetAnnotations(), template.Annotations) {
+		templateAnnotations := o.Kind.TemplateAnnotations(obj)
+		if annotations.RolloutUnreported(obj.GetAnnotations(), templateAnnotations) {
 			return true
 		}
 		result, _ := annotations.ParseRolloutResult(obj.GetAnnotations()[annotations.AnnotationRolloutResult])
-		return o.Tracer != nil && o.Tracer.Untraced(template, result)
+		return o.Tracer != nil && o.Tracer.Untraced(templateAnnotations, result)
 	})
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(strings.ToLower(o.Kind.Kind())+"-rollout").
@@ -86,8 +84,8 @@ func (o *Observer) Reconcile(ctx context.Context, req reconcile.Request) (reconc
 	if err := o.Client.Get(ctx, req.NamespacedName, obj); err != nil {
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
-	template := o.Kind.PodTemplate(obj)
-	restartedAt := template.Annotations[annotations.AnnotationRestartedAt]
+	templateAnnotations := o.Kind.TemplateAnnotations(obj)
+	restartedAt := templateAnnotations[annotations.AnnotationRestartedAt]
 	// Only restarts eso-bridge made are followed, and each is reported once.
 	previous, _ := annotations.ParseRolloutResult(obj.GetAnnotations()[annotations.AnnotationRolloutResult])
 	if restartedAt == "" {
@@ -96,8 +94,8 @@ func (o *Observer) Reconcile(ctx context.Context, req reconcile.Request) (reconc
 	// Reported already — perhaps by a replica stopped before it traced the
 	// rotation: trace it, once per process.
 	if previous.RestartedAt == restartedAt {
-		if o.Tracer != nil && o.Tracer.Untraced(template, previous) {
-			o.Tracer.CloseIfFinished(ctx, req.Namespace, traceparent.Parse(template.Annotations[annotations.AnnotationTraceparent]))
+		if o.Tracer != nil && o.Tracer.Untraced(templateAnnotations, previous) {
+			o.Tracer.CloseIfFinished(ctx, req.Namespace, traceparent.Parse(templateAnnotations[annotations.AnnotationTraceparent]))
 		}
 		return reconcile.Result{}, nil
 	}
@@ -107,9 +105,9 @@ func (o *Observer) Reconcile(ctx context.Context, req reconcile.Request) (reconc
 		return reconcile.Result{}, nil
 	}
 	now := o.Clock.Now()
-	patchedAt := annotations.Time(template.Annotations, annotations.AnnotationRestartedAt)
+	patchedAt := annotations.Time(templateAnnotations, annotations.AnnotationRestartedAt)
 	if !progress.Done && !progress.Stalled {
-		_, isDeployment := obj.(*appsv1.Deployment)
+		_, isDeployment := obj.(*workload.DeploymentRecord)
 		if isDeployment || patchedAt == nil {
 			return reconcile.Result{}, nil // status changes wake us
 		}
@@ -133,7 +131,7 @@ func (o *Observer) Reconcile(ctx context.Context, req reconcile.Request) (reconc
 		}
 		return reconcile.Result{}, fmt.Errorf("recording the rollout result: %w", err)
 	}
-	sc := traceparent.Parse(template.Annotations[annotations.AnnotationTraceparent])
+	sc := traceparent.Parse(templateAnnotations[annotations.AnnotationTraceparent])
 	related := o.relatedExternalSecret(ctx, req.Namespace, sc)
 	o.Metrics.Rollouts.WithLabelValues(o.Kind.Kind(), result.Outcome).Inc()
 	if progress.Stalled {

@@ -96,7 +96,7 @@ func (l Loader) ForWorkload(ctx context.Context, kind workload.Kind, key types.N
 	if err := l.Client.Get(ctx, key, obj); err != nil {
 		return nil, fmt.Errorf("reading %s %s: %w", kind.Kind(), key, err)
 	}
-	sc := traceparent.Parse(kind.PodTemplate(obj).Annotations[annotations.AnnotationTraceparent])
+	sc := traceparent.Parse(kind.TemplateAnnotations(obj)[annotations.AnnotationTraceparent])
 	if !sc.IsValid() {
 		return nil, fmt.Errorf("%s %s has not been restarted by eso-bridge", kind.Kind(), key)
 	}
@@ -220,7 +220,7 @@ func (f *lookup) sourcesOf(ctx context.Context, workloads []kindObject) ([]*esv1
 		}
 	}
 	for _, w := range workloads {
-		for _, name := range workload.SecretsUsedBy(w.kind.PodTemplate(w.obj)) {
+		for _, name := range w.kind.SecretsUsed(w.obj) {
 			found, err := f.writers(ctx, name)
 			if err != nil {
 				return nil, err
@@ -280,14 +280,14 @@ func (r *Rotation) fillExternalSecret(es *esv1.ExternalSecret, secret *metav1.Pa
 func (f *lookup) addRollouts(ctx context.Context, r *Rotation, restarted []kindObject) error {
 	precise := false
 	for _, w := range restarted {
-		template := w.kind.PodTemplate(w.obj)
-		rollout, err := f.rollout(ctx, w.kind, w.obj, template)
+		templateAnnotations := w.kind.TemplateAnnotations(w.obj)
+		rollout, err := f.rollout(ctx, w.kind, w.obj, templateAnnotations)
 		if err != nil {
 			return err
 		}
 		// eso-bridge's own record of the write it restarted for is exact;
 		// the API server's is to the second.
-		if written := annotations.Time(template.Annotations, annotations.AnnotationWrittenAt); written != nil && (!precise || written.Before(*r.WrittenAt)) {
+		if written := annotations.Time(templateAnnotations, annotations.AnnotationWrittenAt); written != nil && (!precise || written.Before(*r.WrittenAt)) {
 			r.WrittenAt, precise = written, true
 		}
 		r.Workloads = append(r.Workloads, rollout)
@@ -335,8 +335,8 @@ func (f *lookup) otherConsumers(ctx context.Context, r *Rotation, es *esv1.Exter
 		slices.SortFunc(consumers, func(a, b client.Object) int { return strings.Compare(a.GetName(), b.GetName()) })
 		consumers = slices.CompactFunc(consumers, func(a, b client.Object) bool { return a.GetName() == b.GetName() })
 		for _, obj := range consumers {
-			template := kind.PodTemplate(obj)
-			if traceparent.Parse(template.Annotations[annotations.AnnotationTraceparent]).TraceID().String() == r.TraceID {
+			templateAnnotations := kind.TemplateAnnotations(obj)
+			if traceparent.Parse(templateAnnotations[annotations.AnnotationTraceparent]).TraceID().String() == r.TraceID {
 				if !slices.ContainsFunc(r.Workloads, func(w WorkloadRollout) bool { return w.Kind == kind.Kind() && w.Name == obj.GetName() }) {
 					// Restarted for r since its rollouts were read: r is not
 					// finished, and the next change of it is read again.
@@ -361,8 +361,8 @@ func (f *lookup) otherConsumers(ctx context.Context, r *Rotation, es *esv1.Exter
 				others = append(others, workload.Key(kind.Kind(), obj.GetName())+": "+v.Message)
 				continue
 			}
-			other := describeOther(kind, obj, template, r)
-			if !restartedSince(template, r) {
+			other := describeOther(kind, obj, templateAnnotations, r)
+			if !restartedSince(templateAnnotations, r) {
 				blocking, err := f.unsettledSources(ctx, kind, obj)
 				if err != nil {
 					return nil, err
@@ -378,10 +378,10 @@ func (f *lookup) otherConsumers(ctx context.Context, r *Rotation, es *esv1.Exter
 }
 
 // rollout reads one restarted workload's rollout and its new pods.
-func (l Loader) rollout(ctx context.Context, kind workload.Kind, obj client.Object, template *corev1.PodTemplateSpec) (WorkloadRollout, error) {
+func (l Loader) rollout(ctx context.Context, kind workload.Kind, obj client.Object, templateAnnotations map[string]string) (WorkloadRollout, error) {
 	w := WorkloadRollout{Kind: kind.Kind(), Name: obj.GetName(), Pods: []PodReady{}}
-	restartedAt := template.Annotations[annotations.AnnotationRestartedAt]
-	if at := annotations.Time(template.Annotations, annotations.AnnotationRestartedAt); at != nil {
+	restartedAt := templateAnnotations[annotations.AnnotationRestartedAt]
+	if at := annotations.Time(templateAnnotations, annotations.AnnotationRestartedAt); at != nil {
 		w.PatchedAt = *at
 	}
 	if result, ok := annotations.ParseRolloutResult(obj.GetAnnotations()[annotations.AnnotationRolloutResult]); ok && result.RestartedAt == restartedAt {

@@ -22,17 +22,17 @@ import (
 
 // restartedSince reports whether the template was restarted after the
 // rotation's write (for another rotation).
-func restartedSince(template *corev1.PodTemplateSpec, r *Rotation) bool {
-	restarted := annotations.Time(template.Annotations, annotations.AnnotationRestartedAt)
+func restartedSince(templateAnnotations map[string]string, r *Rotation) bool {
+	restarted := annotations.Time(templateAnnotations, annotations.AnnotationRestartedAt)
 	return restarted != nil && r.WrittenAt != nil && restarted.After(*r.WrittenAt)
 }
 
 // describeOther says why a consumer is not part of the rotation.
-func describeOther(kind workload.Kind, obj client.Object, template *corev1.PodTemplateSpec, r *Rotation) string {
+func describeOther(kind workload.Kind, obj client.Object, templateAnnotations map[string]string, r *Rotation) string {
 	name := strings.ToLower(kind.Kind()) + "/" + obj.GetName()
-	if restartedSince(template, r) {
-		restarted := annotations.Time(template.Annotations, annotations.AnnotationRestartedAt)
-		return fmt.Sprintf("%s was restarted for another rotation (trace %s) at %s", name, traceparent.Parse(template.Annotations[annotations.AnnotationTraceparent]).TraceID(), restarted.UTC().Format(time.RFC3339))
+	if restartedSince(templateAnnotations, r) {
+		restarted := annotations.Time(templateAnnotations, annotations.AnnotationRestartedAt)
+		return fmt.Sprintf("%s was restarted for another rotation (trace %s) at %s", name, traceparent.Parse(templateAnnotations[annotations.AnnotationTraceparent]).TraceID(), restarted.UTC().Format(time.RFC3339))
 	}
 	return fmt.Sprintf("%s uses the Secret but was not restarted for this rotation: its other sources may be waiting, its restart may be held, or it has not opted in (see its Events)", name)
 }
@@ -64,7 +64,7 @@ func (r *Rotation) explainWaiting(es *esv1.ExternalSecret, secret *metav1.Partia
 // the gate reads it.
 func (f *lookup) unsettledSources(ctx context.Context, kind workload.Kind, obj client.Object) ([]string, error) {
 	var unsettled []string
-	for _, name := range workload.SecretsUsedBy(kind.PodTemplate(obj)) {
+	for _, name := range kind.SecretsUsed(obj) {
 		writers, err := f.writers(ctx, name)
 		if err != nil {
 			return nil, err

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
-	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -214,11 +213,11 @@ func (t *Tracer) CloseIfFinished(ctx context.Context, namespace string, sc trace
 // replica that reported it may have stopped before it emitted the spans. A
 // span emitted twice, by two processes, is the same span, with the same IDs;
 // the window keeps such repeats to rotations that just ended.
-func (t *Tracer) Untraced(template *corev1.PodTemplateSpec, result annotations.RolloutResult) bool {
+func (t *Tracer) Untraced(templateAnnotations map[string]string, result annotations.RolloutResult) bool {
 	if t == nil || result.RestartedAt == "" || time.Since(result.FinishedAt) > retraceWithin {
 		return false
 	}
-	sc := traceparent.Parse(template.Annotations[annotations.AnnotationTraceparent])
+	sc := traceparent.Parse(templateAnnotations[annotations.AnnotationTraceparent])
 	if !sc.IsValid() {
 		return false
 	}

@@ -48,9 +48,18 @@ func (ArgoRollout) Items(list client.ObjectList) []client.Object {
 	return out
 }
 
-// PodTemplate decodes spec.template, a copy; a Rollout without one has an
+// TemplateAnnotations implements Kind: spec.template.metadata.annotations.
+func (ArgoRollout) TemplateAnnotations(obj client.Object) map[string]string {
+	annotations, _, _ := unstructured.NestedStringMap(obj.(*unstructured.Unstructured).Object, "spec", "template", "metadata", "annotations")
+	return annotations
+}
+
+// SecretsUsed implements Kind, from a decoded copy of spec.template.
+func (a ArgoRollout) SecretsUsed(obj client.Object) []string { return SecretsUsedBy(a.template(obj)) }
+
+// template decodes spec.template, a copy; a Rollout without one has an
 // empty template.
-func (ArgoRollout) PodTemplate(obj client.Object) *corev1.PodTemplateSpec {
+func (ArgoRollout) template(obj client.Object) *corev1.PodTemplateSpec {
 	template := &corev1.PodTemplateSpec{}
 	raw, found, err := unstructured.NestedMap(obj.(*unstructured.Unstructured).Object, "spec", "template")
 	if err != nil || !found {

@@ -25,14 +25,22 @@ func (CronJob) Items(list client.ObjectList) []client.Object {
 	return objects(list.(*batchv1.CronJobList).Items)
 }
 
-// PodTemplate implements Kind.
-func (CronJob) PodTemplate(obj client.Object) *corev1.PodTemplateSpec {
+// template is the object's pod template.
+func (CronJob) template(obj client.Object) *corev1.PodTemplateSpec {
 	return &obj.(*batchv1.CronJob).Spec.JobTemplate.Spec.Template
 }
 
+// TemplateAnnotations implements Kind.
+func (k CronJob) TemplateAnnotations(obj client.Object) map[string]string {
+	return k.template(obj).Annotations
+}
+
+// SecretsUsed implements Kind.
+func (k CronJob) SecretsUsed(obj client.Object) []string { return SecretsUsedBy(k.template(obj)) }
+
 // AnnotateTemplate implements Kind.
-func (c CronJob) AnnotateTemplate(obj client.Object, annotations map[string]string) error {
-	annotate(c.PodTemplate(obj), annotations)
+func (k CronJob) AnnotateTemplate(obj client.Object, annotations map[string]string) error {
+	annotate(k.template(obj), annotations)
 	return nil
 }
 

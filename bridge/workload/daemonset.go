@@ -27,14 +27,22 @@ func (DaemonSet) Items(list client.ObjectList) []client.Object {
 	return objects(list.(*appsv1.DaemonSetList).Items)
 }
 
-// PodTemplate implements Kind.
-func (DaemonSet) PodTemplate(obj client.Object) *corev1.PodTemplateSpec {
+// template is the object's pod template.
+func (DaemonSet) template(obj client.Object) *corev1.PodTemplateSpec {
 	return &obj.(*appsv1.DaemonSet).Spec.Template
 }
 
+// TemplateAnnotations implements Kind.
+func (k DaemonSet) TemplateAnnotations(obj client.Object) map[string]string {
+	return k.template(obj).Annotations
+}
+
+// SecretsUsed implements Kind.
+func (k DaemonSet) SecretsUsed(obj client.Object) []string { return SecretsUsedBy(k.template(obj)) }
+
 // AnnotateTemplate implements Kind.
-func (d DaemonSet) AnnotateTemplate(obj client.Object, annotations map[string]string) error {
-	annotate(d.PodTemplate(obj), annotations)
+func (k DaemonSet) AnnotateTemplate(obj client.Object, annotations map[string]string) error {
+	annotate(k.template(obj), annotations)
 	return nil
 }
 

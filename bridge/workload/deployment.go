@@ -2,44 +2,53 @@ package workload
 
 import (
 	"fmt"
+	"maps"
 
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-// Deployment adapts apps/v1 Deployments.
+// Deployment adapts apps/v1 Deployments, read as DeploymentRecords.
 type Deployment struct{}
 
 // Kind implements Kind.
 func (Deployment) Kind() string { return "Deployment" }
 
 // New implements Kind.
-func (Deployment) New() client.Object { return &appsv1.Deployment{} }
+func (Deployment) New() client.Object { return &DeploymentRecord{} }
 
 // NewList implements Kind.
-func (Deployment) NewList() client.ObjectList { return &appsv1.DeploymentList{} }
+func (Deployment) NewList() client.ObjectList { return &DeploymentRecordList{} }
 
 // Items implements Kind.
 func (Deployment) Items(list client.ObjectList) []client.Object {
-	return objects(list.(*appsv1.DeploymentList).Items)
+	return objects(list.(*DeploymentRecordList).Items)
 }
 
-// PodTemplate implements Kind.
-func (Deployment) PodTemplate(obj client.Object) *corev1.PodTemplateSpec {
-	return &obj.(*appsv1.Deployment).Spec.Template
+// TemplateAnnotations implements Kind.
+func (Deployment) TemplateAnnotations(obj client.Object) map[string]string {
+	return obj.(*DeploymentRecord).Spec.Template.Metadata.Annotations
+}
+
+// SecretsUsed implements Kind.
+func (Deployment) SecretsUsed(obj client.Object) []string {
+	return obj.(*DeploymentRecord).Spec.Template.Spec
 }
 
 // AnnotateTemplate implements Kind.
-func (d Deployment) AnnotateTemplate(obj client.Object, annotations map[string]string) error {
-	annotate(d.PodTemplate(obj), annotations)
+func (Deployment) AnnotateTemplate(obj client.Object, annotations map[string]string) error {
+	metadata := &obj.(*DeploymentRecord).Spec.Template.Metadata
+	if metadata.Annotations == nil {
+		metadata.Annotations = map[string]string{}
+	}
+	maps.Copy(metadata.Annotations, annotations)
 	return nil
 }
 
 // PodSelector implements Kind.
 func (Deployment) PodSelector(obj client.Object) *metav1.LabelSelector {
-	return obj.(*appsv1.Deployment).Spec.Selector
+	return obj.(*DeploymentRecord).Spec.Selector
 }
 
 // RevisionAnnotation is where the deployment controller numbers a
@@ -53,7 +62,7 @@ const ProgressDeadlineExceeded = "ProgressDeadlineExceeded"
 // Progress implements Kind by the rules of `kubectl rollout status`
 // (DeploymentStatusViewer, kubectl v0.34), with its messages.
 func (Deployment) Progress(obj client.Object) (Progress, bool) {
-	d := obj.(*appsv1.Deployment)
+	d := obj.(*DeploymentRecord)
 	p := Progress{Revision: d.Annotations[RevisionAnnotation]}
 	if d.Generation > d.Status.ObservedGeneration {
 		p.Message = "Waiting for deployment spec update to be observed..."

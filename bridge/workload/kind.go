@@ -27,10 +27,13 @@ type Kind interface {
 	NewList() client.ObjectList
 	// Items returns the objects of a list made by NewList.
 	Items(list client.ObjectList) []client.Object
-	// PodTemplate returns the object's pod template, to read. For a CronJob
-	// it is the job template's: the next run gets the new value, and running
-	// jobs are left alone.
-	PodTemplate(obj client.Object) *corev1.PodTemplateSpec
+	// TemplateAnnotations returns the annotations of the object's pod
+	// template, to read. For a CronJob it is the job template's: the next
+	// run gets the new value, and running jobs are left alone.
+	TemplateAnnotations(obj client.Object) map[string]string
+	// SecretsUsed returns the names of the Secrets the object's pods read
+	// (SecretsUsedBy), each once.
+	SecretsUsed(obj client.Object) []string
 	// AnnotateTemplate sets annotations on the object's pod template, which
 	// rolls its pods once the change is written.
 	AnnotateTemplate(obj client.Object, annotations map[string]string) error

@@ -1,6 +1,7 @@
 package workload
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -75,7 +76,13 @@ func TestProgressAgreesWithKubectlRolloutStatus(t *testing.T) {
 			if err != nil {
 				want.Message = err.Error()
 			}
-			got, ok := c.kind.Progress(obj)
+			// Judged as the cache holds it: decoded into the kind's own type
+			// (a Deployment's record).
+			cached := c.kind.New()
+			if raw, err := json.Marshal(obj); err != nil || json.Unmarshal(raw, cached) != nil {
+				t.Fatalf("%s %d: no JSON round trip: %v", c.kind.Kind(), i, err)
+			}
+			got, ok := c.kind.Progress(cached)
 			if !ok || got.Done != want.Done || got.Stalled != want.Stalled || got.Message != want.Message {
 				t.Fatalf("%s %d, %s: Progress = %+v, kubectl says %+v", c.kind.Kind(), i, fmt.Sprintf("%+v", obj), got, want)
 			}

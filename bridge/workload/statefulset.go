@@ -26,14 +26,22 @@ func (StatefulSet) Items(list client.ObjectList) []client.Object {
 	return objects(list.(*appsv1.StatefulSetList).Items)
 }
 
-// PodTemplate implements Kind.
-func (StatefulSet) PodTemplate(obj client.Object) *corev1.PodTemplateSpec {
+// template is the object's pod template.
+func (StatefulSet) template(obj client.Object) *corev1.PodTemplateSpec {
 	return &obj.(*appsv1.StatefulSet).Spec.Template
 }
 
+// TemplateAnnotations implements Kind.
+func (k StatefulSet) TemplateAnnotations(obj client.Object) map[string]string {
+	return k.template(obj).Annotations
+}
+
+// SecretsUsed implements Kind.
+func (k StatefulSet) SecretsUsed(obj client.Object) []string { return SecretsUsedBy(k.template(obj)) }
+
 // AnnotateTemplate implements Kind.
-func (s StatefulSet) AnnotateTemplate(obj client.Object, annotations map[string]string) error {
-	annotate(s.PodTemplate(obj), annotations)
+func (k StatefulSet) AnnotateTemplate(obj client.Object, annotations map[string]string) error {
+	annotate(k.template(obj), annotations)
 	return nil
 }
 

@@ -95,7 +95,7 @@ func Demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer cp.Stop()
 	d.cp, d.c = cp, cp.Client
-	d.loader = rotation.Loader{Client: cp.Client, Pods: cp.Client, Kinds: workload.Builtin()}
+	d.loader = rotation.Loader{Client: cp.ControllerClient, Pods: cp.ControllerClient, Kinds: workload.Builtin()}
 
 	runCtx, cancel := context.WithTimeout(ctx, opts.timeout)
 	defer cancel()

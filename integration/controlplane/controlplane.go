@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/eso-bridge/eso-bridge/bridge"
 	"github.com/eso-bridge/eso-bridge/integration/localsm"
 	"github.com/eso-bridge/eso-bridge/integration/toolchain"
 )
@@ -63,6 +64,11 @@ type ControlPlane struct {
 	Config *rest.Config
 	// Client talks to the API server with ESO's types registered (see Scheme).
 	Client client.Client
+	// ControllerClient reads as the controller does: with its scheme, in
+	// which a Deployment is a workload.DeploymentRecord, over JSON. Code of
+	// the controller's packages that a test or the demo calls (a
+	// rotation.Loader, the workload kinds) must be given this one.
+	ControllerClient client.Client
 	// KubeconfigPath is a kubeconfig file for the admin, for kubectl and for
 	// processes started beside the control plane.
 	KubeconfigPath string
@@ -177,6 +183,9 @@ func start(ctx context.Context, opts Options) (_ *ControlPlane, err error) {
 		return nil, err
 	}
 	if cp.Client, err = client.New(cp.Config, client.Options{Scheme: Scheme}); err != nil {
+		return nil, err
+	}
+	if cp.ControllerClient, err = client.New(bridge.ClientConfig(cp.Config), client.Options{Scheme: bridge.Scheme}); err != nil {
 		return nil, err
 	}
 	step("kube-apiserver at " + cp.Config.Host)

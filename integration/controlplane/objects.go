@@ -7,13 +7,22 @@ import (
 	esmetav1 "github.com/external-secrets/external-secrets/apis/meta/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/eso-bridge/eso-bridge/bridge"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 )
 
-// Scheme holds the built-in Kubernetes types and ESO's v1 API: the
-// controller's own scheme, so tests see objects as eso-bridge does.
-var Scheme = bridge.Scheme
+// Scheme holds client-go's built-in Kubernetes types and ESO's v1 API. It is
+// not the controller's (bridge.Scheme), which reads a Deployment as the
+// compact workload.DeploymentRecord: tests make and read whole objects.
+var Scheme = newScheme()
+
+func newScheme() *runtime.Scheme {
+	scheme := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(esv1.AddToScheme(scheme))
+	return scheme
+}
 
 // SecretStoreName is the name of the SecretStore that SecretStoreObjects makes.
 const SecretStoreName = "aws-secretsmanager"

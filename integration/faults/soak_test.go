@@ -171,7 +171,7 @@ func TestSoakEveryWorkloadRollsOncePerRotationThroughKillsAndLeaderChanges(t *te
 					}
 				}
 			}
-			loader := rotation.Loader{Client: s.Client, Pods: s.Client, Kinds: workload.Builtin()}
+			loader := rotation.Loader{Client: s.CP.ControllerClient, Pods: s.CP.ControllerClient, Kinds: workload.Builtin()}
 			rotation, err := loader.ForWorkload(s.Ctx, workload.Builtin()[0], client.ObjectKeyFromObject(w.object))
 			state := fmt.Sprint(err)
 			if err == nil {

@@ -266,7 +266,17 @@ func TestControllerRestartedMidRolloutContinuesTheTrace(t *testing.T) {
 		return template[annotations.AnnotationTraceparent] != "", "template annotations: " + strings.Join(slices.Collect(maps.Keys(template)), ",")
 	})
 	stop()
-	if progress, _ := (workload.Deployment{}).Progress(s.Get(api)); progress.Done {
+	// The controller reads a Deployment as a record: decode it as its
+	// cache does.
+	whole, err := json.Marshal(s.Get(api))
+	if err != nil {
+		t.Fatal(err)
+	}
+	record := &workload.DeploymentRecord{}
+	if err := json.Unmarshal(whole, record); err != nil {
+		t.Fatal(err)
+	}
+	if progress, _ := (workload.Deployment{}).Progress(record); progress.Done {
 		t.Fatal("the rollout finished before the controller stopped; the test did not stop it mid-rollout")
 	}
 	s.StartBridgeWith(harness.TestOptions(), withTracing(s, second))

@@ -228,8 +228,8 @@ func (e *explainer) gatherer(kind workload.Kind) *restart.Gatherer {
 
 func (e *explainer) workload(ctx context.Context, kind workload.Kind, obj client.Object) (*WorkloadExplanation, error) {
 	x := &WorkloadExplanation{Workload: obj.GetNamespace() + "/" + strings.ToLower(kind.Kind()) + "/" + obj.GetName()}
-	template := kind.PodTemplate(obj)
-	x.LastRestart = annotations.Time(template.Annotations, annotations.AnnotationRestartedAt)
+	templateAnnotations := kind.TemplateAnnotations(obj)
+	x.LastRestart = annotations.Time(templateAnnotations, annotations.AnnotationRestartedAt)
 	own := obj.GetAnnotations()
 	ignore, err := annotations.ParseBool(own[annotations.AnnotationIgnore])
 	if err != nil {
@@ -403,7 +403,7 @@ func (e *explainer) externalSecret(ctx context.Context, ref objectRef) (*Externa
 			own := obj.GetAnnotations()
 			auto, _ := annotations.ParseBool(own[annotations.AnnotationAuto])
 			follow, _ := annotations.ParseNameList(own[annotations.AnnotationExternalSecrets])
-			used := workload.SecretsUsedBy(kind.PodTemplate(obj))
+			used := kind.SecretsUsed(obj)
 			selected, why := optin.Why(kind.Kind(), obj.GetName(), used, optin.OptIn{Auto: auto, Follow: follow}, e.Options.AutoAll, candidate)
 			linked := slices.Contains(used, x.Secret) || slices.Contains(follow, es.Name) || policy.Includes(kind.Kind(), obj.GetName())
 			if ignore, err := annotations.ParseBool(own[annotations.AnnotationIgnore]); linked && (ignore || err != nil) {
