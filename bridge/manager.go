@@ -37,7 +37,6 @@ import (
 
 // Scheme holds the built-in types eso-bridge reads — core/v1, apps/v1 with
 // Deployments as workload.DeploymentRecord, batch/v1 — and ESO's v1 API.
-// Its clients must speak JSON (ClientConfig): a record has no protobuf form.
 var Scheme = newScheme()
 
 func newScheme() *runtime.Scheme {
@@ -47,17 +46,6 @@ func newScheme() *runtime.Scheme {
 	utilruntime.Must(workload.AddRecordsToScheme(scheme))
 	utilruntime.Must(esv1.AddToScheme(scheme))
 	return scheme
-}
-
-// ClientConfig returns a copy of cfg for the clients and caches of Scheme:
-// they ask for JSON, which decodes into the types Scheme holds, where
-// controller-runtime would ask for protobuf for every built-in kind, which
-// decodes only into client-go's own.
-func ClientConfig(cfg *rest.Config) *rest.Config {
-	cfg = rest.CopyConfig(cfg)
-	cfg.ContentType = runtime.ContentTypeJSON
-	cfg.AcceptContentTypes = runtime.ContentTypeJSON
-	return cfg
 }
 
 // ManagerOptions are the process-level settings of the controller.
@@ -144,7 +132,7 @@ func runManager(ctx context.Context, cfg *rest.Config, opts Options, mo ManagerO
 	}
 	ctx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
-	mgr, err := ctrl.NewManager(ClientConfig(cfg), ctrl.Options{
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                        Scheme,
 		Metrics:                       metricsOptions(mo),
 		HealthProbeBindAddress:        mo.HealthAddr,

@@ -31,7 +31,7 @@ func cachedNamespaces(ctx context.Context, cfg *rest.Config, opts Options, inSco
 		}
 		return opts.Namespaces, nil
 	}
-	c, err := client.New(ClientConfig(cfg), client.Options{Scheme: Scheme})
+	c, err := client.New(cfg, client.Options{Scheme: Scheme})
 	if err != nil {
 		return nil, err
 	}

@@ -16,9 +16,10 @@ import (
 // template's annotations, the names of the Secrets its pods read, and the
 // status fields a rollout's progress is judged by. Its scheme (package
 // bridge) registers it as apps/v1 Deployment, so the controller's cache
-// decodes each Deployment the API server sends straight into it: a cluster's
-// Deployments are many, and appsv1.Deployment's struct alone is 1,200 bytes
-// before any of its maps, its pod spec 560 of them, never read.
+// decodes each Deployment the API server sends, in protobuf or JSON,
+// straight into it: a cluster's Deployments are many, and appsv1.Deployment's
+// struct alone is 1,200 bytes before any of its maps, its pod spec 560 of
+// them, never read.
 //
 // A merge patch computed between two copies of a record holds only what the
 // copies differ in: the API server keeps every field the record does not
@@ -70,16 +71,84 @@ type SecretNames []string
 // UnmarshalJSON implements json.Unmarshaler: it keeps of a pod spec the
 // names of the Secrets it reads.
 func (s *SecretNames) UnmarshalJSON(data []byte) error {
-	var spec corev1.PodSpec
-	if err := json.Unmarshal(data, &spec); err != nil {
+	var refs podSpecReferences
+	if err := json.Unmarshal(data, &refs); err != nil {
 		return err
+	}
+	spec := corev1.PodSpec{Volumes: refs.Volumes}
+	for _, c := range refs.InitContainers {
+		spec.InitContainers = append(spec.InitContainers, corev1.Container{Env: c.Env, EnvFrom: c.EnvFrom})
+	}
+	for _, c := range refs.Containers {
+		spec.Containers = append(spec.Containers, corev1.Container{Env: c.Env, EnvFrom: c.EnvFrom})
+	}
+	for _, c := range refs.EphemeralContainers {
+		spec.EphemeralContainers = append(spec.EphemeralContainers, corev1.EphemeralContainer{
+			EphemeralContainerCommon: corev1.EphemeralContainerCommon{Env: c.Env, EnvFrom: c.EnvFrom}})
 	}
 	*s = secretsUsedBy(&spec)
 	return nil
 }
 
+// podSpecReferences is what of a pod spec can name a Secret, decoded in the
+// pod spec's own types: the rest of a container (its image, probes,
+// resources, whose quantities are costly to parse) is skipped unread.
+type podSpecReferences struct {
+	Volumes             []corev1.Volume        `json:"volumes"`
+	InitContainers      []containerEnvironment `json:"initContainers"`
+	Containers          []containerEnvironment `json:"containers"`
+	EphemeralContainers []containerEnvironment `json:"ephemeralContainers"`
+}
+
+// containerEnvironment is what of a container can name a Secret.
+type containerEnvironment struct {
+	Env     []corev1.EnvVar        `json:"env"`
+	EnvFrom []corev1.EnvFromSource `json:"envFrom"`
+}
+
 // MarshalJSON implements json.Marshaler.
 func (SecretNames) MarshalJSON() ([]byte, error) { return []byte("{}"), nil }
+
+// The API machinery's protobuf serializer decodes into any proto.Message
+// with an Unmarshal method, and controller-runtime asks for protobuf for
+// every built-in kind: a record decodes the protobuf form of a whole
+// Deployment with client-go's generated code, four to six times faster than
+// JSON, and keeps what it reads. The whole Deployment is garbage at once.
+
+// Unmarshal decodes the protobuf form of an apps/v1 Deployment.
+func (r *DeploymentRecord) Unmarshal(data []byte) error {
+	var whole appsv1.Deployment
+	if err := whole.Unmarshal(data); err != nil {
+		return err
+	}
+	r.fill(&whole)
+	return nil
+}
+
+// fill makes r the record of whole, sharing its maps and slices.
+func (r *DeploymentRecord) fill(whole *appsv1.Deployment) {
+	*r = DeploymentRecord{TypeMeta: whole.TypeMeta, ObjectMeta: whole.ObjectMeta}
+	r.Spec.Replicas = whole.Spec.Replicas
+	r.Spec.Selector = whole.Spec.Selector
+	r.Spec.Template.Metadata.Annotations = whole.Spec.Template.Annotations
+	r.Spec.Template.Spec = secretsUsedBy(&whole.Spec.Template.Spec)
+	r.Status = DeploymentRecordStatus{
+		ObservedGeneration: whole.Status.ObservedGeneration,
+		Replicas:           whole.Status.Replicas,
+		UpdatedReplicas:    whole.Status.UpdatedReplicas,
+		AvailableReplicas:  whole.Status.AvailableReplicas,
+		Conditions:         whole.Status.Conditions,
+	}
+}
+
+// Reset implements proto.Message.
+func (r *DeploymentRecord) Reset() { *r = DeploymentRecord{} }
+
+// String implements proto.Message: the Deployment's namespace and name.
+func (r *DeploymentRecord) String() string { return r.Namespace + "/" + r.Name }
+
+// ProtoMessage implements proto.Message.
+func (*DeploymentRecord) ProtoMessage() {}
 
 // DeploymentRecordList is a list of DeploymentRecords, registered as
 // apps/v1 DeploymentList.
@@ -89,6 +158,28 @@ type DeploymentRecordList struct {
 
 	Items []DeploymentRecord `json:"items"`
 }
+
+// Unmarshal decodes the protobuf form of an apps/v1 DeploymentList.
+func (l *DeploymentRecordList) Unmarshal(data []byte) error {
+	var whole appsv1.DeploymentList
+	if err := whole.Unmarshal(data); err != nil {
+		return err
+	}
+	*l = DeploymentRecordList{TypeMeta: whole.TypeMeta, ListMeta: whole.ListMeta, Items: make([]DeploymentRecord, len(whole.Items))}
+	for i := range whole.Items {
+		l.Items[i].fill(&whole.Items[i])
+	}
+	return nil
+}
+
+// Reset implements proto.Message.
+func (l *DeploymentRecordList) Reset() { *l = DeploymentRecordList{} }
+
+// String implements proto.Message.
+func (l *DeploymentRecordList) String() string { return "DeploymentList" }
+
+// ProtoMessage implements proto.Message.
+func (*DeploymentRecordList) ProtoMessage() {}
 
 // DeepCopyInto copies r into out.
 func (r *DeploymentRecord) DeepCopyInto(out *DeploymentRecord) {

@@ -1,8 +1,10 @@
 package workload
 
 import (
+	"bytes"
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -10,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/apimachinery/pkg/runtime/serializer/protobuf"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -58,27 +61,75 @@ func decodeAsTheCache(t *testing.T, raw []byte) *DeploymentRecord {
 	return record
 }
 
-func TestDeploymentRecordKeepsWhatIsRead(t *testing.T) {
-	d := apiDeployment()
-	raw, err := json.Marshal(d)
+// wireForms are the forms the API server sends a Deployment in: JSON, and
+// the protobuf controller-runtime asks for built-in kinds.
+func wireForms(t *testing.T, obj runtime.Object) map[string][]byte {
+	t.Helper()
+	raw, err := json.Marshal(obj)
 	if err != nil {
 		t.Fatal(err)
 	}
-	record := decodeAsTheCache(t, raw)
-	kind := Deployment{}
-	if got, want := kind.SecretsUsed(record), SecretsUsedBy(&d.Spec.Template); !slices.Equal(got, want) || len(got) != 3 {
-		t.Errorf("record uses Secrets %v, the Deployment %v", got, want)
+	whole := runtime.NewScheme()
+	if err := appsv1.AddToScheme(whole); err != nil {
+		t.Fatal(err)
 	}
-	if got := kind.TemplateAnnotations(record)["eso-bridge.io/source-hash"]; got != "h1" {
-		t.Errorf("template annotation = %q, want h1", got)
+	var wire bytes.Buffer
+	if err := protobuf.NewSerializer(whole, whole).Encode(obj, &wire); err != nil {
+		t.Fatal(err)
 	}
-	if record.Name != "api" || record.Namespace != "shop" || record.ResourceVersion != "42" || record.Generation != 3 ||
-		record.Annotations[RevisionAnnotation] != "2" || *record.Spec.Replicas != 2 || record.Spec.Selector.MatchLabels["app"] != "api" {
-		t.Errorf("record lost metadata or spec: %+v", record)
+	return map[string][]byte{"JSON": raw, "protobuf": wire.Bytes()}
+}
+
+func TestDeploymentRecordKeepsWhatIsRead(t *testing.T) {
+	d := apiDeployment()
+	for form, raw := range wireForms(t, d) {
+		record := decodeAsTheCache(t, raw)
+		kind := Deployment{}
+		if got, want := kind.SecretsUsed(record), SecretsUsedBy(&d.Spec.Template); !slices.Equal(got, want) || len(got) != 3 {
+			t.Errorf("%s: record uses Secrets %v, the Deployment %v", form, got, want)
+		}
+		if got := kind.TemplateAnnotations(record)["eso-bridge.io/source-hash"]; got != "h1" {
+			t.Errorf("%s: template annotation = %q, want h1", form, got)
+		}
+		if record.Name != "api" || record.Namespace != "shop" || record.ResourceVersion != "42" || record.Generation != 3 ||
+			record.Annotations[RevisionAnnotation] != "2" || *record.Spec.Replicas != 2 || record.Spec.Selector.MatchLabels["app"] != "api" {
+			t.Errorf("%s: record lost metadata or spec: %+v", form, record)
+		}
+		progress, _ := kind.Progress(record)
+		if progress.Done || progress.Revision != "2" || progress.Message != `Waiting for deployment "api" rollout to finish: 1 of 2 updated replicas are available...` {
+			t.Errorf("%s: record's progress = %+v", form, progress)
+		}
 	}
-	progress, _ := kind.Progress(record)
-	if progress.Done || progress.Revision != "2" || progress.Message != `Waiting for deployment "api" rollout to finish: 1 of 2 updated replicas are available...` {
-		t.Errorf("record's progress = %+v", progress)
+}
+
+// A list (what a cache fills from where the API server cannot stream)
+// decodes into records too.
+func TestDeploymentListDecodesIntoRecords(t *testing.T) {
+	second := apiDeployment()
+	second.Name = "worker"
+	second.Spec.Template.Spec.Volumes = nil
+	list := &appsv1.DeploymentList{TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "DeploymentList"},
+		ListMeta: metav1.ListMeta{ResourceVersion: "77"}, Items: []appsv1.Deployment{*apiDeployment(), *second}}
+	scheme := runtime.NewScheme()
+	if err := AddRecordsToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	for form, raw := range wireForms(t, list) {
+		obj, _, err := serializer.NewCodecFactory(scheme).UniversalDeserializer().Decode(raw, nil, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", form, err)
+		}
+		records, ok := obj.(*DeploymentRecordList)
+		if !ok {
+			t.Fatalf("%s: apps/v1 DeploymentList decoded into %T, want a DeploymentRecordList", form, obj)
+		}
+		var got []string
+		for _, r := range records.Items {
+			got = append(got, r.Name+":"+strings.Join(r.Spec.Template.Spec, ","))
+		}
+		if want := []string{"api:tls,db,proxy-token", "worker:db,proxy-token"}; records.ResourceVersion != "77" || !slices.Equal(got, want) {
+			t.Errorf("%s: list at %q holds %q, want 77 and %q", form, records.ResourceVersion, got, want)
+		}
 	}
 }
 

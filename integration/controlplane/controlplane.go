@@ -65,7 +65,7 @@ type ControlPlane struct {
 	// Client talks to the API server with ESO's types registered (see Scheme).
 	Client client.Client
 	// ControllerClient reads as the controller does: with its scheme, in
-	// which a Deployment is a workload.DeploymentRecord, over JSON. Code of
+	// which a Deployment is a workload.DeploymentRecord. Code of
 	// the controller's packages that a test or the demo calls (a
 	// rotation.Loader, the workload kinds) must be given this one.
 	ControllerClient client.Client
@@ -185,7 +185,7 @@ func start(ctx context.Context, opts Options) (_ *ControlPlane, err error) {
 	if cp.Client, err = client.New(cp.Config, client.Options{Scheme: Scheme}); err != nil {
 		return nil, err
 	}
-	if cp.ControllerClient, err = client.New(bridge.ClientConfig(cp.Config), client.Options{Scheme: bridge.Scheme}); err != nil {
+	if cp.ControllerClient, err = client.New(cp.Config, client.Options{Scheme: bridge.Scheme}); err != nil {
 		return nil, err
 	}
 	step("kube-apiserver at " + cp.Config.Host)

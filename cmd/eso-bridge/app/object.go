@@ -101,7 +101,7 @@ func (f *clusterFlags) connect(object string) (client.Client, objectRef, error) 
 	if err != nil {
 		return nil, objectRef{}, err
 	}
-	c, err := client.New(bridge.ClientConfig(cfg), client.Options{Scheme: bridge.Scheme})
+	c, err := client.New(cfg, client.Options{Scheme: bridge.Scheme})
 	if err != nil {
 		return nil, objectRef{}, fmt.Errorf("connecting to the cluster: %w", err)
 	}
