@@ -40,7 +40,7 @@ func (k CronJob) SecretsUsed(obj client.Object) []string { return SecretsUsedBy(
 
 // AnnotateTemplate implements Kind.
 func (k CronJob) AnnotateTemplate(obj client.Object, annotations map[string]string) error {
-	annotate(k.template(obj), annotations)
+	annotate(&k.template(obj).Annotations, annotations)
 	return nil
 }
 

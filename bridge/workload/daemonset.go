@@ -42,7 +42,7 @@ func (k DaemonSet) SecretsUsed(obj client.Object) []string { return SecretsUsedB
 
 // AnnotateTemplate implements Kind.
 func (k DaemonSet) AnnotateTemplate(obj client.Object, annotations map[string]string) error {
-	annotate(k.template(obj), annotations)
+	annotate(&k.template(obj).Annotations, annotations)
 	return nil
 }
 

@@ -2,7 +2,6 @@ package workload
 
 import (
 	"fmt"
-	"maps"
 
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -38,11 +37,7 @@ func (Deployment) SecretsUsed(obj client.Object) []string {
 
 // AnnotateTemplate implements Kind.
 func (Deployment) AnnotateTemplate(obj client.Object, annotations map[string]string) error {
-	metadata := &obj.(*DeploymentRecord).Spec.Template.Metadata
-	if metadata.Annotations == nil {
-		metadata.Annotations = map[string]string{}
-	}
-	maps.Copy(metadata.Annotations, annotations)
+	annotate(&obj.(*DeploymentRecord).Spec.Template.Metadata.Annotations, annotations)
 	return nil
 }
 

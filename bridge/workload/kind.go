@@ -5,9 +5,9 @@
 package workload
 
 import (
+	"maps"
 	"strings"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -106,12 +106,10 @@ func objects[T any, PT interface {
 	return out
 }
 
-// annotate sets annotations on a typed pod template, in place.
-func annotate(template *corev1.PodTemplateSpec, annotations map[string]string) {
-	if template.Annotations == nil {
-		template.Annotations = map[string]string{}
+// annotate sets annotations on a pod template's annotations, in place.
+func annotate(into *map[string]string, annotations map[string]string) {
+	if *into == nil {
+		*into = map[string]string{}
 	}
-	for key, value := range annotations {
-		template.Annotations[key] = value
-	}
+	maps.Copy(*into, annotations)
 }

@@ -41,7 +41,7 @@ func (k StatefulSet) SecretsUsed(obj client.Object) []string { return SecretsUse
 
 // AnnotateTemplate implements Kind.
 func (k StatefulSet) AnnotateTemplate(obj client.Object, annotations map[string]string) error {
-	annotate(k.template(obj), annotations)
+	annotate(&k.template(obj).Annotations, annotations)
 	return nil
 }
 
