@@ -3,6 +3,8 @@ package restart
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
@@ -11,6 +13,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -37,12 +40,58 @@ type ExternalSecretChecker struct {
 
 var _ reconcile.Reconciler = &ExternalSecretChecker{}
 
-// SetupWithManager runs the checker on ExternalSecret annotation changes.
+// SetupWithManager runs the checker on the ExternalSecrets that carry an
+// annotation it checks, when it appears or changes.
 func (c *ExternalSecretChecker) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("externalsecret-checker").
-		For(&esv1.ExternalSecret{}, builder.WithPredicates(predicate.AnnotationChangedPredicate{})).
+		For(&esv1.ExternalSecret{}, builder.WithPredicates(checkedAnnotationChanged)).
 		Complete(c)
+}
+
+// parsedAnnotations are the annotations the checker parses, besides the
+// rollout annotation (checkRollout): each with its parser.
+var parsedAnnotations = map[string]func(string) error{
+	annotations.AnnotationWaves:         func(v string) error { _, err := annotations.ParseWaveMode(v); return err },
+	annotations.AnnotationResume:        func(v string) error { _, err := annotations.ParseResume(v); return err },
+	annotations.AnnotationRestartWindow: func(v string) error { _, err := window.Parse(v); return err },
+}
+
+// checkedAnnotations are the annotations the checker reports on.
+var checkedAnnotations = append(slices.Collect(maps.Keys(parsedAnnotations)), annotations.AnnotationRollout)
+
+// checkedAnnotationChanged passes an ExternalSecret that carries an
+// annotation the checker reports on, when it is first seen or one of those
+// changes. The others — most of a fleet, and eso-bridge's own writes of its
+// trace annotations — have nothing to report: at a start they would fill
+// the checker's queue with every ExternalSecret of the cluster (a queue
+// keeps its largest size), and each write would check again what did not
+// change. A checked annotation removed leaves nothing to report either.
+var checkedAnnotationChanged = predicate.Funcs{
+	CreateFunc:  func(e event.CreateEvent) bool { return carriesChecked(e.Object.GetAnnotations()) },
+	DeleteFunc:  func(event.DeleteEvent) bool { return false },
+	GenericFunc: func(e event.GenericEvent) bool { return carriesChecked(e.Object.GetAnnotations()) },
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		before, after := e.ObjectOld.GetAnnotations(), e.ObjectNew.GetAnnotations()
+		for _, key := range checkedAnnotations {
+			value, has := after[key]
+			if old, had := before[key]; has && (!had || old != value) {
+				return true
+			}
+		}
+		return false
+	},
+}
+
+// carriesChecked says whether annots hold an annotation the checker
+// reports on.
+func carriesChecked(annots map[string]string) bool {
+	for _, key := range checkedAnnotations {
+		if _, ok := annots[key]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // Reconcile checks one ExternalSecret's rollout annotation.
@@ -56,11 +105,7 @@ func (c *ExternalSecretChecker) Reconcile(ctx context.Context, req reconcile.Req
 		return reconcile.Result{}, err
 	}
 	var bad error
-	for annotation, parse := range map[string]func(string) error{
-		annotations.AnnotationWaves:         func(v string) error { _, err := annotations.ParseWaveMode(v); return err },
-		annotations.AnnotationResume:        func(v string) error { _, err := annotations.ParseResume(v); return err },
-		annotations.AnnotationRestartWindow: func(v string) error { _, err := window.Parse(v); return err },
-	} {
+	for annotation, parse := range parsedAnnotations {
 		if value, ok := es.Annotations[annotation]; ok {
 			if err := parse(value); err != nil {
 				c.Metrics.InvalidAnnotations.WithLabelValues("ExternalSecret").Inc()
