@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unique"
 
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
 )
@@ -55,6 +56,16 @@ func (r Ref) Describe() string {
 	}
 	return "the secrets found by " + strings.Join(parts, ", ")
 }
+
+// Handle is a Ref's one canonical copy (package unique): 8 bytes where a
+// Ref is 96, for the maps that hold an entry per followed secret — the
+// trigger's and a source's, each at a fleet's size. Equal Refs have equal
+// Handles; Value gives the Ref back.
+type Handle = unique.Handle[Ref]
+
+// Handle returns r's canonical copy; its strings are copied, so that it
+// does not keep alive the buffer they were cut from.
+func (r Ref) Handle() Handle { return unique.Make(r) }
 
 // Version is the current version of a remote secret, as the vault reports it.
 type Version struct {

@@ -18,6 +18,7 @@ import (
 	"github.com/eso-bridge/eso-bridge/bridge/annotations"
 	"github.com/eso-bridge/eso-bridge/bridge/index"
 	"github.com/eso-bridge/eso-bridge/bridge/workload"
+	"github.com/eso-bridge/eso-bridge/internal/heaptest"
 )
 
 // BenchmarkRetained reports the heap one member of a fleet keeps in the
@@ -57,7 +58,7 @@ func BenchmarkRetained(b *testing.B) {
 					encoded[i] = kind.json(i)
 				}
 				kept := make([]any, n)
-				before := heapAlloc()
+				before := heaptest.Live()
 				for i, data := range encoded {
 					obj := kind.new()
 					if err := json.Unmarshal(data, obj); err != nil {
@@ -65,8 +66,7 @@ func BenchmarkRetained(b *testing.B) {
 					}
 					kept[i], _ = Transform(obj)
 				}
-				objects := heapAlloc()
-				b.ReportMetric(float64(objects-before)/n, "B/object")
+				objects := heaptest.ReportSince(b, before, n, "B/object")
 				store := toolscache.NewIndexer(toolscache.MetaNamespaceKeyFunc, toolscache.Indexers{toolscache.NamespaceIndex: toolscache.MetaNamespaceIndexFunc})
 				if err := store.AddIndexers(kind.indexers); err != nil {
 					b.Fatal(err)
@@ -76,7 +76,7 @@ func BenchmarkRetained(b *testing.B) {
 						b.Fatal(err)
 					}
 				}
-				b.ReportMetric(float64(heapAlloc()-objects)/n, "index-B/object")
+				heaptest.ReportSince(b, objects, n, "index-B/object")
 				// All live until measured: the JSON freed would offset the objects.
 				runtime.KeepAlive(kept)
 				runtime.KeepAlive(encoded)
@@ -84,14 +84,6 @@ func BenchmarkRetained(b *testing.B) {
 			}
 		})
 	}
-}
-
-// heapAlloc is the heap in use by live objects, after a collection.
-func heapAlloc() uint64 {
-	runtime.GC()
-	var stats runtime.MemStats
-	runtime.ReadMemStats(&stats)
-	return stats.HeapAlloc
 }
 
 func memberJSON(object func(i int) any) func(i int) []byte {

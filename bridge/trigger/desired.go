@@ -81,7 +81,7 @@ func (t *VaultTrigger) desired(es *esv1.ExternalSecret, refs []providers.Ref) (t
 			newest = version.ChangedAt
 		}
 		t.mu.Lock()
-		anyMoved = anyMoved || t.moved[ref]
+		anyMoved = anyMoved || t.moved[ref.Handle()]
 		t.mu.Unlock()
 		// A version ESO may not hold is triggered, even if eso-bridge first
 		// saw it at start (it was down, or a new leader took over).

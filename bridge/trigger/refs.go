@@ -56,8 +56,12 @@ func (t *VaultTrigger) refsFor(ctx context.Context, es *esv1.ExternalSecret) ([]
 // their first reader or lost their last: the work is proportional to es,
 // not to every ExternalSecret followed.
 func (t *VaultTrigger) record(es types.NamespacedName, refs []providers.Ref) {
+	handles := make([]providers.Handle, len(refs))
+	for i, r := range refs {
+		handles[i] = r.Handle()
+	}
 	t.mu.Lock()
-	var added, dropped []providers.Ref
+	var added, dropped []providers.Handle
 	for _, old := range t.refsOf[es] {
 		t.readers[old] = slices.DeleteFunc(t.readers[old], func(n types.NamespacedName) bool { return n == es })
 		if len(t.readers[old]) == 0 {
@@ -66,40 +70,52 @@ func (t *VaultTrigger) record(es types.NamespacedName, refs []providers.Ref) {
 			dropped = append(dropped, old)
 		}
 	}
-	if len(refs) == 0 {
+	if len(handles) == 0 {
 		delete(t.refsOf, es)
 	} else {
-		t.refsOf[es] = refs
-		for _, r := range refs {
-			if len(t.readers[r]) == 0 {
-				if r.IsPattern() {
-					t.patterns[r] = true
+		t.refsOf[es] = handles
+		for _, h := range handles {
+			if len(t.readers[h]) == 0 {
+				if h.Value().IsPattern() {
+					t.patterns[h] = true
 				}
 				// Read again at once: not a change to the source.
-				if i := slices.Index(dropped, r); i >= 0 {
+				if i := slices.Index(dropped, h); i >= 0 {
 					dropped = slices.Delete(dropped, i, i+1)
 				} else {
-					added = append(added, r)
+					added = append(added, h)
 				}
 			}
-			if !slices.Contains(t.readers[r], es) {
-				t.readers[r] = append(t.readers[r], es)
+			if !slices.Contains(t.readers[h], es) {
+				t.readers[h] = append(t.readers[h], es)
 			}
 		}
 	}
 	t.mu.Unlock()
 	if len(added) > 0 || len(dropped) > 0 {
-		t.Vault.Follow(added, dropped)
+		t.Vault.Follow(refsOf(added), refsOf(dropped))
 	}
+}
+
+// refsOf gives back the refs of handles.
+func refsOf(handles []providers.Handle) []providers.Ref {
+	if len(handles) == 0 {
+		return nil
+	}
+	refs := make([]providers.Ref, len(handles))
+	for i, h := range handles {
+		refs[i] = h.Value()
+	}
+	return refs
 }
 
 // readersOf returns the ExternalSecrets that read ref, by name or through a
 // pattern that matched it; t.mu must be held.
 func (t *VaultTrigger) readersOf(ref providers.Ref) []types.NamespacedName {
-	readers := slices.Clone(t.readers[ref])
-	for pattern := range t.patterns {
-		if pattern.Store == ref.Store && slices.Contains(t.Vault.Matching(pattern), ref) {
-			readers = append(readers, t.readers[pattern]...)
+	readers := slices.Clone(t.readers[ref.Handle()])
+	for h := range t.patterns {
+		if pattern := h.Value(); pattern.Store == ref.Store && slices.Contains(t.Vault.Matching(pattern), ref) {
+			readers = append(readers, t.readers[h]...)
 		}
 	}
 	return readers

@@ -20,10 +20,10 @@ import (
 // SetupWithManager runs the trigger on ExternalSecret changes and on vault
 // moves, and runs the vault source itself.
 func (t *VaultTrigger) SetupWithManager(mgr ctrl.Manager) error {
-	t.refsOf = map[types.NamespacedName][]providers.Ref{}
-	t.readers = map[providers.Ref][]types.NamespacedName{}
-	t.patterns = map[providers.Ref]bool{}
-	t.moved = map[providers.Ref]bool{}
+	t.refsOf = map[types.NamespacedName][]providers.Handle{}
+	t.readers = map[providers.Handle][]types.NamespacedName{}
+	t.patterns = map[providers.Handle]bool{}
+	t.moved = map[providers.Handle]bool{}
 	t.triggered = map[types.NamespacedName]time.Time{}
 	t.reconciled = map[types.NamespacedName]bool{}
 	t.wake = make(chan event.GenericEvent, 1024)
@@ -62,7 +62,7 @@ func (t *VaultTrigger) follow(ctx context.Context) error {
 				// be told why it is not followed.
 				if change.Failed == nil && !change.First {
 					log.FromContext(ctx).Info("vault version moved", "store", change.Ref.Store, "key", change.Ref.Key, "version", change.Version.ID)
-					t.moved[change.Ref] = true
+					t.moved[change.Ref.Handle()] = true
 					if t.Detected != nil {
 						t.Detected(change.Version.ChangedAt)
 					}
@@ -84,8 +84,8 @@ func (t *VaultTrigger) follow(ctx context.Context) error {
 func (t *VaultTrigger) followNothing() {
 	t.mu.Lock()
 	all := make([]providers.Ref, 0, len(t.readers))
-	for ref := range t.readers {
-		all = append(all, ref)
+	for h := range t.readers {
+		all = append(all, h.Value())
 	}
 	t.mu.Unlock()
 	t.Vault.Follow(nil, all)

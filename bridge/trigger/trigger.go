@@ -43,18 +43,21 @@ type VaultTrigger struct {
 	// DryRun logs the triggers it would write and writes none (dryrun.go).
 	DryRun bool
 
-	mu     sync.Mutex
-	refsOf map[types.NamespacedName][]providers.Ref
+	mu sync.Mutex
+	// refsOf are the refs each ExternalSecret reads, as handles: the
+	// trigger holds one entry per ExternalSecret and one per ref, and a
+	// handle is an eighth of a ref's size.
+	refsOf map[types.NamespacedName][]providers.Handle
 	// readers are the ExternalSecrets that read each ref. A slice, not a
 	// set: most refs have one reader, and a one-entry map costs ten times
 	// the 32 bytes of its entry (about 600 bytes per ExternalSecret, seen in
 	// a heap profile at 5,000). Adding and removing one is linear in the
 	// ref's readers, which stay few but for a key shared by many tenants.
-	readers map[providers.Ref][]types.NamespacedName
+	readers map[providers.Handle][]types.NamespacedName
 	// patterns are the refs of readers that are patterns (dataFrom.find):
 	// a change is matched against them, and looked up among the rest.
-	patterns map[providers.Ref]bool
-	moved    map[providers.Ref]bool
+	patterns map[providers.Handle]bool
+	moved    map[providers.Handle]bool
 	wake     chan event.GenericEvent
 	// triggered holds when each ExternalSecret was last triggered, until
 	// ESO's status confirms the sync.
@@ -188,7 +191,7 @@ func (t *VaultTrigger) Pending(es *esv1.ExternalSecret) string {
 		return ""
 	}
 	t.mu.Lock()
-	refs := t.refsOf[types.NamespacedName{Namespace: es.Namespace, Name: es.Name}]
+	refs := refsOf(t.refsOf[types.NamespacedName{Namespace: es.Namespace, Name: es.Name}])
 	t.mu.Unlock()
 	target, trigger := t.desired(es, refs)
 	if !trigger {

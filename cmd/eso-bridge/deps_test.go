@@ -12,6 +12,7 @@ import (
 var forbiddenInController = []string{
 	"github.com/eso-bridge/eso-bridge/integration", // the test bed: control plane, toolchain, localsm, harness
 	"github.com/eso-bridge/eso-bridge/examples",
+	"github.com/eso-bridge/eso-bridge/internal/heaptest", // benchmarks' measure
 	"github.com/eso-bridge/eso-bridge/cmd/eso-bridge-dev",
 	"sigs.k8s.io/controller-runtime/pkg/envtest",
 	"k8s.io/kubectl",

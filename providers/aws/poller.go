@@ -73,9 +73,11 @@ type Poller struct {
 	// DefaultCallTimeout when zero.
 	CallTimeout time.Duration
 
-	mu       sync.Mutex
-	watched  map[string]map[providers.Ref]bool // store ID → refs (key and label)
-	patterns map[string][]providers.Ref        // store ID → patterns
+	mu sync.Mutex
+	// watched are the refs followed, by store ID, as handles: one entry
+	// per followed secret, an eighth of a ref's size (as in current).
+	watched  map[string]map[providers.Handle]bool
+	patterns map[string][]providers.Ref // store ID → patterns
 	matched  map[providers.Ref][]providers.Ref
 	// listedCount is the number of secrets in each store's last full
 	// listing: it prices a full listing against filtered ones.
@@ -84,7 +86,7 @@ type Poller struct {
 	// name up to its first '/') of each store, by the last listing that
 	// saw them all.
 	listedUnder map[string]map[string]int
-	current     map[providers.Ref]providers.Version
+	current     map[providers.Handle]providers.Version
 	clients     map[string]API
 	// parameterClients are the clients of Parameter Store stores.
 	parameterClients map[string]ParameterAPI
@@ -127,8 +129,8 @@ func (p *Poller) Watch(refs []providers.Ref) {
 	}
 	var dropped []providers.Ref
 	for _, refs := range p.watched {
-		for ref := range refs {
-			if !want[ref] {
+		for h := range refs {
+			if ref := h.Value(); !want[ref] {
 				dropped = append(dropped, ref)
 			}
 		}
@@ -151,7 +153,7 @@ func (p *Poller) Follow(added, dropped []providers.Ref) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.watched == nil {
-		p.watched = map[string]map[providers.Ref]bool{}
+		p.watched = map[string]map[providers.Handle]bool{}
 		p.patterns = map[string][]providers.Ref{}
 	}
 	for _, ref := range dropped {
@@ -162,7 +164,7 @@ func (p *Poller) Follow(added, dropped []providers.Ref) {
 			}
 			continue
 		}
-		delete(p.watched[ref.Store], ref)
+		delete(p.watched[ref.Store], ref.Handle())
 		if len(p.watched[ref.Store]) == 0 {
 			delete(p.watched, ref.Store)
 		}
@@ -177,10 +179,10 @@ func (p *Poller) Follow(added, dropped []providers.Ref) {
 			continue
 		}
 		if p.watched[ref.Store] == nil {
-			p.watched[ref.Store] = map[providers.Ref]bool{}
+			p.watched[ref.Store] = map[providers.Handle]bool{}
 		}
-		if !p.watched[ref.Store][ref] {
-			p.watched[ref.Store][ref] = true
+		if h := ref.Handle(); !p.watched[ref.Store][h] {
+			p.watched[ref.Store][h] = true
 			grew = true
 		}
 	}
@@ -205,7 +207,7 @@ func (p *Poller) wakeChannel() chan struct{} {
 func (p *Poller) Current(ref providers.Ref) (providers.Version, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	v, ok := p.current[ref]
+	v, ok := p.current[ref.Handle()]
 	return v, ok
 }
 
@@ -256,8 +258,8 @@ func (p *Poller) Cycle(ctx context.Context, changes chan<- providers.Change) {
 	generation := p.watchGeneration
 	stores := make(map[string][]providers.Ref, len(p.watched))
 	for store, refs := range p.watched {
-		for ref := range refs {
-			stores[store] = append(stores[store], ref)
+		for h := range refs {
+			stores[store] = append(stores[store], h.Value())
 		}
 	}
 	for store := range p.patterns {
@@ -661,9 +663,10 @@ func (p *Poller) describe(ctx context.Context, api API, refs []providers.Ref, ch
 func (p *Poller) report(ctx context.Context, ref providers.Ref, version providers.Version, first bool, changes chan<- providers.Change) error {
 	p.mu.Lock()
 	if p.current == nil {
-		p.current = map[providers.Ref]providers.Version{}
+		p.current = map[providers.Handle]providers.Version{}
 	}
-	if known, ok := p.current[ref]; ok && known.ID == version.ID {
+	h := ref.Handle()
+	if known, ok := p.current[h]; ok && known.ID == version.ID {
 		p.mu.Unlock()
 		return nil
 	}
@@ -674,7 +677,7 @@ func (p *Poller) report(ctx context.Context, ref providers.Ref, version provider
 	for i, label := range version.Labels {
 		version.Labels[i] = unique.Make(label).Value() // AWSCURRENT, AWSPREVIOUS...
 	}
-	p.current[ref] = version
+	p.current[h] = version
 	p.mu.Unlock()
 	select {
 	case changes <- providers.Change{Ref: ref, Version: version, First: first}:
@@ -736,8 +739,8 @@ func (p *Poller) refsNamed(e Event) []providers.Ref {
 		if !inRegion(storeID) {
 			continue
 		}
-		for ref := range refs {
-			if e.Names(ref.Key) && e.Concerns(ref.Label) {
+		for h := range refs {
+			if ref := h.Value(); e.Names(ref.Key) && e.Concerns(ref.Label) {
 				found[ref] = true
 			}
 		}
