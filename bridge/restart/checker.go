@@ -60,38 +60,45 @@ var parsedAnnotations = map[string]func(string) error{
 // checkedAnnotations are the annotations the checker reports on.
 var checkedAnnotations = append(slices.Collect(maps.Keys(parsedAnnotations)), annotations.AnnotationRollout)
 
-// checkedAnnotationChanged passes an ExternalSecret that carries an
-// annotation the checker reports on, when it is first seen or one of those
-// changes. The others — most of a fleet, and eso-bridge's own writes of its
-// trace annotations — have nothing to report: at a start they would fill
-// the checker's queue with every ExternalSecret of the cluster (a queue
-// keeps its largest size), and each write would check again what did not
-// change. A checked annotation removed leaves nothing to report either.
+// checkedAnnotationChanged passes an ExternalSecret that may have something
+// to report (mayHaveToReport), when it is first seen or one of the
+// annotations the checker reports on appears or changes. The others — most
+// of a fleet, whose rollout annotation says "auto", and eso-bridge's own
+// writes of its trace annotations — have nothing to report: at a start they
+// would fill the checker's queue with every ExternalSecret of the cluster (a
+// queue keeps its largest size), and each write would check again what did
+// not change. A checked annotation removed leaves nothing to report either.
 var checkedAnnotationChanged = predicate.Funcs{
-	CreateFunc:  func(e event.CreateEvent) bool { return carriesChecked(e.Object.GetAnnotations()) },
+	CreateFunc:  func(e event.CreateEvent) bool { return mayHaveToReport(e.Object.GetAnnotations()) },
 	DeleteFunc:  func(event.DeleteEvent) bool { return false },
-	GenericFunc: func(e event.GenericEvent) bool { return carriesChecked(e.Object.GetAnnotations()) },
+	GenericFunc: func(e event.GenericEvent) bool { return mayHaveToReport(e.Object.GetAnnotations()) },
 	UpdateFunc: func(e event.UpdateEvent) bool {
 		before, after := e.ObjectOld.GetAnnotations(), e.ObjectNew.GetAnnotations()
 		for _, key := range checkedAnnotations {
 			value, has := after[key]
 			if old, had := before[key]; has && (!had || old != value) {
-				return true
+				return mayHaveToReport(after)
 			}
 		}
 		return false
 	},
 }
 
-// carriesChecked says whether annots hold an annotation the checker
-// reports on.
-func carriesChecked(annots map[string]string) bool {
-	for _, key := range checkedAnnotations {
-		if _, ok := annots[key]; ok {
+// mayHaveToReport says whether annots hold an annotation the checker
+// would report on: one that does not parse, or a rollout annotation naming
+// workloads, whose existence only the reconcile can look up.
+func mayHaveToReport(annots map[string]string) bool {
+	for key, parse := range parsedAnnotations {
+		if value, ok := annots[key]; ok && parse(value) != nil {
 			return true
 		}
 	}
-	return false
+	value, ok := annots[annotations.AnnotationRollout]
+	if !ok {
+		return false
+	}
+	policy, err := annotations.ParseRolloutPolicy(value)
+	return err != nil || len(policy.Workloads) > 0
 }
 
 // Reconcile checks one ExternalSecret's rollout annotation.
