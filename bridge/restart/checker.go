@@ -40,8 +40,8 @@ type ExternalSecretChecker struct {
 
 var _ reconcile.Reconciler = &ExternalSecretChecker{}
 
-// SetupWithManager runs the checker on the ExternalSecrets that carry an
-// annotation it checks, when it appears or changes.
+// SetupWithManager runs the checker on the ExternalSecrets that may have
+// something to report (checkedAnnotationChanged).
 func (c *ExternalSecretChecker) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("externalsecret-checker").
