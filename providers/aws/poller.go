@@ -205,9 +205,10 @@ func (p *Poller) wakeChannel() chan struct{} {
 
 // Current returns the last known current version of ref.
 func (p *Poller) Current(ref providers.Ref) (providers.Version, bool) {
+	h := ref.Handle() // a lookup of its own: outside the poller's lock
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	v, ok := p.current[ref.Handle()]
+	v, ok := p.current[h]
 	return v, ok
 }
 
@@ -661,11 +662,13 @@ func (p *Poller) describe(ctx context.Context, api API, refs []providers.Ref, ch
 // that version is already the one recorded: a sweep and an event can find
 // the same move at once, and it is reported once.
 func (p *Poller) report(ctx context.Context, ref providers.Ref, version providers.Version, first bool, changes chan<- providers.Change) error {
+	// A lookup in the handles' own table: outside the lock, which each
+	// secret of a sweep takes.
+	h := ref.Handle()
 	p.mu.Lock()
 	if p.current == nil {
 		p.current = map[providers.Handle]providers.Version{}
 	}
-	h := ref.Handle()
 	if known, ok := p.current[h]; ok && known.ID == version.ID {
 		p.mu.Unlock()
 		return nil
