@@ -11,15 +11,13 @@ import (
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/eso-bridge/eso-bridge/bridge/annotations"
 	"github.com/eso-bridge/eso-bridge/bridge/digest"
-	"github.com/eso-bridge/eso-bridge/bridge/eso"
 	"github.com/eso-bridge/eso-bridge/bridge/events"
+	"github.com/eso-bridge/eso-bridge/bridge/fanout"
 	"github.com/eso-bridge/eso-bridge/bridge/index"
 	"github.com/eso-bridge/eso-bridge/bridge/metrics"
 	"github.com/eso-bridge/eso-bridge/bridge/restart"
@@ -66,10 +64,12 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options, w Wiring) error 
 	if err := index.Setup(ctx, mgr, kinds); err != nil {
 		return err
 	}
-	// Every replica caches Secret metadata from the start, not only once
-	// elected: a standby that takes over decides at once.
-	if _, err := mgr.GetCache().GetInformer(ctx, eso.SecretMetadata()); err != nil {
-		return fmt.Errorf("caching Secret metadata: %w", err)
+	// Every replica caches what the restart controllers watch (Secret
+	// metadata among it) from the start, not only once elected: a standby
+	// that takes over decides at once.
+	changes, err := restart.WatchChanges(ctx, mgr.GetCache(), kinds)
+	if err != nil {
+		return err
 	}
 	if err := mgr.Add(startBurst{cache: mgr.GetCache(), queues: ctrlmetrics.Registry, elected: mgr.Elected(), every: time.Second}); err != nil {
 		return err
@@ -83,13 +83,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options, w Wiring) error 
 		if err := mgr.Add(manager.RunnableFunc(tracer.Recheck)); err != nil {
 			return err
 		}
-		watched := map[string]client.Object{"ExternalSecret": &esv1.ExternalSecret{}, "Secret": eso.SecretMetadata()}
-		for _, kind := range kinds {
-			watched[kind.Kind()] = kind.New()
-		}
-		if err := onChange(ctx, mgr.GetCache(), watched, tracer.Touched); err != nil {
-			return err
-		}
+		onChange(changes, tracer.Touched)
 	}
 	var versions restart.PendingVersions
 	if w.Vault != nil {
@@ -128,7 +122,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options, w Wiring) error 
 		m.ForKind(kind.Kind())
 		r := &restart.Reconciler{
 			Client: mgr.GetClient(), Kind: kind, Kinds: kinds, Options: opts.restart(), Scope: inScope, Recorder: w.Recorder,
-			Metrics: m, Limiter: limiter, Cap: rolloutCap, Versions: versions, Writes: writes, Clock: clock.RealClock{}, Key: w.Key,
+			Metrics: m, Limiter: limiter, Cap: rolloutCap, Versions: versions, Writes: writes, Changes: changes, Clock: clock.RealClock{}, Key: w.Key,
 			Pods: mgr.GetAPIReader(), InstalledAt: w.InstalledAt,
 		}
 		if err := r.SetupWithManager(mgr); err != nil {
@@ -149,10 +143,10 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options, w Wiring) error 
 	return checker.SetupWithManager(mgr)
 }
 
-// onChange tells touched of every change the cache sees of objs (by kind),
-// after the cache holds it.
-func onChange(ctx context.Context, c cache.Cache, objs map[string]client.Object, touched func(kind, namespace, name string)) error {
-	for kind, obj := range objs {
+// onChange tells touched of every change the cache sees of ExternalSecrets,
+// Secrets and workloads (by kind), after the cache holds it.
+func onChange(changes *restart.Changes, touched func(kind, namespace, name string)) {
+	notify := func(kind string, c *fanout.Changes) {
 		changed := func(obj any) {
 			if tombstone, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
 				obj = tombstone.Obj
@@ -161,17 +155,15 @@ func onChange(ctx context.Context, c cache.Cache, objs map[string]client.Object,
 				touched(kind, m.GetNamespace(), m.GetName())
 			}
 		}
-		informer, err := c.GetInformer(ctx, obj)
-		if err != nil {
-			return fmt.Errorf("watching %s: %w", kind, err)
-		}
-		if _, err := informer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		c.Notify(toolscache.ResourceEventHandlerFuncs{
 			AddFunc:    changed,
 			UpdateFunc: func(_, obj any) { changed(obj) },
 			DeleteFunc: changed,
-		}); err != nil {
-			return err
-		}
+		})
 	}
-	return nil
+	notify("ExternalSecret", changes.ExternalSecrets)
+	notify("Secret", changes.Secrets)
+	for kind, c := range changes.Workloads {
+		notify(kind, c)
+	}
 }

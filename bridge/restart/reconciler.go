@@ -59,6 +59,9 @@ type Reconciler struct {
 	// Writes is shared by the reconcilers of every kind; one of its own
 	// when nil.
 	Writes *WriteObserver
+	// Changes are the ExternalSecret, Secret and workload changes the
+	// reconcilers of every kind share (WatchChanges).
+	Changes *Changes
 	// Clock is the time source; a test seam.
 	Clock clock.PassiveClock
 	// Key keys the digests and hashes recorded on workloads and pod

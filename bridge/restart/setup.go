@@ -2,14 +2,16 @@ package restart
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -20,33 +22,72 @@ import (
 
 	"github.com/eso-bridge/eso-bridge/bridge/annotations"
 	"github.com/eso-bridge/eso-bridge/bridge/eso"
+	"github.com/eso-bridge/eso-bridge/bridge/fanout"
 	"github.com/eso-bridge/eso-bridge/bridge/index"
 	"github.com/eso-bridge/eso-bridge/bridge/workload"
 )
 
+// Changes are what the restart controllers watch besides their own kind:
+// ExternalSecrets, Secrets (metadata only) and the workloads of every kind.
+// Every controller watches each of them, so each informer carries one
+// handler for all (package fanout), not one per kind.
+type Changes struct {
+	ExternalSecrets *fanout.Changes
+	Secrets         *fanout.Changes
+	// Workloads are by kind (workload.Kind.Kind).
+	Workloads map[string]*fanout.Changes
+}
+
+// WatchChanges adds the shared handlers to the cache's informers. Call it
+// before the cache starts.
+func WatchChanges(ctx context.Context, c cache.Cache, kinds []workload.Kind) (*Changes, error) {
+	var changes Changes
+	var err error
+	if changes.ExternalSecrets, err = fanout.Watch(ctx, c, &esv1.ExternalSecret{}); err != nil {
+		return nil, fmt.Errorf("watching ExternalSecrets: %w", err)
+	}
+	// Secrets are cached as metadata only: no secret data is ever held or
+	// read.
+	if changes.Secrets, err = fanout.Watch(ctx, c, eso.SecretMetadata()); err != nil {
+		return nil, fmt.Errorf("watching Secret metadata: %w", err)
+	}
+	changes.Workloads = make(map[string]*fanout.Changes, len(kinds))
+	for _, kind := range kinds {
+		if changes.Workloads[kind.Kind()], err = fanout.Watch(ctx, c, kind.New()); err != nil {
+			return nil, fmt.Errorf("watching %s: %w", kind.Kind(), err)
+		}
+	}
+	return &changes, nil
+}
+
 // SetupWithManager registers the reconciler for its kind. It reacts to the
 // workload's own changes (spec or annotations, not status), to every change of
 // an ExternalSecret it may follow (ESO's status confirms a sync), and to
-// changes of Secrets — watched as metadata only, so no secret data is ever
-// held or read. The indexes of package index must be set up first.
+// changes of Secrets. The indexes of package index must be set up first,
+// and r.Changes watched (WatchChanges).
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Writes == nil {
 		r.Writes = NewWriteObserver()
 	}
+	if r.Changes == nil {
+		return errors.New("the restart controller needs the shared changes (WatchChanges)")
+	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named(strings.ToLower(r.Kind.Kind())).
 		For(r.Kind.New(), builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
-		Watches(&esv1.ExternalSecret{}, handler.EnqueueRequestsFromMapFunc(r.workloadsForExternalSecret), builder.WithPredicates(afterTheStart)).
-		WatchesMetadata(&corev1.Secret{}, r.secretHandler(), builder.WithPredicates(esoManaged, afterTheStart))
+		WatchesRawSource(r.Changes.ExternalSecrets.Source(handler.EnqueueRequestsFromMapFunc(r.workloadsForExternalSecret), afterTheStart)).
+		WatchesRawSource(r.Changes.Secrets.Source(r.secretHandler(), esoManaged, afterTheStart))
 	// A wave starts when the one before it has rolled out, which is
-	// recorded on the workloads of that wave, of any kind.
+	// recorded on the workloads of that wave, of any kind. A restart held
+	// by the cap on rollouts in progress goes when one ends.
 	for _, kind := range r.kinds() {
-		b = b.Watches(kind.New(), handler.EnqueueRequestsFromMapFunc(r.wavePeersOf(kind)), builder.WithPredicates(waveProgress))
-	}
-	// A restart held by the cap on rollouts in progress goes when one ends.
-	if r.Cap.Enabled() {
-		for _, kind := range r.kinds() {
-			b = b.Watches(kind.New(), handler.EnqueueRequestsFromMapFunc(r.capWaiters), builder.WithPredicates(rolloutEnded))
+		workloads, ok := r.Changes.Workloads[kind.Kind()]
+		if !ok {
+			return fmt.Errorf("the shared changes do not watch %s", kind.Kind())
+		}
+		b = b.WatchesRawSource(workloads.Source(handler.EnqueueRequestsFromMapFunc(r.wavePeersOf(kind)), waveProgress))
+		if r.Cap.Enabled() {
+			b = b.WatchesRawSource(workloads.Source(handler.EnqueueRequestsFromMapFunc(r.capWaiters), rolloutEnded))
 		}
 	}
 	return b.WithOptions(controller.Options{MaxConcurrentReconciles: r.Options.Workers}).
@@ -116,7 +157,9 @@ func (r *Reconciler) wavePeersOf(kind workload.Kind) handler.MapFunc {
 // map every ExternalSecret and Secret to the workloads using it, and each
 // of those is queued by the For source's own first fill: the same
 // reconciles, after index lookups for thousands of objects, at the start
-// when the first reaction waits behind them.
+// when the first reaction waits behind them. The shared sources (package
+// fanout) are handed none of them; the predicate is what says they need
+// none.
 var afterTheStart = predicate.Funcs{
 	CreateFunc: func(e event.CreateEvent) bool { return !e.IsInInitialList },
 }
