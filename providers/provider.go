@@ -61,11 +61,29 @@ func (r Ref) Describe() string {
 // Ref is 96, for the maps that hold an entry per followed secret — the
 // trigger's and a source's, each at a fleet's size. Equal Refs have equal
 // Handles; Value gives the Ref back.
-type Handle = unique.Handle[Ref]
+type Handle struct{ h unique.Handle[canonicalRef] }
+
+// canonicalRef is a Ref as its Handle keeps it. The store is a handle of
+// its own: unique.Make copies every string of the value it keeps, and a
+// store's identity (its region, role and how it authenticates, often 100
+// bytes) is the same for thousands of refs.
+type canonicalRef struct {
+	store                              unique.Handle[string]
+	key, label, nameRegexp, path, tags string
+}
 
 // Handle returns r's canonical copy; its strings are copied, so that it
 // does not keep alive the buffer they were cut from.
-func (r Ref) Handle() Handle { return unique.Make(r) }
+func (r Ref) Handle() Handle {
+	return Handle{unique.Make(canonicalRef{store: unique.Make(r.Store), key: r.Key, label: r.Label,
+		nameRegexp: r.NameRegexp, path: r.Path, tags: r.Tags})}
+}
+
+// Value is the Ref h is the handle of.
+func (h Handle) Value() Ref {
+	c := h.h.Value()
+	return Ref{Store: c.store.Value(), Key: c.key, Label: c.label, NameRegexp: c.nameRegexp, Path: c.path, Tags: c.tags}
+}
 
 // Version is the current version of a remote secret, as the vault reports it.
 type Version struct {
