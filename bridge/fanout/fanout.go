@@ -6,7 +6,8 @@
 // ring buffer that grows to hold that replay and never shrinks — 512 KiB
 // kept for good per handler on an informer of 20,000 objects. The restart
 // controllers, one per workload kind, each watch ExternalSecrets, Secrets
-// and every workload kind: sixteen such handlers with four kinds. Through
+// and every workload kind: 24 such handlers with four kinds (40 with the
+// cap on rollouts in progress), and the tracer adds one per kind. Through
 // this package each of those informers carries one handler, added before
 // the cache starts (so it gets no replay either), which hands each change
 // to the sources the controllers start on it.
