@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -111,6 +112,52 @@ func TestReleaseBinaryKeepsOnlyTheMethodsItCalls(t *testing.T) {
 		t.Errorf("the linker keeps every exported method: %s looks methods up by name at run time; it is reached by\n  %s",
 			chain[0], strings.Join(chain[1:], "\n  <- "))
 	}
+}
+
+// initHeldLimit is the most heap one package's init may allocate in the
+// release binary. client-go's scheme, the largest today, takes 0.65 MB;
+// aws-sdk-go-v2's SSM client from v1.80.0 on took 1.4 MB, building a schema
+// for every operation of the service at start.
+const initHeldLimit = 1 << 20
+
+// No package of the release binary allocates a megabyte as it starts: what
+// a package's init builds stays on the heap (and its code in memory) for
+// the life of the process, whether the controller uses it or not — the
+// base every installation, every shard, pays.
+func TestReleaseBinaryInitsHoldLittleMemory(t *testing.T) {
+	binary := filepath.Join(t.TempDir(), "eso-bridge")
+	if _, err := release.Build(filepath.Join("..", ".."), runtime.GOARCH, "v9.9.9-init", binary); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(t.Context(), binary, "version")
+	cmd.Env = append(os.Environ(), "GODEBUG=inittrace=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("eso-bridge version: %v\n%s", err, out)
+	}
+	inits := initAllocations(string(out))
+	if len(inits) == 0 {
+		t.Fatalf("GODEBUG=inittrace=1 printed no init line:\n%s", out)
+	}
+	for pkg, bytes := range inits {
+		if bytes > initHeldLimit {
+			t.Errorf("%s allocates %d bytes as the binary starts (at most %d): see the comment on aws-sdk-go-v2/service/ssm in go.mod", pkg, bytes, initHeldLimit)
+		}
+	}
+}
+
+// initLine is one line of GODEBUG=inittrace=1: "init <package> @<start>
+// ms, <clock> ms clock, <bytes> bytes, <allocs> allocs".
+var initLine = regexp.MustCompile(`(?m)^init (\S+) @.* ms clock, (\d+) bytes, \d+ allocs$`)
+
+// initAllocations returns the bytes each package's init allocated.
+func initAllocations(trace string) map[string]int {
+	allocated := map[string]int{}
+	for _, m := range initLine.FindAllStringSubmatch(trace, -1) {
+		bytes, _ := strconv.Atoi(m[2])
+		allocated[m[1]] += bytes
+	}
+	return allocated
 }
 
 // reflectMethodChain reads the linker's -dumpdep graph ("caller -> callee"
