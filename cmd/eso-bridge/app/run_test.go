@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/eso-bridge/eso-bridge/bridge"
 )
 
@@ -77,5 +80,43 @@ func TestDigestKeySecretFlag(t *testing.T) {
 		if _, err := digestKeySecret(bad, ""); err == nil || !strings.Contains(err.Error(), "--digest-key-secret") {
 			t.Errorf("%q: got %v, want an error naming the flag", bad, err)
 		}
+	}
+}
+
+// A rotation that restarts hundreds of workloads in a second logs a line
+// for each, in both formats: the log is the record of what eso-bridge did.
+// A Kubernetes object logged as a value reads as its namespace and name.
+func TestLoggerWritesEveryLineOfABurst(t *testing.T) {
+	for _, format := range []string{"json", "text"} {
+		t.Run(format, func(t *testing.T) {
+			var out strings.Builder
+			logger, err := newLogger(format, "info", &out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			const burst = 500
+			for i := range burst {
+				logger.Info("restarted", "i", i)
+			}
+			logger.V(1).Info("a debug line, not written at info")
+			if got := strings.Count(out.String(), "restarted"); got != burst {
+				t.Errorf("%d of %d lines written", got, burst)
+			}
+			if strings.Contains(out.String(), "debug line") {
+				t.Error("a debug line was written at --log-level info")
+			}
+		})
+	}
+	var out strings.Builder
+	logger, _ := newLogger("json", "debug", &out)
+	logger.V(1).Info("debug line", "workload", &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "payments", Name: "api"},
+		Spec:       appsv1.DeploymentSpec{MinReadySeconds: 17},
+	})
+	if !strings.Contains(out.String(), `"debug line"`) {
+		t.Errorf("--log-level debug writes no debug line: %q", out.String())
+	}
+	if !strings.Contains(out.String(), `"namespace":"payments"`) || !strings.Contains(out.String(), `"name":"api"`) || strings.Contains(out.String(), "minReadySeconds") {
+		t.Errorf("a logged object reads as more or less than its namespace and name: %q", out.String())
 	}
 }
