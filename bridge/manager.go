@@ -232,15 +232,15 @@ func requireESO(cfg *rest.Config) error {
 	return eso.RequireServed(groups)
 }
 
-// metricsOptions serves /metrics as mo says: plain, or over HTTPS to
+// metricsOptions serves /metrics, uncompressed, as mo says: plain, or over HTTPS to
 // clients the API server authenticates and authorizes (package metricsauth,
 // which asks it with TokenReviews and SubjectAccessReviews and caches the
 // answers).
 func metricsOptions(mo ManagerOptions) metricsserver.Options {
-	opts := metricsserver.Options{BindAddress: mo.MetricsAddr}
+	opts := metricsserver.Options{BindAddress: mo.MetricsAddr, FilterProvider: uncompressed(nil)}
 	if mo.MetricsSecure {
 		opts.SecureServing = true
-		opts.FilterProvider = metricsauth.Filter
+		opts.FilterProvider = uncompressed(metricsauth.Filter)
 	}
 	return opts
 }

@@ -184,6 +184,7 @@ func expectMetricsOnlyForReaders(t *testing.T, s *harness.Scenario, url, reader 
 	t.Cleanup(func() { _ = s.Client.Delete(context.Background(), binding) })
 	// The certificate is self-signed: the token is what is checked.
 	httpClient := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	var encoding string
 	get := func(token string) (int, string) {
 		req, err := http.NewRequestWithContext(s.Ctx, http.MethodGet, url, nil)
 		if err != nil {
@@ -192,11 +193,15 @@ func expectMetricsOnlyForReaders(t *testing.T, s *harness.Scenario, url, reader 
 		if token != "" {
 			req.Header.Set("Authorization", "Bearer "+token)
 		}
+		// As Prometheus asks; set by hand, the answer is not decompressed
+		// for us.
+		req.Header.Set("Accept-Encoding", "gzip")
 		resp, err := httpClient.Do(req)
 		if err != nil {
 			return 0, err.Error()
 		}
 		defer resp.Body.Close()
+		encoding = resp.Header.Get("Content-Encoding")
 		body, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(body)
 	}
@@ -206,6 +211,10 @@ func expectMetricsOnlyForReaders(t *testing.T, s *harness.Scenario, url, reader 
 		scraped = body
 		return code == http.StatusOK && strings.Contains(body, "eso_bridge_restarts_total"), fmt.Sprintf("%d: %.200s", code, body)
 	})
+	if encoding != "" {
+		t.Errorf("the metrics came with Content-Encoding %q: eso-bridge serves them uncompressed", encoding)
+	}
+	t.Logf("one scrape of the metrics: %d bytes", len(scraped))
 	if code, body := get(stranger); code != http.StatusForbidden {
 		t.Errorf("a ServiceAccount without %s got %d (%.200s), want 403", reader, code, body)
 	}
