@@ -51,7 +51,7 @@ type Wiring struct {
 // reconciler and one rollout observer per workload kind, the vault trigger
 // when there is a vault, the ExternalSecret checker, and the readiness
 // check.
-func Setup(ctx context.Context, mgr ctrl.Manager, opts Options, w Wiring) error {
+func Setup(ctx context.Context, mgr ctrl.Manager, opts Options, w Wiring) (err error) {
 	if err := opts.Validate(); err != nil {
 		return err
 	}
@@ -71,7 +71,16 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options, w Wiring) error 
 	if err != nil {
 		return err
 	}
-	if err := mgr.Add(startBurst{cache: mgr.GetCache(), queues: ctrlmetrics.Registry, elected: mgr.Elected(), every: time.Second}); err != nil {
+	// The collector is tightened now: the caches fill as the manager
+	// starts, before any runnable does; the burst loosens it, or this when
+	// the manager will not start.
+	burst := startBurst{cache: mgr.GetCache(), queues: ctrlmetrics.Registry, elected: mgr.Elected(), every: time.Second, loosen: tightenCollector()}
+	defer func() {
+		if err != nil {
+			burst.loosen()
+		}
+	}()
+	if err := mgr.Add(burst); err != nil {
 		return err
 	}
 	m := metrics.New(nil)

@@ -2,8 +2,10 @@ package bridge
 
 import (
 	"context"
+	"os"
 	"runtime/debug"
 	"runtime/metrics"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,6 +27,16 @@ import (
 // is elected later its controllers' first pass over every object is a
 // burst of its own, given back the same way once their queues are empty
 // again.
+//
+// A burst also runs with the collector at a tighter target (burstGCPercent,
+// from Setup, before the caches fill, until the give-back; and again from
+// the election until the first pass is given back): what stays — the
+// cached objects, indexes and records — is allocated among what the decode
+// and the first reconciles throw away, and at GOGC=100 the heap doubles
+// between collections, so each page ends up holding a few objects that
+// stay among many freed slots it cannot return. Collected four times as
+// often, freed slots are taken again soon and what stays is packed into
+// fewer pages.
 type startBurst struct {
 	cache cache.Cache
 	// queues gathers controller-runtime's workqueue_depth.
@@ -35,6 +47,9 @@ type startBurst struct {
 	every   time.Duration
 	// release gives the memory back and logs what; giveBack when nil.
 	release func(ctx context.Context, what string)
+	// loosen ends the tighter collection begun for the start
+	// (tightenCollector); nil when none was.
+	loosen func()
 }
 
 // workqueueDepth is controller-runtime's gauge of each controller's queue.
@@ -42,6 +57,11 @@ const workqueueDepth = "workqueue_depth"
 
 // Start implements manager.Runnable.
 func (s startBurst) Start(ctx context.Context) error {
+	loosen := s.loosen
+	if loosen == nil {
+		loosen = func() {}
+	}
+	defer func() { loosen() }()
 	if !s.cache.WaitForCacheSync(ctx) {
 		return nil
 	}
@@ -53,6 +73,7 @@ func (s startBurst) Start(ctx context.Context) error {
 	if !ok {
 		return nil
 	}
+	loosen()
 	release(ctx, "the start's work is done: its memory returned to the system")
 	if ledWhenQuiet {
 		return nil
@@ -62,10 +83,47 @@ func (s startBurst) Start(ctx context.Context) error {
 		return nil
 	case <-s.elected:
 	}
+	loosen = tightenCollector()
 	if _, ok := s.quiet(ctx); ok {
+		loosen()
 		release(ctx, "a new leader's first pass is done: its memory returned to the system")
 	}
 	return nil
+}
+
+// burstGCPercent is the collector's target during a burst: a collection
+// each time the heap has grown by a quarter of what was live, not doubled.
+const burstGCPercent = 25
+
+// tightened counts the bursts under way in this process (the in-process
+// test bed and the development command run several managers), and keeps
+// the target to go back to once none is.
+var tightened struct {
+	sync.Mutex
+	bursts   int
+	previous int
+}
+
+// tightenCollector sets the collector's target to burstGCPercent until the
+// returned func is called (once is enough; later calls do nothing). It
+// changes nothing when the operator chose a target with GOGC.
+func tightenCollector() (loosen func()) {
+	if os.Getenv("GOGC") != "" {
+		return func() {}
+	}
+	tightened.Lock()
+	defer tightened.Unlock()
+	if tightened.bursts == 0 {
+		tightened.previous = debug.SetGCPercent(burstGCPercent)
+	}
+	tightened.bursts++
+	return sync.OnceFunc(func() {
+		tightened.Lock()
+		defer tightened.Unlock()
+		if tightened.bursts--; tightened.bursts == 0 {
+			debug.SetGCPercent(tightened.previous)
+		}
+	})
 }
 
 // quiet waits until every controller's queue has stayed empty for two looks

@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -51,6 +52,13 @@ type burstBed struct {
 
 func startBurstBed(t *testing.T, elected bool) *burstBed {
 	t.Helper()
+	return startBurstBedLoosening(t, elected, nil)
+}
+
+// startBurstBedLoosening is startBurstBed with the tightened collection's
+// end.
+func startBurstBedLoosening(t *testing.T, elected bool, loosen func()) *burstBed {
+	t.Helper()
 	reg := prometheus.NewRegistry()
 	bed := &burstBed{depth: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: workqueueDepth}, []string{"controller", "name"}),
 		elected: make(chan struct{}), releases: make(chan string, 4), done: make(chan struct{})}
@@ -61,7 +69,7 @@ func startBurstBed(t *testing.T, elected bool) *burstBed {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(func() { cancel(); <-bed.done })
 	s := startBurst{cache: syncedCache{}, queues: reg, elected: bed.elected, every: 5 * time.Millisecond,
-		release: func(_ context.Context, what string) { bed.releases <- what }}
+		release: func(_ context.Context, what string) { bed.releases <- what }, loosen: loosen}
 	go func() { defer close(bed.done); _ = s.Start(ctx) }()
 	return bed
 }
@@ -120,4 +128,66 @@ func TestStartBurstGivesBackAgainWhenAStandbyIsElected(t *testing.T) {
 		t.Fatalf("the new leader's first pass gave back %q", got)
 	}
 	bed.waitDone(t, "the new leader's first pass was given back")
+}
+
+// drain queues work, checks the collector's target (during, waiting for
+// it a while: an election is seen by another goroutine), empties the
+// queues and checks that the give-back named what comes with the target
+// at after.
+func (b *burstBed) drain(t *testing.T, what string, during, after uint64) {
+	t.Helper()
+	b.depth.WithLabelValues("deployment", "deployment").Set(2000)
+	for deadline := time.Now().Add(5 * time.Second); gcPercent() != during && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := gcPercent(); got != during {
+		t.Fatalf("before %q GOGC is %d, want %d", what, got, during)
+	}
+	b.depth.WithLabelValues("deployment", "deployment").Set(0)
+	if got := b.next(5 * time.Second); !strings.HasPrefix(got, what) {
+		t.Fatalf("gave back %q, want %q", got, what)
+	}
+	if got := gcPercent(); got != after {
+		t.Fatalf("after %q GOGC is %d, want %d", what, got, after)
+	}
+}
+
+// gcPercent is the collector's target now.
+func gcPercent() uint64 { return heapMetric("/gc/gogc:percent") }
+
+// The start and a new leader's first pass run with the collector at
+// burstGCPercent, and each give-back comes with the target back where it
+// was; a target the operator set with GOGC is left alone.
+func TestABurstRunsWithATighterCollector(t *testing.T) {
+	t.Setenv("GOGC", "")
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	bed := startBurstBedLoosening(t, false, tightenCollector())
+	bed.drain(t, "the start's work is done", burstGCPercent, 100)
+	close(bed.elected)
+	bed.drain(t, "a new leader's first pass is done", burstGCPercent, 100)
+
+	t.Setenv("GOGC", "80")
+	loosen := tightenCollector()
+	if got := gcPercent(); got != 100 {
+		t.Errorf("with GOGC set, a burst changed the target to %d", got)
+	}
+	loosen()
+}
+
+// Two managers in one process (the in-process test bed) tighten the
+// collector once, and it is loosened when the last of their bursts ends,
+// whatever their order; loosening twice counts once.
+func TestOverlappingBurstsLoosenOnceTheLastEnds(t *testing.T) {
+	t.Setenv("GOGC", "")
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	first, second := tightenCollector(), tightenCollector()
+	first()
+	first()
+	if got := gcPercent(); got != burstGCPercent {
+		t.Fatalf("one burst still runs, GOGC is %d, want %d", got, burstGCPercent)
+	}
+	second()
+	if got := gcPercent(); got != 100 {
+		t.Fatalf("both ended, GOGC is %d, want 100", got)
+	}
 }
