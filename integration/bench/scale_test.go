@@ -46,7 +46,10 @@ const rotationSpacing = 100 * time.Millisecond
 // design). Each rotation is an ESO-like write of a Secret and its status;
 // write→patch runs from the start of that write to the patched pod template
 // as a watch sees it, status→patch from the moment the API server accepted
-// the status that confirms the sync (eso-bridge's gate waits for it).
+// the status that confirms the sync (eso-bridge's gate waits for it), and
+// status→patch at the API server from that status write's answer to the
+// arrival of the controller's patch, both by the API server's clock (its
+// audit log): the controller's own reaction, without the bed's floor.
 // Rotations run one at a time, rotationSpacing apart; each is one trace,
 // closed when the Deployment's rollout is observed.
 func BenchmarkScale(b *testing.B) {
@@ -118,6 +121,7 @@ func BenchmarkScale(b *testing.B) {
 	requests := controller.sum(b, "rest_client_requests_total")
 	profiled := saveCPUProfile(b, pprof, "scale-rotations", time.Duration(size(60, 5))*time.Second)
 	var fromWrite, fromSynced []time.Duration
+	var audited []auditedChange
 	ctx := context.Background()
 	for r := range rotations {
 		i := (r * 7919) % n // spread over the fleet
@@ -129,6 +133,7 @@ func BenchmarkScale(b *testing.B) {
 		synced := time.Now()
 		patched := await(b, next, "the restart of "+fleetName(i), time.Minute)
 		fromWrite, fromSynced = append(fromWrite, patched.Sub(written)), append(fromSynced, patched.Sub(synced))
+		audited = append(audited, auditedChange{name: fleetName(i), written: written})
 		time.Sleep(rotationSpacing)
 	}
 	// Each trace closes when kube-controller-manager has observed its
@@ -138,6 +143,15 @@ func BenchmarkScale(b *testing.B) {
 	<-profiled
 	reportLatencies(b, "write→patch", fromWrite)
 	reportLatencies(b, "status→patch", fromSynced)
+	events, err := harness.ControlPlane(b).AuditEvents()
+	if err != nil {
+		b.Fatal(err)
+	}
+	atServer, err := reactionsAtServer(events, f.namespace, audited)
+	if err != nil {
+		b.Fatal(err)
+	}
+	reportLatencies(b, "status→patch at the API server", atServer)
 	// The bed's floor at this size: a patch's round trip and its watch
 	// delivery, which every status→patch figure contains.
 	reportLatencies(b, "patch→watch (the bed's floor)", patchToWatch(b, f, size(100, 5)))

@@ -44,6 +44,11 @@ type Options struct {
 	// ExternalSecrets is the ESO release to run: toolchain.ExternalSecretsVersion
 	// when empty (see toolchain.Options).
 	ExternalSecrets string
+	// Audit has the API server log the writes a benchmark times (workload
+	// patches and updates, ExternalSecret status writes), at Metadata level,
+	// for ControlPlane.AuditEvents: when each reached the API server and
+	// when it was answered, by the API server's clock.
+	Audit bool
 }
 
 // Endpoint is an implementation of AWS Secrets Manager the control plane runs.
@@ -85,6 +90,9 @@ type ControlPlane struct {
 	LogDir string
 	// Binaries are the toolchain the components run from.
 	Binaries toolchain.Binaries
+	// AuditLogPath is the API server's audit log; empty without
+	// Options.Audit.
+	AuditLogPath string
 
 	removeDir bool
 	mu        sync.Mutex
@@ -176,7 +184,13 @@ func start(ctx context.Context, opts Options) (_ *ControlPlane, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := cp.startAPIServer(ctx, etcdURL, creds); err != nil {
+	var audit []string
+	if opts.Audit {
+		if audit, err = cp.auditFlags(); err != nil {
+			return nil, err
+		}
+	}
+	if err := cp.startAPIServer(ctx, etcdURL, creds, audit...); err != nil {
 		return nil, err
 	}
 	if err := creds.writeKubeconfig(cp.KubeconfigPath, cp.Config.Host, "eso-bridge-local"); err != nil {

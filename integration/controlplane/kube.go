@@ -87,14 +87,15 @@ func (cp *ControlPlane) startEtcd(ctx context.Context) (string, error) {
 	})
 }
 
-// startAPIServer starts kube-apiserver on a free loopback port against etcd.
-func (cp *ControlPlane) startAPIServer(ctx context.Context, etcdURL string, creds credentials) error {
+// startAPIServer starts kube-apiserver on a free loopback port against etcd,
+// with extra flags after its own.
+func (cp *ControlPlane) startAPIServer(ctx context.Context, etcdURL string, creds credentials, extra ...string) error {
 	port, err := freePort()
 	if err != nil {
 		return err
 	}
 	host := loopbackURL("https", port)
-	p, err := cp.start("kube-apiserver", cp.Binaries.KubeAPIServer, []string{
+	p, err := cp.start("kube-apiserver", cp.Binaries.KubeAPIServer, append([]string{
 		"--etcd-servers=" + etcdURL,
 		"--bind-address=127.0.0.1",
 		"--advertise-address=127.0.0.1",
@@ -112,7 +113,7 @@ func (cp *ControlPlane) startAPIServer(ctx context.Context, etcdURL string, cred
 		// ServiceAccount, and pods must not wait for one.
 		"--disable-admission-plugins=ServiceAccount",
 		"--allow-privileged=true",
-	}, nil, hostPort(port))
+	}, extra...), nil, hostPort(port))
 	if err != nil {
 		return err
 	}
