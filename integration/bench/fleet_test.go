@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -37,6 +38,10 @@ type fleet struct {
 	namespace string
 	n         int
 	dataSize  int
+	// externalSecrets are the members' ExternalSecrets as last written,
+	// as ESO's cache holds them: ESO writes a status onto the object it
+	// reconciled, without reading it again first.
+	externalSecrets []*esv1.ExternalSecret
 }
 
 // fakeStore is the fleet's SecretStore; ESO skips ExternalSecrets whose store
@@ -55,7 +60,7 @@ func fleetName(i int) string { return fmt.Sprintf("app-%05d", i) }
 func newFleet(b *testing.B, namespace string, n, dataSize int, withWorkloads bool) *fleet {
 	b.Helper()
 	cp := harness.ControlPlane(b)
-	f := &fleet{c: cp.Client, namespace: namespace, n: n, dataSize: dataSize}
+	f := &fleet{c: cp.Client, namespace: namespace, n: n, dataSize: dataSize, externalSecrets: make([]*esv1.ExternalSecret, n)}
 	ctx := context.Background()
 	store := &esv1.SecretStore{ObjectMeta: metav1.ObjectMeta{Name: fakeStore, Namespace: namespace}, Spec: esv1.SecretStoreSpec{
 		Controller: "not-eso",
@@ -69,8 +74,8 @@ func newFleet(b *testing.B, namespace string, n, dataSize int, withWorkloads boo
 		if err := f.c.Create(ctx, f.secret(i)); err != nil {
 			return err
 		}
-		es := f.externalSecret(i)
-		if err := f.c.Create(ctx, es); err != nil {
+		f.externalSecrets[i] = f.externalSecret(i)
+		if err := f.c.Create(ctx, f.externalSecrets[i]); err != nil {
 			return err
 		}
 		if err := f.confirm(ctx, i); err != nil {
@@ -84,8 +89,52 @@ func newFleet(b *testing.B, namespace string, n, dataSize int, withWorkloads boo
 	if err != nil {
 		b.Fatalf("creating the fleet: %v", err)
 	}
+	if err := f.readAsESOHolds(ctx); err != nil {
+		b.Fatalf("reading the fleet's ExternalSecrets: %v", err)
+	}
 	fmt.Fprintf(os.Stderr, "bench: %d Secrets of %d bytes in %s in %s\n", n, dataSize, namespace, time.Since(started).Round(time.Second))
 	return f
+}
+
+// esoFinalizer is the finalizer ESO puts on every ExternalSecret it sees,
+// its own store's or not.
+const esoFinalizer = "externalsecrets.external-secrets.io/externalsecret-cleanup"
+
+// readAsESOHolds reads the fleet's ExternalSecrets again once ESO has put
+// its finalizer on each (a minute at most): ESO's cache sees that write,
+// and a status written onto the object as created would be refused.
+func (f *fleet) readAsESOHolds(ctx context.Context) error {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var list esv1.ExternalSecretList
+		finalized := 0
+		for cont := ""; ; {
+			page := esv1.ExternalSecretList{}
+			if err := f.c.List(ctx, &page, client.InNamespace(f.namespace), client.Limit(500), client.Continue(cont)); err != nil {
+				return err
+			}
+			list.Items = append(list.Items, page.Items...)
+			if cont = page.Continue; cont == "" {
+				break
+			}
+		}
+		for _, es := range list.Items {
+			if slices.Contains(es.Finalizers, esoFinalizer) {
+				finalized++
+			}
+		}
+		if finalized == len(list.Items) || time.Now().After(deadline) {
+			byName := make(map[string]*esv1.ExternalSecret, len(list.Items))
+			for i := range list.Items {
+				byName[list.Items[i].Name] = &list.Items[i]
+			}
+			for i := range f.externalSecrets {
+				f.externalSecrets[i] = byName[fleetName(i)]
+			}
+			return nil
+		}
+		time.Sleep(time.Second)
+	}
 }
 
 // each runs fn for every member of the fleet, 16 at a time.
@@ -153,12 +202,17 @@ func (f *fleet) rotate(ctx context.Context, i int) error {
 	return f.confirm(ctx, i)
 }
 
-// confirm writes the status ESO writes after a successful sync.
+// confirm writes the status ESO writes after a successful sync, as ESO
+// writes it: onto the object it holds, read again only after a conflict.
 func (f *fleet) confirm(ctx context.Context, i int) error {
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		es := &esv1.ExternalSecret{}
-		if err := f.c.Get(ctx, client.ObjectKey{Namespace: f.namespace, Name: fleetName(i)}, es); err != nil {
-			return err
+		es := f.externalSecrets[i]
+		if es == nil {
+			es = &esv1.ExternalSecret{}
+			if err := f.c.Get(ctx, client.ObjectKey{Namespace: f.namespace, Name: fleetName(i)}, es); err != nil {
+				return err
+			}
+			f.externalSecrets[i] = es
 		}
 		now := metav1.Now()
 		es.Status.RefreshTime = now
@@ -168,7 +222,11 @@ func (f *fleet) confirm(ctx context.Context, i int) error {
 			Type: esv1.ExternalSecretReady, Status: corev1.ConditionTrue, Reason: esv1.ConditionReasonSecretSynced,
 			Message: "secret synced", LastTransitionTime: now,
 		}}
-		return f.c.Status().Update(ctx, es)
+		err := f.c.Status().Update(ctx, es)
+		if err != nil {
+			f.externalSecrets[i] = nil // read again, as ESO's next reconcile would from its cache
+		}
+		return err
 	})
 }
 

@@ -128,6 +128,7 @@ func rotateThroughVault(b *testing.B, f *fleet, i int) error {
 			return err
 		}
 		if versions := es.Annotations[annotations.AnnotationVaultVersions]; versions == f.remoteKey(i)+"="+version {
+			f.externalSecrets[i] = es // what ESO reconciles: the object the trigger changed
 			return f.rotate(ctx, i)
 		}
 		if time.Now().After(deadline) {
