@@ -14,7 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	"k8s.io/client-go/kubernetes"
+	eventsv1client "k8s.io/client-go/kubernetes/typed/events/v1"
 	"k8s.io/client-go/rest"
 	clientevents "k8s.io/client-go/tools/events"
 	"k8s.io/utils/ptr"
@@ -158,11 +158,11 @@ func runManager(ctx context.Context, cfg *rest.Config, opts Options, mo ManagerO
 			return err
 		}
 	}
-	clientset, err := kubernetes.NewForConfig(cfg)
+	eventsClient, err := eventsv1client.NewForConfig(cfg)
 	if err != nil {
 		return err
 	}
-	broadcaster := clientevents.NewBroadcaster(&clientevents.EventSinkImpl{Interface: clientset.EventsV1()})
+	broadcaster := clientevents.NewBroadcaster(&clientevents.EventSinkImpl{Interface: eventsClient})
 	if err := broadcaster.StartRecordingToSinkWithContext(ctx); err != nil {
 		return fmt.Errorf("starting the event recorder: %w", err)
 	}

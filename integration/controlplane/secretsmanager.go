@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 
-	"k8s.io/client-go/kubernetes"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 
 	"github.com/eso-bridge/eso-bridge/integration/localsm"
 	awsprovider "github.com/eso-bridge/eso-bridge/providers/aws"
@@ -212,7 +212,7 @@ func (cp *ControlPlane) AWSEnv() map[string]string {
 // and static keys are read from its Secrets when readStaticKeys (the stores
 // of SecretStoreObjects carry them).
 func (cp *ControlPlane) AWSIdentities(readStaticKeys bool) (awsprovider.Identities, error) {
-	kube, err := kubernetes.NewForConfig(cp.Config)
+	kube, err := corev1client.NewForConfig(cp.Config)
 	if err != nil {
 		return awsprovider.Identities{}, err
 	}

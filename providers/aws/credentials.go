@@ -16,7 +16,7 @@ import (
 	authv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 )
 
 // Identities reproduces the identity of ESO's stores: it is the default
@@ -24,8 +24,9 @@ import (
 type Identities struct {
 	// Kube reads the ServiceAccounts of auth.jwt stores and requests their
 	// tokens, and reads the Secrets of auth.secretRef stores. Without it,
-	// such stores are not watched.
-	Kube kubernetes.Interface
+	// such stores are not watched. Only the core group is needed: the whole
+	// clientset would link every group's client into the binary.
+	Kube corev1client.CoreV1Interface
 	// ReadStaticKeys lets eso-bridge read the access keys an auth.secretRef
 	// store names. Off, such stores are not watched: a choice the user
 	// makes, as it means reading credentials from Secrets.
@@ -142,7 +143,7 @@ func secretOf(ref string) string {
 // role its annotation names, as ESO's auth.jwt does. The annotation is read
 // at each exchange, so an edit takes effect when the credentials are renewed.
 type webIdentity struct {
-	kube            kubernetes.Interface
+	kube            corev1client.CoreV1Interface
 	namespace, name string
 	audiences       []string
 	sts             *sts.Client
@@ -150,7 +151,7 @@ type webIdentity struct {
 
 // Retrieve implements aws.CredentialsProvider.
 func (w *webIdentity) Retrieve(ctx context.Context) (aws.Credentials, error) {
-	sa, err := w.kube.CoreV1().ServiceAccounts(w.namespace).Get(ctx, w.name, metav1.GetOptions{})
+	sa, err := w.kube.ServiceAccounts(w.namespace).Get(ctx, w.name, metav1.GetOptions{})
 	if err != nil {
 		return aws.Credentials{}, unavailable("reading ServiceAccount %s/%s: %w", w.namespace, w.name, err)
 	}
@@ -162,7 +163,7 @@ func (w *webIdentity) Retrieve(ctx context.Context) (aws.Credentials, error) {
 	if audience == "" {
 		audience = defaultAudience
 	}
-	token, err := w.kube.CoreV1().ServiceAccounts(w.namespace).CreateToken(ctx, w.name, &authv1.TokenRequest{Spec: authv1.TokenRequestSpec{
+	token, err := w.kube.ServiceAccounts(w.namespace).CreateToken(ctx, w.name, &authv1.TokenRequest{Spec: authv1.TokenRequestSpec{
 		Audiences: append([]string{audience}, w.audiences...), ExpirationSeconds: aws.Int64(tokenSeconds),
 	}}, metav1.CreateOptions{})
 	if err != nil {
@@ -183,7 +184,7 @@ func (w *webIdentity) Retrieve(ctx context.Context) (aws.Credentials, error) {
 // Secrets, live (they are never cached with the other objects), and uses
 // them for staticKeysTTL.
 type staticKeys struct {
-	kube  kubernetes.Interface
+	kube  corev1client.CoreV1Interface
 	store Store
 }
 
@@ -199,7 +200,7 @@ func (k *staticKeys) Retrieve(ctx context.Context) (aws.Credentials, error) {
 		secret, ok := secrets[parts[0]+"/"+parts[1]]
 		if !ok {
 			var err error
-			if secret, err = k.kube.CoreV1().Secrets(parts[0]).Get(ctx, parts[1], metav1.GetOptions{}); err != nil {
+			if secret, err = k.kube.Secrets(parts[0]).Get(ctx, parts[1], metav1.GetOptions{}); err != nil {
 				return "", unavailable("reading the store's keys from Secret %s/%s: %w", parts[0], parts[1], err)
 			}
 			secrets[parts[0]+"/"+parts[1]] = secret

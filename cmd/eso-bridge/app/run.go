@@ -18,7 +18,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
-	"k8s.io/client-go/kubernetes"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	crzap "sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -169,7 +169,7 @@ func (o *runOptions) run(ctx context.Context, set func(name string) bool, stderr
 	if aws != nil {
 		// Stores are reached with the identity ESO uses: ServiceAccount
 		// tokens and, when allowed, static keys come from the API server.
-		kube, err := kubernetes.NewForConfig(cfg)
+		kube, err := corev1client.NewForConfig(cfg)
 		if err != nil {
 			return fmt.Errorf("creating the Kubernetes client of the AWS provider: %w", err)
 		}
