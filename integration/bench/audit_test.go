@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/eso-bridge/eso-bridge/integration/controlplane"
+	"github.com/eso-bridge/eso-bridge/integration/harness"
 )
 
 // controllerAgent begins the user agent of the release binary's requests:
@@ -20,6 +21,21 @@ const controllerAgent = "eso-bridge/"
 type auditedChange struct {
 	name    string
 	written time.Time
+}
+
+// auditedReactions reads the control plane's audit log and returns each
+// change's reaction by the API server's clock (see reactionsAtServer).
+func auditedReactions(b *testing.B, namespace string, changes []auditedChange) []time.Duration {
+	b.Helper()
+	events, err := harness.ControlPlane(b).AuditEvents()
+	if err != nil {
+		b.Fatal(err)
+	}
+	reactions, err := reactionsAtServer(events, namespace, changes)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return reactions
 }
 
 // reactionsAtServer returns, for each change, the controller's reaction by

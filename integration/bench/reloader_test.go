@@ -186,13 +186,7 @@ func timedChanges(b *testing.B, f *fleet, restarts *changes, first, count int, s
 		l.fromWrite, l.fromStatus = append(l.fromWrite, patched.Sub(ch.written)), append(l.fromStatus, patched.Sub(ch.status))
 		audited = append(audited, auditedChange{name: ch.name, written: ch.written})
 	}
-	events, err := harness.ControlPlane(b).AuditEvents()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if l.atServer, err = reactionsAtServer(events, f.namespace, audited); err != nil {
-		b.Fatal(err)
-	}
+	l.atServer = auditedReactions(b, f.namespace, audited)
 	return l
 }
 

@@ -143,15 +143,7 @@ func BenchmarkScale(b *testing.B) {
 	<-profiled
 	reportLatencies(b, "write→patch", fromWrite)
 	reportLatencies(b, "status→patch", fromSynced)
-	events, err := harness.ControlPlane(b).AuditEvents()
-	if err != nil {
-		b.Fatal(err)
-	}
-	atServer, err := reactionsAtServer(events, f.namespace, audited)
-	if err != nil {
-		b.Fatal(err)
-	}
-	reportLatencies(b, "status→patch at the API server", atServer)
+	reportLatencies(b, "status→patch at the API server", auditedReactions(b, f.namespace, audited))
 	// The bed's floor at this size: a patch's round trip and its watch
 	// delivery, which every status→patch figure contains.
 	reportLatencies(b, "patch→watch (the bed's floor)", patchToWatch(b, f, size(100, 5)))
