@@ -2,7 +2,7 @@ package bench_test
 
 import (
 	"fmt"
-	"sort"
+	"slices"
 	"testing"
 	"time"
 
@@ -49,6 +49,17 @@ func medianRSS(b *testing.B, c *child) float64 {
 		samples = append(samples, c.stats(b).RSSBytes)
 		time.Sleep(time.Second)
 	}
-	sort.Float64s(samples)
-	return samples[len(samples)/2]
+	return median(samples)
+}
+
+// median is the middle of values, or the mean of the two middle ones when
+// their number is even.
+func median(values []float64) float64 {
+	sorted := slices.Clone(values)
+	slices.Sort(sorted)
+	mid := len(sorted) / 2
+	if len(sorted)%2 == 0 {
+		return (sorted[mid-1] + sorted[mid]) / 2
+	}
+	return sorted[mid]
 }
