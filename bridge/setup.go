@@ -97,7 +97,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options, w Wiring) (err e
 	var versions restart.PendingVersions
 	if w.Vault != nil {
 		vaultTrigger := &trigger.VaultTrigger{Client: mgr.GetClient(), Vault: w.Vault, Scope: inScope, Recorder: w.Recorder, DryRun: opts.DryRun,
-			Detected: func(changedAt time.Time) { m.VaultDetection.Observe(time.Since(changedAt).Seconds()) },
+			ExternalSecrets: changes.ExternalSecrets, Detected: func(changedAt time.Time) { m.VaultDetection.Observe(time.Since(changedAt).Seconds()) },
 			Confirmed: func(es *esv1.ExternalSecret, d time.Duration) {
 				m.TriggerToSync.Observe(d.Seconds())
 				if changed := annotations.Time(es.Annotations, annotations.AnnotationVaultChangedAt); changed != nil {
@@ -143,12 +143,14 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options, w Wiring) (err e
 			continue
 		}
 		observer := &rollout.Observer{Client: mgr.GetClient(), Kind: kind, Recorder: w.Recorder, Metrics: m,
-			Deadline: opts.RolloutDeadline, Clock: clock.RealClock{}, Tracer: rolloutTracer}
+			Deadline: opts.RolloutDeadline, Clock: clock.RealClock{}, Tracer: rolloutTracer,
+			Changes: changes.Workloads[kind.Kind()]}
 		if err := observer.SetupWithManager(mgr); err != nil {
 			return fmt.Errorf("setting up the %s rollout observer: %w", kind.Kind(), err)
 		}
 	}
-	checker := &restart.ExternalSecretChecker{Client: mgr.GetClient(), Kinds: kinds, Scope: inScope, Recorder: w.Recorder, Metrics: m}
+	checker := &restart.ExternalSecretChecker{Client: mgr.GetClient(), Kinds: kinds, Scope: inScope, Recorder: w.Recorder, Metrics: m,
+		ExternalSecrets: changes.ExternalSecrets}
 	return checker.SetupWithManager(mgr)
 }
 

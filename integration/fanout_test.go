@@ -5,11 +5,13 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -29,7 +31,9 @@ import (
 // server: each source started on it is handed every creation, update and
 // deletion made after it started — through its own predicates, so one
 // source's filter hides nothing from another — and none of the objects the
-// cache held before, which the controllers' own For sources queue.
+// cache held before; a controller's main source (For) is handed those
+// first, as creations in the initial list, through a handler of the
+// informer's that is removed once it has done so.
 func TestSharedChangesReachEverySourceStartedOnThem(t *testing.T) {
 	ctx := harness.Context(t)
 	cp := harness.ControlPlane(t)
@@ -41,10 +45,11 @@ func TestSharedChangesReachEverySourceStartedOnThem(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	c, err := cache.New(cp.Config, cache.Options{Scheme: bridge.Scheme, DefaultNamespaces: map[string]cache.Config{ns: {}}})
+	underlying, err := cache.New(cp.Config, cache.Options{Scheme: bridge.Scheme, DefaultNamespaces: map[string]cache.Config{ns: {}}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	c := &countingCache{Cache: underlying}
 	changes, err := fanout.Watch(ctx, c, &corev1.ConfigMap{})
 	if err != nil {
 		t.Fatal(err)
@@ -58,9 +63,9 @@ func TestSharedChangesReachEverySourceStartedOnThem(t *testing.T) {
 		t.Fatal("the cache did not sync")
 	}
 
-	all, onlyA := &eventLog{}, &eventLog{}
+	all, onlyA, forLog := &eventLog{}, &eventLog{}, &eventLog{}
 	named := predicate.NewPredicateFuncs(func(obj client.Object) bool { return strings.HasPrefix(obj.GetName(), "a-") })
-	for _, src := range []source.Source{changes.Source(all.handler()), changes.Source(onlyA.handler(), named)} {
+	for _, src := range []source.Source{changes.Source(all.handler()), changes.Source(onlyA.handler(), named), changes.For(forLog.handler())} {
 		q := workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[reconcile.Request]())
 		t.Cleanup(q.ShutDown)
 		if err := src.Start(ctx, q); err != nil {
@@ -88,8 +93,10 @@ func TestSharedChangesReachEverySourceStartedOnThem(t *testing.T) {
 
 	wantAll := []string{"create a-created", "create b-created", "update a-created", "update cached-before", "delete a-created"}
 	wantA := []string{"create a-created", "update a-created", "delete a-created"}
+	wantMain := append([]string{"create cached-before (initial list)"}, wantAll...)
 	all.waitFor(t, wantAll)
 	onlyA.waitFor(t, wantA)
+	forLog.waitFor(t, wantMain)
 	// The last change has reached both; anything else would have too.
 	if got := all.events(); !slices.Equal(got, wantAll) {
 		t.Errorf("the unfiltered source was handed %q, want %q (nothing of the cache's first fill)", got, wantAll)
@@ -97,6 +104,47 @@ func TestSharedChangesReachEverySourceStartedOnThem(t *testing.T) {
 	if got := onlyA.events(); !slices.Equal(got, wantA) {
 		t.Errorf("the source passing a-* was handed %q, want %q", got, wantA)
 	}
+	if got := forLog.events(); !slices.Equal(got, wantMain) {
+		t.Errorf("the main (For) source was handed %q, want %q: the cache's objects once, then every change", got, wantMain)
+	}
+	// The main source's replay came through a handler of its own, which
+	// must be gone once it is done: the informer keeps only the shared one.
+	deadline := time.Now().Add(30 * time.Second)
+	for c.handlers() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the informer has %d handlers after the replay, want 1 (the shared one)", c.handlers())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// countingCache counts the handlers added to its informers and not removed.
+type countingCache struct {
+	cache.Cache
+	live atomic.Int32
+}
+
+func (c *countingCache) GetInformer(ctx context.Context, obj client.Object, opts ...cache.InformerGetOption) (cache.Informer, error) {
+	informer, err := c.Cache.GetInformer(ctx, obj, opts...)
+	return countingInformer{Informer: informer, live: &c.live}, err
+}
+
+func (c *countingCache) handlers() int32 { return c.live.Load() }
+
+// countingInformer counts the handlers added through it and not removed.
+type countingInformer struct {
+	cache.Informer
+	live *atomic.Int32
+}
+
+func (i countingInformer) AddEventHandler(h toolscache.ResourceEventHandler) (toolscache.ResourceEventHandlerRegistration, error) {
+	i.live.Add(1)
+	return i.Informer.AddEventHandler(h)
+}
+
+func (i countingInformer) RemoveEventHandler(r toolscache.ResourceEventHandlerRegistration) error {
+	i.live.Add(-1)
+	return i.Informer.RemoveEventHandler(r)
 }
 
 // eventLog records the events a source hands its handler, as "kind name".
@@ -105,10 +153,10 @@ type eventLog struct {
 	got []string
 }
 
-func (l *eventLog) record(what string, obj client.Object) {
+func (l *eventLog) record(what string, obj client.Object, notes ...string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.got = append(l.got, what+" "+obj.GetName())
+	l.got = append(l.got, what+" "+obj.GetName()+strings.Join(notes, ""))
 }
 
 func (l *eventLog) events() []string {
@@ -120,6 +168,10 @@ func (l *eventLog) events() []string {
 func (l *eventLog) handler() handler.EventHandler {
 	return handler.Funcs{
 		CreateFunc: func(_ context.Context, e event.CreateEvent, _ workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			if e.IsInInitialList {
+				l.record("create", e.Object, " (initial list)")
+				return
+			}
 			l.record("create", e.Object)
 		},
 		UpdateFunc: func(_ context.Context, e event.UpdateEvent, _ workqueue.TypedRateLimitingInterface[reconcile.Request]) {

@@ -10,7 +10,9 @@
 // cap on rollouts in progress), and the tracer adds one per kind. Through
 // this package each of those informers carries one handler, added before
 // the cache starts (so it gets no replay either), which hands each change
-// to the sources the controllers start on it.
+// to the sources the controllers start on it. A controller's main source
+// (For), which must be handed every object already cached, gets that
+// replay from a handler added only for it and removed once it is done.
 package fanout
 
 import (
@@ -65,6 +67,20 @@ func (c *Changes) Source(h handler.EventHandler, predicates ...predicate.Predica
 	return source.Kind(sharedCache{Cache: c.cache, changes: c}, c.obj, h, predicates...)
 }
 
+// For is a controller's main source of the kind, as builder.For's would be:
+// it is handed every object the cache holds when the controller starts it
+// (creations in the initial list), then every change, each through
+// predicates to h. Only the replay goes through a handler of its own on the
+// informer — client-go's listener, which takes a consistent copy of the
+// cache — and that handler is removed once the replay is delivered: its two
+// goroutines end and its ring buffer, grown to hold the replay, is freed.
+// The changes after the copy come through the shared handler, which the
+// source joins first, so that none is missed; one made while the copy is
+// taken may be handed twice, as a controller's queue takes it.
+func (c *Changes) For(h handler.EventHandler, predicates ...predicate.Predicate) source.Source {
+	return source.Kind(sharedCache{Cache: c.cache, changes: c, replay: true}, c.obj, h, predicates...)
+}
+
 // Notify hands every change to h from now on, in the informer's goroutine.
 // Called before the cache starts, h is handed the cache's first fill too.
 func (c *Changes) Notify(h toolscache.ResourceEventHandler) {
@@ -98,6 +114,35 @@ func (c *Changes) each(f func(toolscache.ResourceEventHandler)) {
 	}
 }
 
+// removeWhenDelivered removes the replay's handler once it has been handed
+// all the cache held when it was added (or the informer stopped).
+func (c *Changes) removeWhenDelivered(replay toolscache.ResourceEventHandlerRegistration) {
+	for !replay.HasSynced() && !c.informer.IsStopped() {
+		time.Sleep(replayPoll)
+	}
+	_ = c.informer.RemoveEventHandler(replay)
+}
+
+// replayPoll is how often a replay is checked for its end; client-go's own
+// wait for a handler's sync polls as often.
+const replayPoll = 100 * time.Millisecond
+
+// initialList hands h the creations of a replay and nothing else: the
+// changes come to h through the shared handler.
+type initialList struct {
+	h toolscache.ResourceEventHandler
+}
+
+func (l initialList) OnAdd(obj any, isInInitialList bool) {
+	if isInInitialList {
+		l.h.OnAdd(obj, true)
+	}
+}
+
+func (initialList) OnUpdate(_, _ any) {}
+
+func (initialList) OnDelete(any) {}
+
 // forwarder is the one handler on the informer.
 type forwarder struct{ changes *Changes }
 
@@ -124,36 +169,55 @@ type registration struct {
 func (r *registration) HasSynced() bool { return r.synced() }
 
 // sharedCache is the cache as a Source's Kind sees it: its informer for
-// the kind adds handlers to the Changes.
+// the kind adds handlers to the Changes, replaying the cache to them when
+// replay is set.
 type sharedCache struct {
 	cache.Cache
 	changes *Changes
+	replay  bool
 }
 
 // GetInformer returns the shared informer, whatever obj: a sharedCache is
 // only handed to a Kind source of the Changes' kind.
 func (s sharedCache) GetInformer(context.Context, client.Object, ...cache.InformerGetOption) (cache.Informer, error) {
-	return sharedInformer{Informer: s.changes.informer, changes: s.changes}, nil
+	return sharedInformer{Informer: s.changes.informer, changes: s.changes, replay: s.replay}, nil
 }
 
 // sharedInformer is the informer whose handlers are the Changes'.
 type sharedInformer struct {
 	cache.Informer
 	changes *Changes
+	replay  bool
 }
 
 func (s sharedInformer) AddEventHandler(h toolscache.ResourceEventHandler) (toolscache.ResourceEventHandlerRegistration, error) {
-	return s.changes.add(h), nil
+	return s.add(h)
 }
 
 // AddEventHandlerWithResyncPeriod ignores the period: the forwarder is
 // resynced at the informer's own period, which the sources would get.
 func (s sharedInformer) AddEventHandlerWithResyncPeriod(h toolscache.ResourceEventHandler, _ time.Duration) (toolscache.ResourceEventHandlerRegistration, error) {
-	return s.changes.add(h), nil
+	return s.add(h)
 }
 
 func (s sharedInformer) AddEventHandlerWithOptions(h toolscache.ResourceEventHandler, _ toolscache.HandlerOptions) (toolscache.ResourceEventHandlerRegistration, error) {
-	return s.changes.add(h), nil
+	return s.add(h)
+}
+
+// add joins h to the shared handler's, then, for a For source, replays the
+// cache to it.
+func (s sharedInformer) add(h toolscache.ResourceEventHandler) (toolscache.ResourceEventHandlerRegistration, error) {
+	r := s.changes.add(h)
+	if !s.replay {
+		return r, nil
+	}
+	replay, err := s.changes.informer.AddEventHandler(initialList{h})
+	if err != nil {
+		s.changes.remove(r)
+		return nil, err
+	}
+	go s.changes.removeWhenDelivered(replay)
+	return r, nil
 }
 
 func (s sharedInformer) RemoveEventHandler(handle toolscache.ResourceEventHandlerRegistration) error {

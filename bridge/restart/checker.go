@@ -2,6 +2,7 @@ package restart
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -11,14 +12,15 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/eso-bridge/eso-bridge/bridge/annotations"
 	"github.com/eso-bridge/eso-bridge/bridge/events"
+	"github.com/eso-bridge/eso-bridge/bridge/fanout"
 	"github.com/eso-bridge/eso-bridge/bridge/metrics"
 	"github.com/eso-bridge/eso-bridge/bridge/scope"
 	"github.com/eso-bridge/eso-bridge/bridge/window"
@@ -36,6 +38,9 @@ type ExternalSecretChecker struct {
 	Scope    *scope.Scope
 	Recorder events.Recorder
 	Metrics  *metrics.Metrics
+	// ExternalSecrets are the cache's changes of ExternalSecrets, which the
+	// controllers share (package fanout).
+	ExternalSecrets *fanout.Changes
 }
 
 var _ reconcile.Reconciler = &ExternalSecretChecker{}
@@ -43,9 +48,12 @@ var _ reconcile.Reconciler = &ExternalSecretChecker{}
 // SetupWithManager runs the checker on the ExternalSecrets that may have
 // something to report (checkedAnnotationChanged).
 func (c *ExternalSecretChecker) SetupWithManager(mgr ctrl.Manager) error {
+	if c.ExternalSecrets == nil {
+		return errors.New("the ExternalSecret checker needs the shared changes of ExternalSecrets")
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("externalsecret-checker").
-		For(&esv1.ExternalSecret{}, builder.WithPredicates(checkedAnnotationChanged)).
+		WatchesRawSource(c.ExternalSecrets.For(&handler.EnqueueRequestForObject{}, checkedAnnotationChanged)).
 		Complete(c)
 }
 

@@ -10,7 +10,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
@@ -72,9 +71,13 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Changes == nil {
 		return errors.New("the restart controller needs the shared changes (WatchChanges)")
 	}
+	own, ok := r.Changes.Workloads[r.Kind.Kind()]
+	if !ok {
+		return fmt.Errorf("the shared changes do not watch %s", r.Kind.Kind())
+	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named(strings.ToLower(r.Kind.Kind())).
-		For(r.Kind.New(), builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		WatchesRawSource(own.For(&handler.EnqueueRequestForObject{}, predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		WatchesRawSource(r.Changes.ExternalSecrets.Source(handler.EnqueueRequestsFromMapFunc(r.workloadsForExternalSecret), afterTheStart)).
 		WatchesRawSource(r.Changes.Secrets.Source(r.secretHandler(), esoManaged, afterTheStart))
 	// A wave starts when the one before it has rolled out, which is

@@ -5,6 +5,7 @@ package rollout
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -15,14 +16,15 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/eso-bridge/eso-bridge/bridge/annotations"
 	"github.com/eso-bridge/eso-bridge/bridge/events"
+	"github.com/eso-bridge/eso-bridge/bridge/fanout"
 	"github.com/eso-bridge/eso-bridge/bridge/index"
 	"github.com/eso-bridge/eso-bridge/bridge/metrics"
 	"github.com/eso-bridge/eso-bridge/bridge/traceparent"
@@ -57,6 +59,9 @@ type Observer struct {
 	Clock    clock.PassiveClock
 	// Tracer is nil when tracing is off.
 	Tracer Tracer
+	// Changes are the cache's changes of the kind, which the controllers
+	// share (package fanout).
+	Changes *fanout.Changes
 }
 
 var _ reconcile.Reconciler = &Observer{}
@@ -72,9 +77,12 @@ func (o *Observer) SetupWithManager(mgr ctrl.Manager) error {
 		result, _ := annotations.ParseRolloutResult(obj.GetAnnotations()[annotations.AnnotationRolloutResult])
 		return o.Tracer != nil && o.Tracer.Untraced(templateAnnotations, result)
 	})
+	if o.Changes == nil {
+		return errors.New("the rollout observer needs the shared changes of its kind")
+	}
 	return ctrl.NewControllerManagedBy(mgr).
-		Named(strings.ToLower(o.Kind.Kind())+"-rollout").
-		For(o.Kind.New(), builder.WithPredicates(unreported)).
+		Named(strings.ToLower(o.Kind.Kind()) + "-rollout").
+		WatchesRawSource(o.Changes.For(&handler.EnqueueRequestForObject{}, unreported)).
 		Complete(o)
 }
 

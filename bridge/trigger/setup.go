@@ -2,6 +2,7 @@ package trigger
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	esv1 "github.com/external-secrets/external-secrets/apis/externalsecrets/v1"
@@ -22,6 +23,9 @@ import (
 func (t *VaultTrigger) SetupWithManager(mgr ctrl.Manager) error {
 	t.refsOf = map[types.NamespacedName][]providers.Handle{}
 	t.readers = map[providers.Handle][]types.NamespacedName{}
+	if t.ExternalSecrets == nil {
+		return errors.New("the vault trigger needs the shared changes of ExternalSecrets")
+	}
 	t.patterns = map[providers.Handle]bool{}
 	t.moved = map[providers.Handle]bool{}
 	t.triggered = map[types.NamespacedName]time.Time{}
@@ -35,7 +39,7 @@ func (t *VaultTrigger) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("externalsecret-trigger").
-		For(&esv1.ExternalSecret{}).
+		WatchesRawSource(t.ExternalSecrets.For(&handler.EnqueueRequestForObject{})).
 		WatchesRawSource(crsource.Channel(t.wake, &handler.EnqueueRequestForObject{})).
 		Complete(t)
 }

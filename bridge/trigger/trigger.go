@@ -20,6 +20,7 @@ import (
 
 	"github.com/eso-bridge/eso-bridge/bridge/eso"
 	"github.com/eso-bridge/eso-bridge/bridge/events"
+	"github.com/eso-bridge/eso-bridge/bridge/fanout"
 	"github.com/eso-bridge/eso-bridge/bridge/scope"
 	"github.com/eso-bridge/eso-bridge/bridge/traceparent"
 	"github.com/eso-bridge/eso-bridge/providers"
@@ -42,6 +43,9 @@ type VaultTrigger struct {
 	Confirmed func(es *esv1.ExternalSecret, d time.Duration)
 	// DryRun logs the triggers it would write and writes none (dryrun.go).
 	DryRun bool
+	// ExternalSecrets are the cache's changes of ExternalSecrets, which the
+	// controllers share (package fanout).
+	ExternalSecrets *fanout.Changes
 
 	mu sync.Mutex
 	// refsOf are the refs each ExternalSecret reads, as handles: the
