@@ -26,10 +26,11 @@ const shardSweep = 5 * time.Second
 // each of two namespaces, with the AWS provider on (moto, a sweep every
 // 5 s). One installation selecting both namespaces is measured, then two
 // shards that each select one, with a Lease of their own: the resident
-// memory, heap in use and AWS calls per sweep of each. Then vault rotations in both
-// namespaces: each must be triggered once and restart its workload once
-// across the shards (the benchmark writes the Secret and status as ESO
-// would when it sees the trigger; the real ESO ignores the fleets).
+// memory (and its anonymous part), heap in use and AWS calls per sweep of
+// each. Then vault rotations in both namespaces: each must be triggered
+// once and restart its workload once across the shards (the benchmark
+// writes the Secret and status as ESO would when it sees the trigger; the
+// real ESO ignores the fleets).
 func BenchmarkShards(b *testing.B) {
 	n, rotations := size(2000, 20), size(10, 2)
 	cp := harness.ControlPlane(b)
@@ -66,6 +67,7 @@ func BenchmarkShards(b *testing.B) {
 	}
 	one.waitLog(b, startDone, time.Minute)
 	report(b, "one installation RSS", medianRSS(b, one)/(1<<20), "MiB")
+	report(b, "one installation anonymous RSS", one.anonymousRSS(b)/(1<<20), "MiB")
 	report(b, "one installation heap in use", one.sum(b, "go_memstats_heap_inuse_bytes")/(1<<20), "MiB")
 	report(b, "one installation AWS calls per sweep", awsCallsPerSweep(b, one), "calls")
 	one.stop()
@@ -77,7 +79,10 @@ func BenchmarkShards(b *testing.B) {
 		c.waitLog(b, startDone, time.Minute)
 		report(b, "shard "+name+" RSS", medianRSS(b, c)/(1<<20), "MiB")
 		// The heap is what the members cost; the resident set adds the
-		// binary's pages, which every installation pays in full.
+		// binary's pages, which every installation pays in full, and the
+		// anonymous part of it the process's own base (stacks, the
+		// libraries' state).
+		report(b, "shard "+name+" anonymous RSS", c.anonymousRSS(b)/(1<<20), "MiB")
 		report(b, "shard "+name+" heap in use", c.sum(b, "go_memstats_heap_inuse_bytes")/(1<<20), "MiB")
 		report(b, "shard "+name+" AWS calls per sweep", awsCallsPerSweep(b, c), "calls")
 	}
