@@ -69,6 +69,9 @@ var _ reconcile.Reconciler = &Observer{}
 // SetupWithManager watches the kind's objects, status included, while a
 // restart's rollout is unreported.
 func (o *Observer) SetupWithManager(mgr ctrl.Manager) error {
+	if o.Changes == nil {
+		return errors.New("the rollout observer needs the shared changes of its kind")
+	}
 	unreported := predicate.NewPredicateFuncs(func(obj client.Object) bool {
 		templateAnnotations := o.Kind.TemplateAnnotations(obj)
 		if annotations.RolloutUnreported(obj.GetAnnotations(), templateAnnotations) {
@@ -77,9 +80,6 @@ func (o *Observer) SetupWithManager(mgr ctrl.Manager) error {
 		result, _ := annotations.ParseRolloutResult(obj.GetAnnotations()[annotations.AnnotationRolloutResult])
 		return o.Tracer != nil && o.Tracer.Untraced(templateAnnotations, result)
 	})
-	if o.Changes == nil {
-		return errors.New("the rollout observer needs the shared changes of its kind")
-	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named(strings.ToLower(o.Kind.Kind()) + "-rollout").
 		WatchesRawSource(o.Changes.For(&handler.EnqueueRequestForObject{}, unreported)).

@@ -21,11 +21,11 @@ import (
 // SetupWithManager runs the trigger on ExternalSecret changes and on vault
 // moves, and runs the vault source itself.
 func (t *VaultTrigger) SetupWithManager(mgr ctrl.Manager) error {
-	t.refsOf = map[types.NamespacedName][]providers.Handle{}
-	t.readers = map[providers.Handle][]types.NamespacedName{}
 	if t.ExternalSecrets == nil {
 		return errors.New("the vault trigger needs the shared changes of ExternalSecrets")
 	}
+	t.refsOf = map[types.NamespacedName][]providers.Handle{}
+	t.readers = map[providers.Handle][]types.NamespacedName{}
 	t.patterns = map[providers.Handle]bool{}
 	t.moved = map[providers.Handle]bool{}
 	t.triggered = map[types.NamespacedName]time.Time{}

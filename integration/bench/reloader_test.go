@@ -56,9 +56,10 @@ var reloaderFigures = []reference{
 // ExternalSecret and one Deployment that reads it, of 1 KiB and of 64 KiB;
 // idle memory; changes written 0.2 s apart and back to back, timed from the
 // Secret write and from ESO's status write; the reaction to a change made
-// as the controller starts. Each resident set is the median of five starts. The controller is the release binary, built as
-// the Dockerfile builds it, run as its own process with --settle 0 (the
-// settle window, 2 s by default, adds to the latency by design).
+// as the controller starts. Each resident set is the median of five starts.
+// The controller is the release binary, built as the Dockerfile builds it,
+// run as its own process with --settle 0 (the settle window, 2 s by
+// default, adds to the latency by design).
 func BenchmarkBesideReloader(b *testing.B) {
 	n, changes := size(2000, 20), size(150, 10)
 	exe := releaseBinary(b)
