@@ -24,19 +24,32 @@ type auditedChange struct {
 }
 
 // auditedReactions reads the control plane's audit log and returns each
-// change's reaction by the API server's clock (see reactionsAtServer).
+// change's reaction by the API server's clock (see reactionsAtServer). The
+// API server logs a request once it has answered it, so a watch can see the
+// last patch before the log holds it: the log is read again until it holds
+// every change's, for a few seconds at most.
 func auditedReactions(b *testing.B, namespace string, changes []auditedChange) []time.Duration {
 	b.Helper()
-	events, err := harness.ControlPlane(b).AuditEvents()
-	if err != nil {
-		b.Fatal(err)
+	deadline := time.Now().Add(auditLogLag)
+	for {
+		events, err := harness.ControlPlane(b).AuditEvents()
+		if err != nil {
+			b.Fatal(err)
+		}
+		reactions, err := reactionsAtServer(events, namespace, changes)
+		if err == nil {
+			return reactions
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("%v (the log read again for %s)", err, auditLogLag)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
-	reactions, err := reactionsAtServer(events, namespace, changes)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return reactions
 }
+
+// auditLogLag bounds how long a request answered may take to reach the
+// audit log.
+const auditLogLag = 5 * time.Second
 
 // reactionsAtServer returns, for each change, the controller's reaction by
 // the API server's own clock: from the answer to ESO's status write of the
