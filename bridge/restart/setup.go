@@ -37,6 +37,15 @@ type Changes struct {
 	Workloads map[string]*fanout.Changes
 }
 
+// of returns the changes of kind, or an error when they are not watched.
+func (c *Changes) of(kind workload.Kind) (*fanout.Changes, error) {
+	changes, ok := c.Workloads[kind.Kind()]
+	if !ok {
+		return nil, fmt.Errorf("the shared changes do not watch %s", kind.Kind())
+	}
+	return changes, nil
+}
+
 // WatchChanges adds the shared handlers to the cache's informers. Call it
 // before the cache starts.
 func WatchChanges(ctx context.Context, c cache.Cache, kinds []workload.Kind) (*Changes, error) {
@@ -71,9 +80,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Changes == nil {
 		return errors.New("the restart controller needs the shared changes (WatchChanges)")
 	}
-	own, ok := r.Changes.Workloads[r.Kind.Kind()]
-	if !ok {
-		return fmt.Errorf("the shared changes do not watch %s", r.Kind.Kind())
+	own, err := r.Changes.of(r.Kind)
+	if err != nil {
+		return err
 	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named(strings.ToLower(r.Kind.Kind())).
@@ -84,9 +93,9 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	// recorded on the workloads of that wave, of any kind. A restart held
 	// by the cap on rollouts in progress goes when one ends.
 	for _, kind := range r.kinds() {
-		workloads, ok := r.Changes.Workloads[kind.Kind()]
-		if !ok {
-			return fmt.Errorf("the shared changes do not watch %s", kind.Kind())
+		workloads, err := r.Changes.of(kind)
+		if err != nil {
+			return err
 		}
 		b = b.WatchesRawSource(workloads.Source(handler.EnqueueRequestsFromMapFunc(r.wavePeersOf(kind)), waveProgress))
 		if r.Cap.Enabled() {

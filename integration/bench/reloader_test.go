@@ -107,7 +107,8 @@ func BenchmarkBesideReloader(b *testing.B) {
 		report(b, fmt.Sprintf("heap live %dKiB", kib), c.sum(b, "go_memstats_heap_alloc_bytes")/(1<<20), "MiB")
 		if kib != 1 {
 			c.stop()
-			reportRSS(b, fmt.Sprintf("RSS %dKiB", kib), append(rss, restartedRSS(b, exe, args(ns), starts-1)...))
+			more, _ := restartedRSS(b, exe, args(ns), starts-1)
+			reportRSS(b, fmt.Sprintf("RSS %dKiB", kib), append(rss, more...))
 			continue
 		}
 		report(b, "start to first reaction", reacted.Sub(started).Seconds(), "s")
@@ -135,7 +136,8 @@ func BenchmarkBesideReloader(b *testing.B) {
 		saveHeapProfile(b, pprof, "beside-reloader-1KiB-after-the-changes")
 		report(b, "heap live 1KiB after the changes", c.sum(b, "go_memstats_heap_alloc_bytes")/(1<<20), "MiB")
 		c.stop()
-		reportRSS(b, "RSS 1KiB", append(rss, restartedRSS(b, exe, args(ns), starts-1)...))
+		more, _ := restartedRSS(b, exe, args(ns), starts-1)
+		reportRSS(b, "RSS 1KiB", append(rss, more...))
 		// What every patch-latency figure above contains on this bed.
 		reportLatencies(b, "patch→watch (the bed's floor)", patchToWatch(b, f, size(50, 5)))
 	}
@@ -257,11 +259,7 @@ func patchToWatch(b *testing.B, f *fleet, count int) []time.Duration {
 // counted from.
 func idleMemory(b *testing.B, exe string, args []string, starts int) float64 {
 	b.Helper()
-	var rss, anonymous []float64
-	for range starts {
-		r, a := settledMemory(b, exe, args)
-		rss, anonymous = append(rss, r), append(anonymous, a)
-	}
+	rss, anonymous := restartedRSS(b, exe, args, starts)
 	reportRSS(b, "RSS idle", rss)
 	report(b, "anonymous RSS idle", median(anonymous)/(1<<20), "MiB")
 	// What the base holds before any member: the libraries' own state.
@@ -287,16 +285,15 @@ func settledMemory(b *testing.B, exe string, args []string) (rss, anonymous floa
 	return medianRSS(b, c), c.anonymousRSS(b)
 }
 
-// restartedRSS starts the controller starts more times on a fleet it knows
-// and returns each start's resident set.
-func restartedRSS(b *testing.B, exe string, args []string, starts int) []float64 {
+// restartedRSS starts the controller starts times (settledMemory) and
+// returns each start's resident set and the anonymous part of it.
+func restartedRSS(b *testing.B, exe string, args []string, starts int) (rss, anonymous []float64) {
 	b.Helper()
-	var rss []float64
 	for range starts {
-		r, _ := settledMemory(b, exe, args)
-		rss = append(rss, r)
+		r, a := settledMemory(b, exe, args)
+		rss, anonymous = append(rss, r), append(anonymous, a)
 	}
-	return rss
+	return rss, anonymous
 }
 
 // reportRSS reports the median of resident sets measured at several starts,
