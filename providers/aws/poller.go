@@ -106,6 +106,10 @@ type Poller struct {
 	// generation the last finished cycle began with, once sweptAny.
 	watchGeneration, swept int
 	sweptAny               bool
+	// dropped is set when a secret or pattern stops being followed, or a
+	// pattern stops matching a secret: the next cycle forgets what it kept
+	// of them (forgetUnfollowed).
+	dropped bool
 }
 
 // minWakeGap spaces the cycles that newly watched secrets cause: when many
@@ -156,6 +160,7 @@ func (p *Poller) Follow(added, dropped []providers.Ref) {
 		p.watched = map[string]map[providers.Handle]bool{}
 		p.patterns = map[string][]providers.Ref{}
 	}
+	p.dropped = p.dropped || len(dropped) > 0
 	for _, ref := range dropped {
 		if ref.IsPattern() {
 			p.patterns[ref.Store] = slices.DeleteFunc(p.patterns[ref.Store], func(r providers.Ref) bool { return r == ref })
@@ -288,6 +293,7 @@ func (p *Poller) Cycle(ctx context.Context, changes chan<- providers.Change) {
 		b.until = time.Now().Add(wait)
 		p.Log.Error(err, "polling an AWS store; backing off", "store", storeID, "retryIn", wait)
 	}
+	p.forgetUnfollowed()
 	p.countUnfollowed()
 	if ctx.Err() == nil {
 		p.mu.Lock()
@@ -394,8 +400,30 @@ func (p *Poller) setMatched(patterns []providers.Ref, matched map[providers.Ref]
 		p.matched = map[providers.Ref][]providers.Ref{}
 	}
 	for _, pattern := range patterns {
+		if !p.dropped && stoppedMatching(p.matched[pattern], matched[pattern]) {
+			p.dropped = true // forgotten in forgetUnfollowed
+		}
 		p.matched[pattern] = matched[pattern]
 	}
+}
+
+// stoppedMatching reports whether a secret of before is not in after.
+func stoppedMatching(before, after []providers.Ref) bool {
+	// The listing's order is the same from one sweep to the next: an
+	// unchanged match costs no map.
+	if len(before) == 0 || slices.Equal(before, after) {
+		return false
+	}
+	now := make(map[providers.Ref]bool, len(after))
+	for _, ref := range after {
+		now[ref] = true
+	}
+	for _, ref := range before {
+		if !now[ref] {
+			return true
+		}
+	}
+	return false
 }
 
 // refusal reports whether err says the store cannot be reached as ESO
