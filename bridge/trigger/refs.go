@@ -91,10 +91,44 @@ func (t *VaultTrigger) record(es types.NamespacedName, refs []providers.Ref) {
 			}
 		}
 	}
+	t.forgetMoved(dropped)
 	t.mu.Unlock()
 	if len(added) > 0 || len(dropped) > 0 {
 		t.Vault.Follow(refsOf(added), refsOf(dropped))
 	}
+}
+
+// forgetMoved drops the moves seen of the secrets of dropped that no
+// ExternalSecret reads any more, by name or through a pattern: a secret read
+// again later is new, and a move made before its new reader existed is not
+// one to trigger it for (ESO fetches a new ExternalSecret's data itself).
+// t.mu must be held.
+func (t *VaultTrigger) forgetMoved(dropped []providers.Handle) {
+	for _, h := range dropped {
+		ref := h.Value()
+		if !ref.IsPattern() {
+			if len(t.readersOf(ref)) == 0 {
+				delete(t.moved, h)
+			}
+			continue
+		}
+		for _, matched := range t.Vault.Matching(ref) {
+			if len(t.readersOf(matched)) == 0 {
+				delete(t.moved, matched.Handle())
+			}
+		}
+	}
+}
+
+// forget drops all the trigger keeps of es, which is gone or out of scope:
+// what it reads, and its trigger waiting for ESO (or, in a dry run, the one
+// it would have had). An ExternalSecret of the same name made later is new.
+func (t *VaultTrigger) forget(es types.NamespacedName) {
+	t.record(es, nil)
+	t.mu.Lock()
+	delete(t.triggered, es)
+	delete(t.wouldHaveWritten, es)
+	t.mu.Unlock()
 }
 
 // refsOf gives back the refs of handles.

@@ -85,14 +85,19 @@ func (t *VaultTrigger) Reconcile(ctx context.Context, req reconcile.Request) (re
 	es := &esv1.ExternalSecret{}
 	if err := t.Client.Get(ctx, req.NamespacedName, es); err != nil {
 		if client.IgnoreNotFound(err) == nil {
-			t.record(req.NamespacedName, nil)
+			t.forget(req.NamespacedName)
 		}
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
 	// Out-of-scope ExternalSecrets are neither followed nor touched.
-	if allowed, err := t.Scope.Allows(ctx, t.Client, req.Namespace); err != nil || !allowed {
+	allowed, err := t.Scope.Allows(ctx, t.Client, req.Namespace)
+	if err != nil {
 		t.record(req.NamespacedName, nil)
 		return reconcile.Result{}, err
+	}
+	if !allowed {
+		t.forget(req.NamespacedName)
+		return reconcile.Result{}, nil
 	}
 	refs, err := t.refsFor(ctx, es)
 	if err != nil {
