@@ -16,7 +16,13 @@ type Limiter struct {
 	nsBurst  int
 	mu       sync.Mutex
 	byNSName map[string]*rate.Limiter
+	// sweepAt is the number of namespaces at which Reserve next forgets
+	// those whose limiter has refilled (forgetRefilled).
+	sweepAt int
 }
+
+// minSweep is the fewest namespaces a sweep is made for.
+const minSweep = 64
 
 // NewLimiter allows perSecond restarts a second across the cluster, burst at
 // once, and namespacePerSecond and namespaceBurst in each namespace.
@@ -33,6 +39,9 @@ func NewLimiter(perSecond float64, burst int, namespacePerSecond float64, namesp
 // to wait before asking again.
 func (l *Limiter) Reserve(namespace string, now time.Time) time.Duration {
 	l.mu.Lock()
+	if len(l.byNSName) >= max(l.sweepAt, minSweep) {
+		l.forgetRefilled(now)
+	}
 	ns, ok := l.byNSName[namespace]
 	if !ok {
 		ns = rate.NewLimiter(l.perNS, l.nsBurst)
@@ -47,4 +56,19 @@ func (l *Limiter) Reserve(namespace string, now time.Time) time.Duration {
 		local.CancelAt(now)
 	}
 	return delay
+}
+
+// forgetRefilled drops the namespaces whose limiter is full again: a new one
+// gives the same answers, so forgetting them changes no delay, and the
+// namespaces of a cluster that come and go (preview environments) do not
+// stay for the life of the process. A sweep comes when the namespaces
+// remembered have doubled since the last one, so its cost per restart stays
+// constant. l.mu must be held.
+func (l *Limiter) forgetRefilled(now time.Time) {
+	for name, ns := range l.byNSName {
+		if ns.TokensAt(now) >= float64(l.nsBurst) {
+			delete(l.byNSName, name)
+		}
+	}
+	l.sweepAt = 2 * len(l.byNSName)
 }

@@ -1,6 +1,7 @@
 package restart
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -33,5 +34,31 @@ func TestRolloutLimiterLimitsEachNamespaceApart(t *testing.T) {
 	}
 	if limiter.Reserve("busy", now) == 0 {
 		t.Error("a second restart in the same namespace was not delayed")
+	}
+}
+
+// The namespaces that come and go are not remembered for ever: once their
+// limits have refilled, restarts elsewhere forget them; a namespace still
+// at its limit keeps it.
+func TestRolloutLimiterForgetsNamespacesWhoseLimitRefilled(t *testing.T) {
+	limiter := NewLimiter(1000, 1000, 1, 1)
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	for i := range 1000 {
+		if delay := limiter.Reserve(fmt.Sprintf("preview-%d", i), now); delay != 0 {
+			t.Fatalf("the first restart of preview-%d was delayed %s", i, delay)
+		}
+	}
+	later := now.Add(time.Minute)
+	if limiter.Reserve("busy", later) != 0 {
+		t.Fatal("the first restart of busy was delayed")
+	}
+	for i := range 100 {
+		limiter.Reserve(fmt.Sprintf("later-%d", i), later)
+	}
+	if n := len(limiter.byNSName); n > 101 {
+		t.Errorf("%d namespaces remembered, want at most the 101 that restarted a moment ago", n)
+	}
+	if limiter.Reserve("busy", later) == 0 {
+		t.Error("busy's second restart within its limit was not delayed: its limiter was forgotten while not refilled")
 	}
 }
