@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -103,6 +104,47 @@ func TestADryRunDecidesAsUsualAndPatchesNothing(t *testing.T) {
 			}
 		}
 	}
+
+	// A workload deleted and made again with its name is new to the dry
+	// run too: adopted, not compared with what the dry run recorded of the
+	// one before it.
+	adoptions := func() int { return len(linesNaming(dryRunLines(t, s, "adopted (dry run"), consumer.GetName())) }
+	before := adoptions()
+	if err := s.Client.Delete(s.Ctx, consumer); err != nil {
+		t.Fatal(err)
+	}
+	// Its pods go too (the garbage collector's work): the one made again
+	// would otherwise be judged by pods started before ESO's last write.
+	s.WaitFor("the consumer and its pods to be gone", func() (bool, string) {
+		err := s.Client.Get(s.Ctx, client.ObjectKeyFromObject(consumer), consumer.DeepCopyObject().(client.Object))
+		var pods corev1.PodList
+		if err := s.Client.List(s.Ctx, &pods, client.InNamespace(s.NS)); err != nil {
+			return false, err.Error()
+		}
+		left := 0
+		for _, pod := range pods.Items {
+			if strings.HasPrefix(pod.Name, consumer.GetName()+"-") {
+				left++
+			}
+		}
+		return apierrors.IsNotFound(err) && left == 0, fmt.Sprintf("reading it: %v; %d pod(s) of it left", err, left)
+	})
+	s.Workload(kind, consumer.GetName(), nil, "db")
+	s.WaitFor("the dry run to adopt the consumer made again", func() (bool, string) {
+		n := adoptions()
+		return n > before, fmt.Sprintf("%d adoption(s) of it logged, as before it was made again", n)
+	})
+}
+
+// linesNaming are those of lines that name the object called name.
+func linesNaming(lines []string, name string) []string {
+	var out []string
+	for _, line := range lines {
+		if strings.Contains(line, `"`+name+`"`) {
+			out = append(out, line)
+		}
+	}
+	return out
 }
 
 // dryRunLines are the controller's log lines about the test's namespace

@@ -119,13 +119,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (resu
 	obj := r.Kind.New()
 	if err := r.Client.Get(ctx, req.NamespacedName, obj); err != nil {
 		if apierrors.IsNotFound(err) {
-			r.Cap.Forget(r.Kind.Kind(), req.NamespacedName)
+			r.forget(req.NamespacedName)
 		}
 		return reconcile.Result{}, ctrl.IgnoreNotFound(err)
 	}
 	// A workload being deleted has no pods worth restarting.
 	if !obj.GetDeletionTimestamp().IsZero() {
-		r.Cap.Forget(r.Kind.Kind(), req.NamespacedName)
+		r.forget(req.NamespacedName)
 		return reconcile.Result{}, nil
 	}
 	// Namespaces out of scope are never touched, whatever their annotations say.
