@@ -25,8 +25,9 @@ import (
 )
 
 // soakRotations is how many rotations the soak makes; .ci/run uses the
-// default, a longer soak passes more (go test ./integration/faults -run Soak
-// -soak.rotations=100).
+// default, a longer soak passes more (go test -timeout 60m
+// ./integration/faults -run Soak -soak.rotations=100: about 7 seconds a
+// rotation, past go test's default timeout of 10 minutes).
 var soakRotations = flag.Int("soak.rotations", 6, "rotations in TestSoakEveryWorkloadRollsOncePerRotationThroughKillsAndLeaderChanges")
 
 // soakWorkload is a Deployment and the ExternalSecrets it reads.
@@ -101,6 +102,9 @@ func TestSoakEveryWorkloadRollsOncePerRotationThroughKillsAndLeaderChanges(t *te
 	random := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	kills := 0
 	for rotation := 1; rotation <= *soakRotations; rotation++ {
+		// Each rotation's waits are bounded on their own, as one test's are:
+		// a long soak is not one wait that runs out part-way.
+		s.Ctx = harness.Context(t)
 		// A random non-empty set of sources rotates together.
 		var rotated []string
 		for len(rotated) == 0 {
