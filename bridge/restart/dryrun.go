@@ -55,13 +55,6 @@ func (d *dryRunRecords) forget(workload types.NamespacedName) {
 	delete(d.byWorkload, workload)
 }
 
-// forget drops what the reconciler keeps of a workload that is gone or
-// going: its place among the rollouts a cap counts, and a dry run's record.
-func (r *Reconciler) forget(workload types.NamespacedName) {
-	r.Cap.Forget(r.Kind.Kind(), workload)
-	r.wouldHaveRecorded.forget(workload)
-}
-
 // wouldRestart is a dry run's restart: counted, logged and told in an Event
 // as a restart would be, with nothing patched.
 func (r *Reconciler) wouldRestart(ctx context.Context, obj ctrl.Object, decision gate.Decision, sources []gate.Source, related runtime.Object) {

@@ -113,6 +113,13 @@ const levelDebug = 1
 // through the error path would back off exponentially instead.
 const conflictRetry = 100 * time.Millisecond
 
+// forget drops what the reconciler keeps of a workload that is gone or
+// going: its place among the rollouts a cap counts, and a dry run's record.
+func (r *Reconciler) forget(workload types.NamespacedName) {
+	r.Cap.Forget(r.Kind.Kind(), workload)
+	r.wouldHaveRecorded.forget(workload)
+}
+
 // Reconcile gathers one workload's sources, asks the gate, and acts.
 func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (result reconcile.Result, err error) {
 	logger := log.FromContext(ctx).WithValues("kind", r.Kind.Kind())
